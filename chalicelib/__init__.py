@@ -1,0 +1,1 @@
+"""The logic behind app.py: one module per job (normalize, redact, store, queue, ...)."""

@@ -1,0 +1,146 @@
+"""Settings of the running stage, read from environment variables in this one place.
+
+`.chalice/config.json` sets the variables per stage; the defaults below are the documented
+behaviour when a variable is absent. A bad value fails loudly at start-up, naming the variable,
+instead of surfacing later as a confusing error in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+_T = TypeVar("_T", int, float)
+
+#: SQS keeps a failed message invisible for this many worker timeouts, so that a batch that is
+#: still running (or being retried by Lambda) is never handed to a second worker.
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the app cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the functions and the local stack need to know about their stage."""
+
+    table_name: str = "robust-data-processor-logs"
+    queue_name: str = "robust-data-processor-ingest"
+    queue_url: str | None = None
+    dead_letter_queue_name: str = "robust-data-processor-ingest-dlq"
+    max_receive_count: int = 5
+    queue_retention_seconds: int = 4 * 24 * 3600
+    dead_letter_retention_seconds: int = 14 * 24 * 3600
+    queue_message_max_bytes: int = 262_144
+    work_seconds_per_char: float = 0.05
+    crash_probability: float = 0.0
+    worker_timeout_seconds: int = 60
+    worker_time_margin_seconds: float = 2.0
+    worker_batch_size: int = 10
+    worker_batching_window_seconds: int = 0
+    worker_max_concurrency: int = 2
+
+    @property
+    def queue_visibility_timeout_seconds(self) -> int:
+        """How long a received message stays hidden: six worker timeouts, as AWS advises."""
+        return VISIBILITY_TIMEOUT_FACTOR * self.worker_timeout_seconds
+
+    @property
+    def worker_work_budget_seconds(self) -> float:
+        """The longest simulated work one record may need and still finish in one invocation."""
+        return self.worker_timeout_seconds - self.worker_time_margin_seconds
+
+
+def _number(
+    env: Mapping[str, str], name: str, parse: Callable[[str], _T], low: _T, high: _T, default: _T
+) -> _T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = parse(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {parse.__name__}") from None
+    if not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build settings from a mapping of environment variables, validating every value."""
+    defaults = Settings()
+    settings = Settings(
+        table_name=env.get("TABLE_NAME") or defaults.table_name,
+        queue_name=env.get("QUEUE_NAME") or defaults.queue_name,
+        queue_url=env.get("QUEUE_URL") or None,
+        dead_letter_queue_name=env.get("DEAD_LETTER_QUEUE_NAME") or defaults.dead_letter_queue_name,
+        max_receive_count=_number(
+            env, "MAX_RECEIVE_COUNT", int, 1, 1000, defaults.max_receive_count
+        ),
+        queue_retention_seconds=_number(
+            env, "QUEUE_RETENTION_SECONDS", int, 60, 1_209_600, defaults.queue_retention_seconds
+        ),
+        dead_letter_retention_seconds=_number(
+            env,
+            "DEAD_LETTER_RETENTION_SECONDS",
+            int,
+            60,
+            1_209_600,
+            defaults.dead_letter_retention_seconds,
+        ),
+        queue_message_max_bytes=_number(
+            env, "QUEUE_MESSAGE_MAX_BYTES", int, 1024, 1_048_576, defaults.queue_message_max_bytes
+        ),
+        work_seconds_per_char=_number(
+            env, "WORK_SECONDS_PER_CHAR", float, 0.0, 60.0, defaults.work_seconds_per_char
+        ),
+        crash_probability=_number(
+            env, "CRASH_PROBABILITY", float, 0.0, 1.0, defaults.crash_probability
+        ),
+        worker_timeout_seconds=_number(
+            env, "WORKER_TIMEOUT_SECONDS", int, 1, 900, defaults.worker_timeout_seconds
+        ),
+        worker_time_margin_seconds=_number(
+            env,
+            "WORKER_TIME_MARGIN_SECONDS",
+            float,
+            0.0,
+            60.0,
+            defaults.worker_time_margin_seconds,
+        ),
+        worker_batch_size=_number(env, "WORKER_BATCH_SIZE", int, 1, 10, defaults.worker_batch_size),
+        worker_batching_window_seconds=_number(
+            env,
+            "WORKER_BATCHING_WINDOW_SECONDS",
+            int,
+            0,
+            300,
+            defaults.worker_batching_window_seconds,
+        ),
+        worker_max_concurrency=_number(
+            env, "WORKER_MAX_CONCURRENCY", int, 2, 1000, defaults.worker_max_concurrency
+        ),
+    )
+    if settings.dead_letter_retention_seconds <= settings.queue_retention_seconds:
+        raise ConfigError(
+            "DEAD_LETTER_RETENTION_SECONDS must exceed QUEUE_RETENTION_SECONDS: SQS keeps a "
+            "message's original timestamp when it moves, so a shorter-lived dead-letter queue "
+            "would delete poison messages before anyone could look at them"
+        )
+    if settings.worker_work_budget_seconds <= 0:
+        raise ConfigError(
+            "WORKER_TIME_MARGIN_SECONDS must be smaller than WORKER_TIMEOUT_SECONDS, "
+            "or no record could ever be processed"
+        )
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Settings of this process, read once: Lambda's environment never changes while it runs."""
+    return load_settings(os.environ)

@@ -1,0 +1,45 @@
+"""Sending accepted logs to the ingest queue: the only durable step before answering 202."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from chalicelib.clients import client
+from chalicelib.config import get_settings
+from chalicelib.errors import ServiceUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def queue_url() -> str:
+    """The ingest queue's URL: `QUEUE_URL` when set, else looked up once from `QUEUE_NAME`."""
+    settings = get_settings()
+    if settings.queue_url:
+        return settings.queue_url
+    return str(client("sqs").get_queue_url(QueueName=settings.queue_name)["QueueUrl"])
+
+
+def send(body: str) -> str:
+    """Put one message body on the ingest queue and return its SQS message id.
+
+    Any failure (queue missing, throttled, unreachable, timing out) becomes a 503: the client
+    must not believe a log was accepted unless SQS acknowledged it.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = client("sqs").send_message(QueueUrl=queue_url(), MessageBody=body)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        logger.error("ingest queue refused the message: %s", code)
+        raise ServiceUnavailableError(
+            f"the ingest queue refused the log ({code}); nothing was accepted, retry later"
+        ) from None
+    except BotoCoreError as error:
+        logger.error("ingest queue unreachable: %s", type(error).__name__)
+        raise ServiceUnavailableError(
+            "the ingest queue is unreachable; nothing was accepted, retry later"
+        ) from None
+    return str(response["MessageId"])

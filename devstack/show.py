@@ -1,0 +1,85 @@
+"""Print the logs stored in the local stack, one JSON object a line: `make logs [TENANT=acme]`.
+
+With a tenant, reads only that tenant's partition (a DynamoDB Query on `tenant_id`), as a
+tenant-scoped reader would; without, scans the whole table. Ends with the queues' depths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from devstack.stage import EMULATOR_HOST, local_environment
+
+
+def _plain(item: dict[str, dict[str, str]]) -> dict[str, Any]:
+    return {
+        name: int(value["N"]) if "N" in value else value["S"]
+        for name, value in sorted(item.items())
+    }
+
+
+def _items(dynamodb: Any, table: str, tenant: str | None) -> list[dict[str, Any]]:
+    operation, request = "scan", {"TableName": table}
+    if tenant:
+        operation = "query"
+        request |= {
+            "KeyConditionExpression": "tenant_id = :tenant",
+            "ExpressionAttributeValues": {":tenant": {"S": tenant}},
+        }
+    pages = dynamodb.get_paginator(operation).paginate(**request)
+    items = [_plain(item) for page in pages for item in page["Items"]]
+    return sorted(items, key=lambda item: (item["tenant_id"], item["log_id"]))
+
+
+def _depth(sqs: Any, name: str) -> str:
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        f"{attributes['ApproximateNumberOfMessages']} waiting, "
+        f"{attributes['ApproximateNumberOfMessagesNotVisible']} in flight"
+    )
+
+
+def main() -> None:
+    """Print stored items and queue depths from the running local stack."""
+    import boto3
+
+    from chalicelib.config import load_settings
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
+    parser.add_argument("--tenant", default=os.environ.get("TENANT") or None)
+    args = parser.parse_args()
+    emulator_url = f"http://{EMULATOR_HOST}:{os.environ.get('EMULATOR_PORT', '5000')}"
+    environment = local_environment(args.stage, "worker", emulator_url)
+    settings = load_settings(environment)
+    session = boto3.session.Session(
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=environment["AWS_DEFAULT_REGION"],
+    )
+    try:
+        dynamodb = session.client("dynamodb", endpoint_url=emulator_url)
+        sqs = session.client("sqs", endpoint_url=emulator_url)
+        items = _items(dynamodb, settings.table_name, args.tenant)
+        depths = (_depth(sqs, settings.queue_name), _depth(sqs, settings.dead_letter_queue_name))
+    except Exception as error:
+        sys.exit(f"cannot read the local stack at {emulator_url} ({error}); is `make dev` running?")
+    for item in items:
+        print(json.dumps(item, ensure_ascii=False))
+    scope = f"tenant {args.tenant}" if args.tenant else "all tenants"
+    print(
+        f"-- {len(items)} stored ({scope}); queue: {depths[0]}; dead-letter queue: {depths[1]}",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()

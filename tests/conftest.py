@@ -1,0 +1,100 @@
+"""Each test gets a clean process: its own environment, settings, clients and a fresh emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import clients, config, queue
+
+# What the tests run with unless they say otherwise: no simulated work, no simulated crashes.
+TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "WORK_SECONDS_PER_CHAR": "0",
+    "CRASH_PROBABILITY": "0",
+}
+_FORGET = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "QUEUE_URL", "TABLE_NAME")
+
+
+def forget_process_state() -> None:
+    """Drop what a Lambda process would have cached, as if a new instance started."""
+    config.get_settings.cache_clear()
+    clients.client.cache_clear()
+    queue.queue_url.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set the test environment; tests call `configure(...)` to change it."""
+    for name in _FORGET:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TEST_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    forget_process_state()
+    yield monkeypatch
+    forget_process_state()
+
+
+@pytest.fixture
+def configure(environment: pytest.MonkeyPatch) -> Any:
+    """Set environment variables and start over with the settings they make."""
+
+    def apply(**variables: str) -> config.Settings:
+        for name, value in variables.items():
+            environment.setenv(name, value)
+        forget_process_state()
+        return config.get_settings()
+
+    return apply
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    """An in-process emulator with the stage's queue, dead-letter queue and table provisioned."""
+    import boto3
+    from moto import mock_aws
+
+    from devstack.resources import provision
+
+    with mock_aws():
+        yield provision(config.get_settings(), boto3.client("sqs"), boto3.client("dynamodb"))
+
+
+def sqs_record(
+    body: str | dict[str, Any], message_id: str = "m-1", receive_count: int = 1
+) -> dict[str, Any]:
+    """One record of a Lambda SQS event, as the event source mapping delivers it."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"handle-{message_id}",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1700000000000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1700000000001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:robust-data-processor-ingest",
+        "awsRegion": "us-east-1",
+    }
+
+
+def queued_message(**overrides: str) -> dict[str, str]:
+    """A valid queue message body, as ingest writes it."""
+    message = {
+        "tenant_id": "acme",
+        "log_id": "101",
+        "source": "json_upload",
+        "text": "User 555-0199 logged in",
+        "received_at": "2026-11-21T10:00:00.000Z",
+        "request_id": "req-1",
+    }
+    return message | overrides

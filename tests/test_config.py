@@ -1,0 +1,57 @@
+"""Settings: defaults as documented, loud failures for bad values, stages that agree with Lambda."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.config import ConfigError, Settings, load_settings
+from devstack.stage import PROJECT_DIR, chalice_config
+
+STAGES = sorted(json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"])
+
+
+def test_defaults_match_the_documented_behaviour() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.work_seconds_per_char == 0.05
+    assert settings.crash_probability == 0.0
+    assert settings.queue_visibility_timeout_seconds == 6 * settings.worker_timeout_seconds
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CRASH_PROBABILITY", "1.5"),
+        ("CRASH_PROBABILITY", "often"),
+        ("CRASH_PROBABILITY", "nan"),
+        ("WORK_SECONDS_PER_CHAR", "-1"),
+        ("WORKER_BATCH_SIZE", "11"),
+        ("WORKER_TIMEOUT_SECONDS", "901"),
+        ("WORKER_MAX_CONCURRENCY", "1"),
+        ("MAX_RECEIVE_COUNT", "0"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value})
+
+
+def test_margin_must_leave_time_for_work() -> None:
+    with pytest.raises(ConfigError, match="WORKER_TIME_MARGIN_SECONDS"):
+        load_settings({"WORKER_TIMEOUT_SECONDS": "2", "WORKER_TIME_MARGIN_SECONDS": "2"})
+
+
+def test_dead_letter_queue_outlives_the_queue() -> None:
+    with pytest.raises(ConfigError, match="DEAD_LETTER_RETENTION_SECONDS"):
+        load_settings({"QUEUE_RETENTION_SECONDS": "600", "DEAD_LETTER_RETENTION_SECONDS": "600"})
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_loads_and_tells_ingest_the_workers_real_timeout(stage: str) -> None:
+    worker = chalice_config(stage, "worker")
+    settings = load_settings(worker.environment_variables)
+    assert settings.worker_timeout_seconds == worker.lambda_timeout
+    assert load_settings(chalice_config(stage, "api_handler").environment_variables) == settings
+    assert settings.table_name.startswith(f"robust-data-processor-{stage}")

@@ -39,14 +39,12 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str) -> No
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Interrupt every child, then insist: nothing is left running after we return."""
-    for process in processes:
+    """Stop the children newest first, so the consumer settles its batches while SQS still runs."""
+    for process in reversed(processes):
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + _STOP_SECONDS
-    for process in processes:
         try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=_STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -103,6 +101,7 @@ def main() -> None:
                 [python, "-m", "moto.server", "-H", EMULATOR_HOST, "-p", str(emulator_port)],
                 stdout=emulator_log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # out of reach of the terminal's Ctrl-C: it stops last
             )
             processes.append(emulator)
             _wait_for_port(emulator_port, emulator, "the emulator")

@@ -1,6 +1,6 @@
 """Run the whole pipeline on this machine: `python -m devstack` (what `make dev` runs).
 
-Starts the AWS emulator (moto in server mode), creates the stage's queue, dead-letter queue and
+Starts the AWS emulator (`devstack.emulator`), creates the stage's queue, dead-letter queue and
 table in it, serves the API with Chalice's local server, and runs the queue consumer that feeds
 the worker. Ctrl-C (or SIGTERM) stops all of them. `EMULATOR_PORT` and `API_PORT` move the ports.
 """
@@ -98,7 +98,7 @@ def main() -> None:
     try:
         with _children() as processes, (log_dir / "emulator.log").open("wb") as emulator_log:
             emulator = subprocess.Popen(
-                [python, "-m", "moto.server", "-H", EMULATOR_HOST, "-p", str(emulator_port)],
+                [python, "-m", "devstack.emulator", "--port", str(emulator_port)],
                 stdout=emulator_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # out of reach of the terminal's Ctrl-C: it stops last

@@ -21,12 +21,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    from devstack.consumer import ConsumerSettings, QueueConsumer
-
     import app
     from chalicelib.clients import client
     from chalicelib.config import get_settings
     from chalicelib.queue import queue_url
+    from devstack.consumer import ConsumerSettings, QueueConsumer
     from devstack.stage import chalice_config
 
     settings = get_settings()
@@ -41,6 +40,7 @@ def main() -> None:
             function_timeout_seconds=function.lambda_timeout,
             function_name="worker",
             memory_size_mb=function.lambda_memory_size,
+            poll_wait_seconds=0,  # the emulator serves one request at a time: never hold it
         ),
         handler=app.worker,
     )

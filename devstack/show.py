@@ -23,7 +23,8 @@ def _plain(item: dict[str, dict[str, str]]) -> dict[str, Any]:
 
 
 def _items(dynamodb: Any, table: str, tenant: str | None) -> list[dict[str, Any]]:
-    operation, request = "scan", {"TableName": table}
+    operation = "scan"
+    request: dict[str, Any] = {"TableName": table}
     if tenant:
         operation = "query"
         request |= {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -50,3 +51,28 @@ def test_provisioned_table_is_keyed_by_tenant_then_log(aws: Any) -> None:
         ("tenant_id", "HASH"),
         ("log_id", "RANGE"),
     }
+
+
+def test_emulator_answers_one_request_at_a_time() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Lock
+
+    from devstack.emulator import serialized
+
+    busy, most, guard = 0, 0, Lock()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        nonlocal busy, most
+        with guard:
+            busy += 1
+            most = max(most, busy)
+        time.sleep(0.01)
+        with guard:
+            busy -= 1
+        return [b"ok"]
+
+    wrapped = serialized(app)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: wrapped({}, print), range(40)))
+    assert answers == [[b"ok"]] * 40
+    assert most == 1

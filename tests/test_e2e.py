@@ -78,8 +78,9 @@ def stack() -> Iterator[Stack]:
             assert process.poll() is None, "".join(output)
             assert time.monotonic() < deadline, "".join(output)
             time.sleep(0.2)
-        yield Stack(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{emulator_port}",
-                    output)
+        yield Stack(
+            process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{emulator_port}", output
+        )
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)  # the emulator is stopped by the stack itself
@@ -150,5 +151,8 @@ def test_ctrl_c_stops_everything(stack: Stack) -> None:
     assert stack.process.wait(timeout=30) == 0, "".join(stack.output)
     for url in (stack.api, stack.emulator):
         port = int(url.rsplit(":", 1)[1])
-        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        with (
+            pytest.raises(ConnectionRefusedError),
+            socket.create_connection(("127.0.0.1", port), timeout=1),
+        ):
             pass

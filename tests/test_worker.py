@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import worker
+from chalicelib import store, worker
 from chalicelib.config import get_settings
 from chalicelib.message import LogMessage
 from tests.conftest import queued_message, sqs_record
@@ -18,7 +18,8 @@ def plenty() -> float:
 
 
 def stored_items(aws: Any) -> list[dict[str, Any]]:
-    return boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
+    return items
 
 
 def test_redelivered_message_is_a_duplicate_that_succeeds_and_changes_nothing(aws: Any) -> None:
@@ -39,14 +40,14 @@ def test_simulated_crash_fails_the_record_and_stores_nothing(aws: Any, configure
 
 
 def test_a_failing_write_fails_only_its_record(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_put = worker.store.put_new
+    real_put = store.put_new
 
     def flaky_put(item: dict[str, Any]) -> bool:
         if item["log_id"] == "bad":
             raise RuntimeError("throttled")
         return real_put(item)
 
-    monkeypatch.setattr(worker.store, "put_new", flaky_put)
+    monkeypatch.setattr(store, "put_new", flaky_put)
     records = [
         sqs_record(queued_message(log_id="ok-1"), "m-1"),
         sqs_record(queued_message(log_id="bad"), "m-2"),
@@ -83,7 +84,7 @@ def test_records_that_cannot_finish_in_time_are_handed_back_untouched(
 ) -> None:
     configure(WORK_SECONDS_PER_CHAR="1", WORKER_TIME_MARGIN_SECONDS="2")
     slept: list[float] = []
-    monkeypatch.setattr(worker.time, "sleep", slept.append)
+    monkeypatch.setattr("chalicelib.worker.time.sleep", slept.append)
     records = [
         sqs_record(queued_message(log_id="long", text="x" * 30), "long"),
         sqs_record(queued_message(log_id="short", text="y" * 5), "short"),
@@ -119,7 +120,7 @@ def test_simulated_work_sleeps_for_each_character(
 ) -> None:
     configure(WORK_SECONDS_PER_CHAR="0.05")
     slept: list[float] = []
-    monkeypatch.setattr(worker.time, "sleep", slept.append)
+    monkeypatch.setattr("chalicelib.worker.time.sleep", slept.append)
     message = LogMessage.from_json(sqs_record(queued_message(text="x" * 40))["body"])
     assert worker.process_record(message, 1, get_settings()) is True
     assert slept == [pytest.approx(2.0)]

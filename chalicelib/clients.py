@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-# Ingest answers within API Gateway's limits and the worker's margin: fail fast and let the
-# caller (a client retry, or SQS redelivery) try again, rather than hang on a sick endpoint.
-_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 5}
-_RETRIES = {"max_attempts": 3, "mode": "standard"}
+# Two attempts of at most 1 s to connect and 2 s to read, plus backoff, end well inside the
+# ingest function's 10 s timeout: a sick endpoint becomes our 503, never API Gateway's 504.
+# The worker's caller retries anyway: SQS redelivers a record whose write failed.
+_TIMEOUTS = {"connect_timeout": 1, "read_timeout": 2}
+_RETRIES = {"max_attempts": 2, "mode": "standard"}
 
 
 @functools.cache

@@ -39,10 +39,14 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str) -> No
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Stop the children newest first, so the consumer settles its batches while SQS still runs."""
+    """Stop the children newest first, so the consumer settles its batches while SQS still runs.
+
+    SIGTERM, not SIGINT: a process started in the background by a shell ignores SIGINT, and
+    so do its children. The consumer finishes its in-flight batches on SIGTERM too.
+    """
     for process in reversed(processes):
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            process.terminate()
         try:
             process.wait(timeout=_STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -85,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
     args = parser.parse_args()
+    # Ctrl-C works even when started from a background job, where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     emulator_port = int(os.environ.get("EMULATOR_PORT", "5000"))
     api_port = int(os.environ.get("API_PORT", "8000"))

@@ -76,3 +76,27 @@ def test_emulator_answers_one_request_at_a_time() -> None:
         answers = list(pool.map(lambda _: wrapped({}, print), range(40)))
     assert answers == [[b"ok"]] * 40
     assert most == 1
+
+
+def test_poison_reaches_the_dead_letter_queue_and_its_neighbours_do_not(aws: Any) -> None:
+    import app
+    from devstack.consumer import ConsumerSettings, QueueConsumer
+    from tests.conftest import queued_message
+
+    sqs = boto3.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=aws.queue_url, Attributes={"VisibilityTimeout": "0"})
+    sqs.send_message(QueueUrl=aws.queue_url, MessageBody="{ not a log")
+    for log_id in ("1", "2", "3"):
+        sqs.send_message(
+            QueueUrl=aws.queue_url, MessageBody=json.dumps(queued_message(log_id=log_id))
+        )
+    consumer = QueueConsumer(
+        sqs, ConsumerSettings(queue_url=aws.queue_url, poll_wait_seconds=0), handler=app.worker
+    )
+    for _ in range(20):  # 5 receives reach the redrive count; a few more polls move it
+        consumer.run_once()
+    dead = sqs.receive_message(QueueUrl=aws.dead_letter_queue_url, MaxNumberOfMessages=10)
+    assert [m["Body"] for m in dead.get("Messages", [])] == ["{ not a log"]
+    items = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
+    assert sorted(item["log_id"]["S"] for item in items) == ["1", "2", "3"]
+    assert consumer.stats.records_deleted == 3

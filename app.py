@@ -1,7 +1,5 @@
 """Robust Data Processor: the HTTP edge and the queue worker, wired to `chalicelib`."""
 
-from __future__ import annotations
-
 import uuid
 from typing import Any, cast
 

@@ -157,3 +157,12 @@ def test_worker_reports_only_the_poison_record(client: Client, aws: Any) -> None
     response = client.lambda_.invoke("worker", event)
     assert response.payload == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
     assert sorted(item["log_id"] for item in stored(aws, "acme")) == ["1", "2"]
+
+
+def test_chalice_can_analyze_app_py_for_deployment() -> None:
+    # `chalice deploy` and `chalice package` run this analyzer over app.py; it once crashed on
+    # postponed annotations (`from __future__ import annotations`) with KeyError: 'Any'.
+    from chalice.analyzer import get_client_calls_for_app
+
+    source = (PROJECT_DIR / "app.py").read_text()
+    assert isinstance(get_client_calls_for_app(source), dict)

@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # not its credential chatter
 
     import app
     from chalicelib.clients import client

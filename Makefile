@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAGE ?= dev
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: dev test lint unit logs clean
+.PHONY: dev test lint unit logs policies clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ unit: $(INSTALLED)
 ## logs: print stored logs from the running local stack (TENANT=acme for one tenant)
 logs: $(INSTALLED)
 	$(BIN)/python -m devstack.show --stage $(STAGE) $(if $(TENANT),--tenant $(TENANT))
+
+## policies: regenerate .chalice/policy-<stage>-<function>.json from infra/iam.py's grants
+policies: $(INSTALLED)
+	$(BIN)/python -m infra.iam
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

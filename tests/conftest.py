@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import pytest
 
 from chalicelib import clients, config, queue
+from infra.iam import iam_action
 
 # What the tests run with unless they say otherwise: no simulated work, no simulated crashes.
 TEST_ENVIRONMENT = {
@@ -26,6 +31,70 @@ def forget_process_state() -> None:
     config.get_settings.cache_clear()
     clients.client.cache_clear()
     queue.queue_url.cache_clear()
+
+
+# Which function's role an AWS call runs under, by the module that makes it. The consumer
+# stands for Lambda's event source mapping, which polls with the worker's role.
+CALLERS = {
+    "chalicelib/queue.py": "api_handler",
+    "chalicelib/store.py": "worker",
+    "devstack/consumer.py": "worker",
+}
+OperationLog = dict[str, set[str]]
+SUITE_LOG: OperationLog = defaultdict(set)
+_active_logs: list[OperationLog] = [SUITE_LOG]
+
+
+def _calling_function() -> str | None:
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        for path, function in CALLERS.items():
+            if frame.f_code.co_filename.endswith(path):
+                return function
+        frame = frame.f_back
+    return None
+
+
+def _record(model: Any, **kwargs: Any) -> None:
+    function = _calling_function()
+    if function is not None:
+        action = iam_action(model.service_model.signing_name, model.name)
+        for log in _active_logs:
+            log[function].add(action)
+
+
+@contextmanager
+def recording() -> Iterator[OperationLog]:
+    """Collect, per function, the IAM actions of the AWS calls made inside the block."""
+    log: OperationLog = defaultdict(set)
+    _active_logs.append(log)
+    try:
+        yield log
+    finally:
+        _active_logs.remove(log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def operations_recorder() -> Iterator[None]:
+    """Hook every botocore client made during the suite, so every AWS call is recorded."""
+    from botocore.session import Session
+
+    create_client = Session.create_client
+
+    def recorded_client(self: Session, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, *args, **kwargs)
+        client.meta.events.register("before-call", _record)
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Session, "create_client", recorded_client)
+        yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the suite-wide permission check last, after every other test has made its calls."""
+    last = [item for item in items if item.name == "test_no_test_used_an_ungranted_operation"]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.fixture(autouse=True)

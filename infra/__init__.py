@@ -1,0 +1,1 @@
+"""Deployment: IAM policies and, later, templates, generated from the stage settings."""

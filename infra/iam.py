@@ -1,0 +1,103 @@
+"""Least-privilege IAM policies for each function, written to `.chalice/` for Chalice to use.
+
+Chalice's own policy generation reads only `app.py` and cannot see the AWS calls made in
+`chalicelib/`, so it is off (`autogen_policy: false`) and each function's role comes from
+`.chalice/policy-<stage>-<function>.json`. Those files are generated from `GRANTS` below by
+`python -m infra.iam` (`make policies`); `tests/test_iam.py` proves that the code performs
+exactly the granted operations, no fewer and no more.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from chalicelib.config import Settings, load_settings
+
+FUNCTIONS: Final = ("api_handler", "worker")
+
+#: What each function may do, to which of the stage's resources. The worker's queue actions
+#: are the ones Lambda's event source mapping performs with the worker's role.
+GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "api_handler": {"queue": ("sqs:GetQueueUrl", "sqs:SendMessage")},
+    "worker": {
+        "queue": ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"),
+        "table": ("dynamodb:PutItem",),
+    },
+}
+
+#: What every Lambda function needs to write its own logs.
+LOG_ACTIONS: Final = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+
+# Batch operations are authorized by the action of their single-message twin.
+_BATCH_ACTIONS: Final = {
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action that authorizes an API operation, e.g. `sqs:DeleteMessage`."""
+    action = f"{service}:{operation}"
+    return _BATCH_ACTIONS.get(action, action)
+
+
+def resource_arns(settings: Settings) -> dict[str, str]:
+    """The stage's resources by name: region and account are the deployment's own."""
+    return {
+        "queue": f"arn:aws:sqs:*:*:{settings.queue_name}",
+        "table": f"arn:aws:dynamodb:*:*:table/{settings.table_name}",
+    }
+
+
+def policy_document(function_name: str, arns: dict[str, Any]) -> dict[str, Any]:
+    """The IAM policy of one function, given the ARNs (or template references) of resources."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": list(LOG_ACTIONS),
+            "Resource": "arn:aws:logs:*:*:*",
+        }
+    ]
+    for resource, actions in GRANTS[function_name].items():
+        statements.append(
+            {
+                "Sid": f"Use{resource.capitalize()}",
+                "Effect": "Allow",
+                "Action": list(actions),
+                "Resource": arns[resource],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_filename(stage: str, function_name: str) -> str:
+    """The file, under `.chalice/`, that config.json names for this function and stage."""
+    return f"policy-{stage}-{function_name}.json"
+
+
+def render(stage: str, function_name: str) -> str:
+    """The policy file's text for one function of one stage."""
+    from devstack.stage import chalice_config
+
+    settings = load_settings(chalice_config(stage, function_name).environment_variables)
+    document = policy_document(function_name, resource_arns(settings))
+    return json.dumps(document, indent=2) + "\n"
+
+
+def main() -> None:
+    """Write every stage's policy files into `.chalice/`."""
+    from devstack.stage import PROJECT_DIR
+
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    for stage in config["stages"]:
+        for function_name in FUNCTIONS:
+            path = PROJECT_DIR / ".chalice" / policy_filename(stage, function_name)
+            path.write_text(render(stage, function_name))
+            print(f"wrote {path.relative_to(PROJECT_DIR)}")
+
+
+if __name__ == "__main__":
+    main()

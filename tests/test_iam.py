@@ -1,0 +1,79 @@
+"""Least privilege, proven: each function's policy grants exactly the AWS operations it performs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from devstack.stage import PROJECT_DIR
+from infra.iam import FUNCTIONS, GRANTS, iam_action, policy_filename, render
+from tests.conftest import SUITE_LOG, queued_message, recording, sqs_record
+
+CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+STAGES = sorted(CONFIG["stages"])
+
+
+def granted(function_name: str) -> set[str]:
+    return {action for actions in GRANTS[function_name].values() for action in actions}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("function_name", FUNCTIONS)
+def test_chalice_uses_the_generated_policy_file(stage: str, function_name: str) -> None:
+    assert CONFIG["autogen_policy"] is False
+    filename = CONFIG["stages"][stage]["lambda_functions"][function_name]["iam_policy_file"]
+    assert filename == policy_filename(stage, function_name)
+    on_disk = (PROJECT_DIR / ".chalice" / filename).read_text()
+    assert on_disk == render(stage, function_name), "run `make policies` and commit the result"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policies_name_only_their_stage_resources(stage: str) -> None:
+    worker = json.loads(render(stage, "worker"))
+    resources = [s["Resource"] for s in worker["Statement"] if s["Sid"] != "WriteOwnLogs"]
+    assert resources == [
+        f"arn:aws:sqs:*:*:robust-data-processor-{stage}-ingest",
+        f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-logs",
+    ]
+
+
+def test_batch_operations_need_their_single_message_action() -> None:
+    assert iam_action("sqs", "DeleteMessageBatch") == "sqs:DeleteMessage"
+    assert iam_action("dynamodb", "PutItem") == "dynamodb:PutItem"
+
+
+def test_each_function_performs_exactly_its_granted_operations(aws: Any) -> None:
+    import app
+    from devstack.consumer import ConsumerSettings, QueueConsumer
+
+    with recording() as log, Client(app.app, project_dir=str(PROJECT_DIR)) as client:
+        answer = client.http.post(
+            "/ingest",
+            headers={"Content-Type": "text/plain", "X-Tenant-ID": "acme"},
+            body=b"User 555-0199 logged in",
+        )
+        assert answer.status_code == 202
+        consumer = QueueConsumer(
+            boto3.client("sqs"),
+            ConsumerSettings(queue_url=aws.queue_url, poll_wait_seconds=0),
+            handler=app.worker,
+        )
+        outcome = consumer.run_once()
+        assert outcome is not None
+        assert outcome.deleted == outcome.received
+        duplicate = {"Records": [sqs_record(queued_message(log_id=answer.json_body["log_id"]))]}
+        assert client.lambda_.invoke("worker", duplicate).payload == {"batchItemFailures": []}
+    assert dict(log) == {function: granted(function) for function in FUNCTIONS}
+
+
+def test_no_test_used_an_ungranted_operation() -> None:
+    # Collected last (see conftest): by now every test of the suite has made its AWS calls.
+    assert set(SUITE_LOG) == set(FUNCTIONS), "the suite exercised every function"
+    for function_name, used in SUITE_LOG.items():
+        assert used <= granted(function_name), (
+            f"{function_name} used {used - granted(function_name)}"
+        )

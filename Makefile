@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAGE ?= dev
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: dev test lint unit logs policies clean
+.PHONY: dev test lint unit logs policies package package-resources deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,23 @@ logs: $(INSTALLED)
 ## policies: regenerate .chalice/policy-<stage>-<function>.json from infra/iam.py's grants
 policies: $(INSTALLED)
 	$(BIN)/python -m infra.iam
+
+## package: write build/$(STAGE)/sam.json and deployment.zip, one stack with every resource
+package: $(INSTALLED)
+	$(BIN)/python -m infra.template --stage $(STAGE)
+
+## package-resources: only the queues, table and alarms, for the plain `chalice deploy` path
+package-resources: $(INSTALLED)
+	$(BIN)/python -m infra.template --stage $(STAGE) --resources-only
+
+## deploy: upload the code to BUCKET and create or update the stack (needs the AWS CLI)
+deploy: package
+	test -n "$(BUCKET)" || { echo "set BUCKET=<an S3 bucket for the deployment zip>"; exit 2; }
+	aws cloudformation package --template-file build/$(STAGE)/sam.json \
+		--s3-bucket $(BUCKET) --output-template-file build/$(STAGE)/packaged.json --use-json
+	aws cloudformation deploy --template-file build/$(STAGE)/packaged.json \
+		--stack-name robust-data-processor-$(STAGE) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

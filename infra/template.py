@@ -1,0 +1,234 @@
+"""One CloudFormation (SAM) stack for a stage: `python -m infra.template --stage prod`.
+
+Runs `chalice package` with a merge template generated here from the stage's own settings (the
+ones `make dev` runs with), so the packaged stack and the local stack cannot drift apart. The
+merge template adds the queue, its dead-letter queue, the table, alarms and outputs; points the
+functions' environment, roles and event source mapping at those resources by reference; and
+turns on `ReportBatchItemFailures`, which Chalice 1.34 cannot (chalice issue #2029).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import Settings, load_settings
+from infra.iam import FUNCTIONS, policy_document
+
+QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
+# Chalice's logical ids for each function and its role.
+FUNCTION_RESOURCES = {"api_handler": "APIHandler", "worker": "Worker"}
+ROLE_RESOURCES = {"api_handler": "ApiHandlerRole", "worker": "WorkerRole"}
+EVENT_SOURCE = "WorkerSqsEventSource"
+
+
+def _arn(resource: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [resource, "Arn"]}
+
+
+def _queues(settings: Settings) -> dict[str, Any]:
+    encrypted = {"SqsManagedSseEnabled": True}
+    return {
+        DEAD_LETTER_QUEUE: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": settings.dead_letter_queue_name,
+                "MessageRetentionPeriod": settings.dead_letter_retention_seconds,
+                **encrypted,
+            },
+        },
+        QUEUE: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": settings.queue_name,
+                "VisibilityTimeout": settings.queue_visibility_timeout_seconds,
+                "MessageRetentionPeriod": settings.queue_retention_seconds,
+                "MaximumMessageSize": settings.queue_message_max_bytes,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": _arn(DEAD_LETTER_QUEUE),
+                    "maxReceiveCount": settings.max_receive_count,
+                },
+                **encrypted,
+            },
+        },
+    }
+
+
+def _table(settings: Settings) -> dict[str, Any]:
+    keys = (("tenant_id", "HASH"), ("log_id", "RANGE"))
+    return {
+        TABLE: {
+            "Type": "AWS::DynamoDB::Table",
+            # The logs are the product: deleting the stack must not delete them.
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "TableName": settings.table_name,
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": name, "AttributeType": "S"} for name, _ in keys
+                ],
+                "KeySchema": [{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+            },
+        }
+    }
+
+
+def _alarm(description: str, queue: str, metric: str, threshold: int) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Namespace": "AWS/SQS",
+            "MetricName": metric,
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+            "Statistic": "Maximum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    }
+
+
+def _alarms(settings: Settings) -> dict[str, Any]:
+    return {
+        "DeadLetterQueueNotEmptyAlarm": _alarm(
+            "Logs failed MAX_RECEIVE_COUNT times and wait in the dead-letter queue",
+            DEAD_LETTER_QUEUE,
+            "ApproximateNumberOfMessagesVisible",
+            1,
+        ),
+        "OldestLogWaitingAlarm": _alarm(
+            "A log has waited longer than one visibility timeout: the worker is falling behind",
+            QUEUE,
+            "ApproximateAgeOfOldestMessage",
+            settings.queue_visibility_timeout_seconds,
+        ),
+    }
+
+
+def _function(function_name: str, settings: Settings, stage_variables: dict[str, str]) -> Any:
+    environment = stage_variables | {
+        "TABLE_NAME": {"Ref": TABLE},
+        "QUEUE_NAME": {"Fn::GetAtt": [QUEUE, "QueueName"]},
+        "QUEUE_URL": {"Ref": QUEUE},
+        "DEAD_LETTER_QUEUE_NAME": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]},
+    }
+    properties: dict[str, Any] = {"Environment": {"Variables": environment}}
+    if function_name == "worker":
+        properties["Events"] = {
+            EVENT_SOURCE: {
+                "Properties": {
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "BatchSize": settings.worker_batch_size,
+                    "MaximumBatchingWindowInSeconds": settings.worker_batching_window_seconds,
+                    "ScalingConfig": {"MaximumConcurrency": settings.worker_max_concurrency},
+                }
+            }
+        }
+    return {"Properties": properties}
+
+
+def _role(function_name: str) -> dict[str, Any]:
+    document = policy_document(function_name, {"queue": _arn(QUEUE), "table": _arn(TABLE)})
+    name = f"{ROLE_RESOURCES[function_name]}Policy"
+    return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
+
+
+def _outputs() -> dict[str, Any]:
+    return {
+        "IngestQueueUrl": {"Value": {"Ref": QUEUE}},
+        "DeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
+        "LogsTableName": {"Value": {"Ref": TABLE}},
+    }
+
+
+def resources_template(stage: str) -> dict[str, Any]:
+    """The queue, dead-letter queue, table and alarms alone, for the plain `chalice deploy` path."""
+    from devstack.stage import chalice_config
+
+    settings = load_settings(chalice_config(stage, "worker").environment_variables)
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"robust-data-processor {stage}: queue, dead-letter queue, table, alarms",
+        "Resources": _queues(settings) | _table(settings) | _alarms(settings),
+        "Outputs": _outputs(),
+    }
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    """What `chalice package` merges into its template for `stage`."""
+    from devstack.stage import chalice_config
+
+    resources: dict[str, Any] = {}
+    for function_name in FUNCTIONS:
+        stage_variables = chalice_config(stage, function_name).environment_variables
+        settings = load_settings(stage_variables)
+        resources[FUNCTION_RESOURCES[function_name]] = _function(
+            function_name, settings, stage_variables
+        )
+        resources[ROLE_RESOURCES[function_name]] = _role(function_name)
+    resources |= _queues(settings) | _table(settings) | _alarms(settings)
+    return {"Resources": resources, "Outputs": _outputs()}
+
+
+def package(stage: str, out: Path) -> Path:
+    """Write `sam.json` and `deployment.zip` for `stage` into `out`; return the template."""
+    from devstack.stage import PROJECT_DIR
+
+    out.mkdir(parents=True, exist_ok=True)
+    merge_file = out / "merge-template.json"
+    merge_file.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
+    chalice = Path(sys.executable).with_name("chalice")
+    # `chalice package` needs a region to name things, though it calls no AWS API.
+    environment = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ}
+    subprocess.run(
+        [str(chalice), "package", "--stage", stage, "--merge-template", str(merge_file), str(out)],
+        cwd=PROJECT_DIR,
+        env=environment,
+        check=True,
+    )
+    template_file = out / "sam.json"
+    template = json.loads(template_file.read_text())
+    # A merge template can add to Chalice's dicts but not replace one: merging {"Fn::GetAtt"}
+    # into Chalice's {"Fn::Sub"} queue ARN would give an intrinsic with two functions.
+    events = template["Resources"][FUNCTION_RESOURCES["worker"]]["Properties"]["Events"]
+    events[EVENT_SOURCE]["Properties"]["Queue"] = _arn(QUEUE)
+    template_file.write_text(json.dumps(template, indent=2) + "\n")
+    return template_file
+
+
+def main() -> None:
+    """Package one stage into `build/<stage>/`."""
+    from devstack.stage import PROJECT_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--resources-only",
+        action="store_true",
+        help="write only resources.json (queues, table, alarms) for `chalice deploy` to use",
+    )
+    args = parser.parse_args()
+    out = args.out or PROJECT_DIR / "build" / args.stage
+    if args.resources_only:
+        out.mkdir(parents=True, exist_ok=True)
+        written = out / "resources.json"
+        written.write_text(json.dumps(resources_template(args.stage), indent=2) + "\n")
+    else:
+        written = package(args.stage, out)
+    print(f"wrote {written}")
+
+
+if __name__ == "__main__":
+    main()

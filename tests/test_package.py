@@ -1,0 +1,148 @@
+"""The packaged one-stack template: valid, complete, least-privilege, from the stage's settings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import Settings, load_settings
+from devstack.stage import chalice_config
+from infra.iam import GRANTS, LOG_ACTIONS
+from infra.template import package, resources_template
+
+STAGE = "prod"
+
+
+@pytest.fixture(scope="module")
+def template_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return package(STAGE, tmp_path_factory.mktemp("package"))
+
+
+@pytest.fixture(scope="module")
+def template(template_file: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(template_file.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return load_settings(chalice_config(STAGE, "worker").environment_variables)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def cfn_lint(path: Path) -> None:
+    lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(lint), str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_finds_nothing(template_file: Path) -> None:
+    cfn_lint(template_file)
+
+
+def test_resources_alone_for_chalice_deploy_match_the_stack(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    alone = resources_template(STAGE)
+    for name, resource in alone["Resources"].items():
+        assert template["Resources"][name] == resource
+    path = tmp_path / "resources.json"
+    path.write_text(json.dumps(alone))
+    cfn_lint(path)
+
+
+def test_no_account_id_or_stage_name_is_hard_coded_into_the_functions(
+    template: dict[str, Any],
+) -> None:
+    assert not re.search(r"\b\d{12}\b", json.dumps(template))
+    for function in resources(template, "AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["TABLE_NAME"] == {"Ref": "LogsTable"}
+        assert variables["QUEUE_URL"] == {"Ref": "IngestQueue"}
+        assert variables["QUEUE_NAME"] == {"Fn::GetAtt": ["IngestQueue", "QueueName"]}
+
+
+def test_event_source_mapping_reports_batch_item_failures(
+    template: dict[str, Any], settings: Settings
+) -> None:
+    source = template["Resources"]["Worker"]["Properties"]["Events"]["WorkerSqsEventSource"]
+    assert source["Properties"] == {
+        "Queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "BatchSize": settings.worker_batch_size,
+        "MaximumBatchingWindowInSeconds": settings.worker_batching_window_seconds,
+        "ScalingConfig": {"MaximumConcurrency": settings.worker_max_concurrency},
+    }
+
+
+def test_queue_redrive_visibility_and_retention(
+    template: dict[str, Any], settings: Settings
+) -> None:
+    queue = template["Resources"]["IngestQueue"]["Properties"]
+    dead_letter = template["Resources"]["IngestDeadLetterQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": settings.max_receive_count,
+    }
+    worker_timeout = template["Resources"]["Worker"]["Properties"]["Timeout"]
+    assert worker_timeout == settings.worker_timeout_seconds
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    assert dead_letter["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    assert queue["SqsManagedSseEnabled"]
+    assert dead_letter["SqsManagedSseEnabled"]
+
+
+def test_table_is_keyed_on_demand_recoverable_and_encrypted(template: dict[str, Any]) -> None:
+    table = template["Resources"]["LogsTable"]
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [
+        {"AttributeName": "tenant_id", "KeyType": "HASH"},
+        {"AttributeName": "log_id", "KeyType": "RANGE"},
+    ]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize(
+    ("role", "function"), [("ApiHandlerRole", "api_handler"), ("WorkerRole", "worker")]
+)
+def test_roles_are_scoped_to_this_stacks_queue_and_table(
+    template: dict[str, Any], role: str, function: str
+) -> None:
+    [policy] = template["Resources"][role]["Properties"]["Policies"]
+    scoped = {
+        statement["Resource"]["Fn::GetAtt"][0]: set(statement["Action"])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Action"] != list(LOG_ACTIONS)
+    }
+    wanted = {"queue": "IngestQueue", "table": "LogsTable"}
+    assert scoped == {wanted[kind]: set(actions) for kind, actions in GRANTS[function].items()}
+
+
+def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(template: dict[str, Any]) -> None:
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    watched = {
+        (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0])
+        for a in alarms.values()
+    }
+    assert watched == {
+        ("ApproximateNumberOfMessagesVisible", "IngestDeadLetterQueue"),
+        ("ApproximateAgeOfOldestMessage", "IngestQueue"),
+    }
+
+
+def test_outputs_name_everything_a_user_needs(template: dict[str, Any]) -> None:
+    assert {"EndpointURL", "IngestQueueUrl", "DeadLetterQueueUrl", "LogsTableName"} <= set(
+        template["Outputs"]
+    )

@@ -4,20 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAGE ?= dev
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+SCAN_VENV := .venv-scan
+SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
+STAGES := dev prod
 
-.PHONY: dev test lint unit logs policies package package-resources deploy clean
+.PHONY: dev test lint unit scan logs policies package package-resources deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
+$(SCAN_INSTALLED): requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	rm -f $(SCAN_VENV)/.installed-* && touch $@
+
 ## dev: run the emulator, the API on :8000 and the queue consumer; Ctrl-C stops them all
 dev: $(INSTALLED)
 	$(BIN)/python -m devstack --stage $(STAGE)
 
-## test: lint, type-check and run the whole test suite
-test: lint unit
+## test: lint, type-check, run the whole test suite and scan the deployment templates
+test: lint unit scan
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -26,6 +34,14 @@ lint: $(INSTALLED)
 
 unit: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+## scan: package every stage and run checkov on its template; accepted findings carry reasons
+scan: $(INSTALLED) $(SCAN_INSTALLED)
+	for stage in $(STAGES); do \
+		$(BIN)/python -m infra.template --stage $$stage --out build/scan/$$stage && \
+		$(SCAN_VENV)/bin/checkov --file build/scan/$$stage/sam.json --framework cloudformation \
+			--compact --quiet --skip-download || exit 1; \
+	done
 
 ## logs: print stored logs from the running local stack (TENANT=acme for one tenant)
 logs: $(INSTALLED)
@@ -53,4 +69,4 @@ deploy: package
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SCAN_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

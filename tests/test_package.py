@@ -14,7 +14,7 @@ import pytest
 from chalicelib.config import Settings, load_settings
 from devstack.stage import chalice_config
 from infra.iam import GRANTS, LOG_ACTIONS
-from infra.template import package, resources_template
+from infra.template import SCAN_EXCEPTIONS, package, resources_template
 
 STAGE = "prod"
 
@@ -146,3 +146,12 @@ def test_outputs_name_everything_a_user_needs(template: dict[str, Any]) -> None:
     assert {"EndpointURL", "IngestQueueUrl", "DeadLetterQueueUrl", "LogsTableName"} <= set(
         template["Outputs"]
     )
+
+
+def test_every_accepted_scan_finding_is_on_a_real_resource_with_a_reason(
+    template: dict[str, Any],
+) -> None:
+    for resource, exceptions in SCAN_EXCEPTIONS.items():
+        skips = template["Resources"][resource]["Metadata"]["checkov"]["skip"]
+        assert [skip["id"] for skip in skips] == [check for check, _ in exceptions]
+        assert all(len(skip["comment"]) > 40 for skip in skips)

@@ -84,6 +84,13 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "IngestQueue": (_SSE_SQS,),
     "IngestDeadLetterQueue": (_SSE_SQS,),
+    "ReviewerCredentials": (
+        (
+            "CKV_AWS_149",
+            "the secret is encrypted with Secrets Manager's AWS managed key; only the stack's "
+            "operators can read it, and a customer managed key would add cost, not protection",
+        ),
+    ),
     "LogsTable": (
         (
             "CKV_AWS_119",
@@ -219,11 +226,76 @@ def _role(function_name: str) -> dict[str, Any]:
     return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
 
 
+#: What the optional read-only reviewer may do: read the logs table and nothing else.
+REVIEWER_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
+
+
+def _reviewer() -> dict[str, Any]:
+    """An IAM user that can only read the table, its access key kept in Secrets Manager."""
+    only_if = {"Condition": "CreateReviewer"}
+    read_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": list(REVIEWER_ACTIONS), "Resource": _arn(TABLE)}
+        ],
+    }
+    return {
+        "Reviewer": {
+            "Type": "AWS::IAM::User",
+            **only_if,
+            "Properties": {
+                "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read_only}]
+            },
+        },
+        "ReviewerAccessKey": {
+            "Type": "AWS::IAM::AccessKey",
+            **only_if,
+            "Properties": {"UserName": {"Ref": "Reviewer"}},
+        },
+        "ReviewerCredentials": {
+            "Type": "AWS::SecretsManager::Secret",
+            **only_if,
+            **_scan_metadata("ReviewerCredentials"),
+            "Properties": {
+                "Description": "Access key of the read-only reviewer of the logs table",
+                "SecretString": {
+                    "Fn::Sub": '{"aws_access_key_id": "${ReviewerAccessKey}", '
+                    '"aws_secret_access_key": "${ReviewerAccessKey.SecretAccessKey}"}'
+                },
+            },
+        },
+    }
+
+
+def _reviewer_switch() -> dict[str, Any]:
+    return {
+        "Parameters": {
+            "CreateReviewer": {
+                "Type": "String",
+                "AllowedValues": ["false", "true"],
+                "Default": "false",
+                "Description": "Create an IAM user that can only read the logs table",
+            }
+        },
+        "Conditions": {"CreateReviewer": {"Fn::Equals": [{"Ref": "CreateReviewer"}, "true"]}},
+    }
+
+
 def _outputs() -> dict[str, Any]:
     return {
         "IngestQueueUrl": {"Value": {"Ref": QUEUE}},
         "DeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
         "LogsTableName": {"Value": {"Ref": TABLE}},
+    }
+
+
+def _reviewer_output() -> dict[str, Any]:
+    return {
+        "ReviewerCredentialsSecret": {
+            "Condition": "CreateReviewer",
+            "Description": "Secrets Manager secret holding the reviewer's access key",
+            "Value": {"Ref": "ReviewerCredentials"},
+        }
     }
 
 
@@ -235,8 +307,9 @@ def resources_template(stage: str) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"robust-data-processor {stage}: queue, dead-letter queue, table, alarms",
-        "Resources": _queues(settings) | _table(settings) | _alarms(settings),
-        "Outputs": _outputs(),
+        **_reviewer_switch(),
+        "Resources": _queues(settings) | _table(settings) | _alarms(settings) | _reviewer(),
+        "Outputs": _outputs() | _reviewer_output(),
     }
 
 
@@ -253,8 +326,13 @@ def merge_template(stage: str) -> dict[str, Any]:
         )
         resources[ROLE_RESOURCES[function_name]] = _role(function_name)
     resources |= _queues(settings) | _table(settings) | _alarms(settings)
+    resources |= _reviewer()
     resources["RestAPI"] = _scan_metadata("RestAPI")
-    return {"Resources": resources, "Outputs": _outputs()}
+    return {
+        **_reviewer_switch(),
+        "Resources": resources,
+        "Outputs": _outputs() | _reviewer_output(),
+    }
 
 
 def package(stage: str, out: Path) -> Path:

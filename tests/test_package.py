@@ -155,3 +155,22 @@ def test_every_accepted_scan_finding_is_on_a_real_resource_with_a_reason(
         skips = template["Resources"][resource]["Metadata"]["checkov"]["skip"]
         assert [skip["id"] for skip in skips] == [check for check, _ in exceptions]
         assert all(len(skip["comment"]) > 40 for skip in skips)
+
+
+def test_optional_reviewer_can_only_read_the_table(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["CreateReviewer"]["Default"] == "false"
+    reviewer_resources = ("Reviewer", "ReviewerAccessKey", "ReviewerCredentials")
+    assert all(
+        template["Resources"][r]["Condition"] == "CreateReviewer" for r in reviewer_resources
+    )
+    [policy] = template["Resources"]["Reviewer"]["Properties"]["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["LogsTable", "Arn"]}
+    assert all(
+        action.split(":")[1].startswith(("Describe", "Get", "Query", "Scan"))
+        for action in statement["Action"]
+    )
+    assert template["Outputs"]["ReviewerCredentialsSecret"]["Value"] == {
+        "Ref": "ReviewerCredentials"
+    }
+    assert "SecretAccessKey" not in json.dumps(template["Outputs"])

@@ -8,7 +8,7 @@ SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: dev test lint unit scan logs policies package package-resources deploy clean
+.PHONY: dev test lint unit scan logs policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ package: $(INSTALLED)
 ## package-resources: only the queues, table and alarms, for the plain `chalice deploy` path
 package-resources: $(INSTALLED)
 	$(BIN)/python -m infra.template --stage $(STAGE) --resources-only
+
+## package-terraform: build/$(STAGE)/terraform: chalice's Terraform plus our resources and overrides
+package-terraform: $(INSTALLED)
+	$(BIN)/python -m infra.terraform --stage $(STAGE) --out build/$(STAGE)/terraform \
+		$(if $(TERRAFORM_VERSION),--terraform-version '$(TERRAFORM_VERSION)')
 
 ## deploy: upload the code to BUCKET and create or update the stack (needs the AWS CLI)
 deploy: package

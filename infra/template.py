@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings, load_settings
+from infra.alarms import queue_alarms
 from infra.iam import FUNCTIONS, policy_document
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
@@ -163,38 +164,30 @@ def _table(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _alarm(description: str, queue: str, metric: str, threshold: int) -> dict[str, Any]:
-    return {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmDescription": description,
-            "Namespace": "AWS/SQS",
-            "MetricName": metric,
-            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
-            "Statistic": "Maximum",
-            "Period": 60,
-            "EvaluationPeriods": 1,
-            "Threshold": threshold,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching",
-        },
-    }
-
-
 def _alarms(settings: Settings) -> dict[str, Any]:
+    queues = {"queue": QUEUE, "dead_letter_queue": DEAD_LETTER_QUEUE}
     return {
-        "DeadLetterQueueNotEmptyAlarm": _alarm(
-            "Logs failed MAX_RECEIVE_COUNT times and wait in the dead-letter queue",
-            DEAD_LETTER_QUEUE,
-            "ApproximateNumberOfMessagesVisible",
-            1,
-        ),
-        "OldestLogWaitingAlarm": _alarm(
-            "A log has waited longer than one visibility timeout: the worker is falling behind",
-            QUEUE,
-            "ApproximateAgeOfOldestMessage",
-            settings.queue_visibility_timeout_seconds,
-        ),
+        f"{alarm.name}Alarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": alarm.description,
+                "Namespace": "AWS/SQS",
+                "MetricName": alarm.metric,
+                "Dimensions": [
+                    {
+                        "Name": "QueueName",
+                        "Value": {"Fn::GetAtt": [queues[alarm.queue], "QueueName"]},
+                    }
+                ],
+                "Statistic": alarm.statistic,
+                "Period": alarm.period_seconds,
+                "EvaluationPeriods": alarm.evaluation_periods,
+                "Threshold": alarm.threshold,
+                "ComparisonOperator": alarm.comparison,
+                "TreatMissingData": "notBreaching",
+            },
+        }
+        for alarm in queue_alarms(settings)
     }
 
 

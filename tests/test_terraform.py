@@ -1,0 +1,297 @@
+"""`make package-terraform`: Chalice's Terraform template, completed by infra/terraform.py."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
+from infra.iam import FUNCTIONS, GRANTS, LOG_ACTIONS, policy_document
+from infra.terraform import (
+    AWS_PROVIDER_VERSION,
+    CHALICE_TEMPLATE,
+    OVERRIDE_FILE,
+    RESOURCES_FILE,
+    TemplateError,
+    check_template,
+    function_settings,
+    main,
+    overrides,
+    resource_variables,
+    resources,
+)
+
+STAGE = "prod"
+SETTINGS = function_settings(STAGE, "worker")
+QUEUE_ARN = "${aws_sqs_queue.ingest_queue.arn}"
+TABLE_ARN = "${aws_dynamodb_table.logs_table.arn}"
+REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prod stage packaged once, exactly as `make package-terraform STAGE=prod` does."""
+    directory = tmp_path_factory.mktemp("terraform")
+    main(["--stage", STAGE, "--out", str(directory)])
+    return directory
+
+
+@pytest.fixture(scope="module")
+def chalice(out: Path) -> dict[str, Any]:
+    return dict(json.loads((out / CHALICE_TEMPLATE).read_text()))
+
+
+@pytest.fixture(scope="module")
+def added(out: Path) -> dict[str, Any]:
+    return dict(json.loads((out / RESOURCES_FILE).read_text()))
+
+
+@pytest.fixture(scope="module")
+def override(out: Path) -> dict[str, Any]:
+    return dict(json.loads((out / OVERRIDE_FILE).read_text()))
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON document, keys excluded."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def test_chalice_packaged_the_stage(out: Path, chalice: dict[str, Any]) -> None:
+    assert (out / "deployment.zip").stat().st_size > 0
+    tags = chalice["resource"]["aws_lambda_function"]["worker"]["tags"]["aws-chalice"]
+    assert f"stage={STAGE}" in tags
+
+
+def test_queue_redrives_to_the_dead_letter_queue(added: dict[str, Any]) -> None:
+    queue = added["resource"]["aws_sqs_queue"]["ingest_queue"]
+    assert json.loads(queue["redrive_policy"]) == {
+        "deadLetterTargetArn": "${aws_sqs_queue.dead_letter_queue.arn}",
+        "maxReceiveCount": SETTINGS.max_receive_count,
+    }
+    assert SETTINGS.max_receive_count == 5
+
+
+def test_visibility_timeout_is_six_worker_timeouts(
+    added: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    queue = added["resource"]["aws_sqs_queue"]["ingest_queue"]
+    worker_timeout = chalice["resource"]["aws_lambda_function"]["worker"]["timeout"]
+    assert worker_timeout == SETTINGS.worker_timeout_seconds == 900
+    assert queue["visibility_timeout_seconds"] == VISIBILITY_TIMEOUT_FACTOR * worker_timeout == 5400
+
+
+def test_queues_are_sized_and_encrypted(added: dict[str, Any]) -> None:
+    queues = added["resource"]["aws_sqs_queue"]
+    queue, dead_letter = queues["ingest_queue"], queues["dead_letter_queue"]
+    assert queue["name"] == "robust-data-processor-prod-ingest"
+    assert dead_letter["name"] == "robust-data-processor-prod-ingest-dlq"
+    assert queue["message_retention_seconds"] == SETTINGS.queue_retention_seconds
+    assert dead_letter["message_retention_seconds"] == SETTINGS.dead_letter_retention_seconds
+    assert dead_letter["message_retention_seconds"] > queue["message_retention_seconds"]
+    assert queue["max_message_size"] == SETTINGS.queue_message_max_bytes
+    assert queue["sqs_managed_sse_enabled"] is dead_letter["sqs_managed_sse_enabled"] is True
+
+
+def test_table_is_keyed_by_tenant_and_log_on_demand_recoverable_and_encrypted(
+    added: dict[str, Any],
+) -> None:
+    table = added["resource"]["aws_dynamodb_table"]["logs_table"]
+    assert table["name"] == SETTINGS.table_name == "robust-data-processor-prod-logs"
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert (table["hash_key"], table["range_key"]) == ("tenant_id", "log_id")
+    assert table["attribute"] == [
+        {"name": "tenant_id", "type": "S"},
+        {"name": "log_id", "type": "S"},
+    ]
+    assert table["point_in_time_recovery"] == {"enabled": True}
+    assert table["server_side_encryption"] == {"enabled": True}
+
+
+def test_event_source_mapping_reports_batch_item_failures_from_the_queue(
+    override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    mapping = override["resource"]["aws_lambda_event_source_mapping"]["worker-sqs-event-source"]
+    assert mapping == {
+        "event_source_arn": QUEUE_ARN,
+        "function_response_types": ["ReportBatchItemFailures"],
+        "batch_size": SETTINGS.worker_batch_size,
+        "maximum_batching_window_in_seconds": SETTINGS.worker_batching_window_seconds,
+        "scaling_config": {"maximum_concurrency": SETTINGS.worker_max_concurrency},
+    }
+    assert (mapping["batch_size"], mapping["scaling_config"]["maximum_concurrency"]) == (10, 10)
+    # The function it triggers stays Chalice's.
+    generated = chalice["resource"]["aws_lambda_event_source_mapping"]["worker-sqs-event-source"]
+    assert generated["function_name"] == "${aws_lambda_function.worker.arn}"
+    assert "function_response_types" not in generated  # chalice issue #2029: why this exists
+
+
+@pytest.mark.parametrize("function_name", FUNCTIONS)
+def test_environment_names_the_resources_and_keeps_the_stage_variables(
+    function_name: str, override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    variables = override["resource"]["aws_lambda_function"][function_name]["environment"][
+        "variables"
+    ]
+    assert {name: variables[name] for name in resource_variables()} == {
+        "TABLE_NAME": "${aws_dynamodb_table.logs_table.name}",
+        "QUEUE_NAME": "${aws_sqs_queue.ingest_queue.name}",
+        "DEAD_LETTER_QUEUE_NAME": "${aws_sqs_queue.dead_letter_queue.name}",
+        "QUEUE_URL": "${aws_sqs_queue.ingest_queue.url}",
+    }
+    chalice_function = chalice["resource"]["aws_lambda_function"][function_name]
+    stage_variables = chalice_function["environment"]["variables"]
+    kept = {name: value for name, value in variables.items() if name not in resource_variables()}
+    assert kept == {k: v for k, v in stage_variables.items() if k not in resource_variables()}
+    assert kept["WORKER_TIMEOUT_SECONDS"] == "900"
+    assert kept["CRASH_PROBABILITY"] == "0"
+
+
+@pytest.mark.parametrize("function_name", FUNCTIONS)
+def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
+    function_name: str, override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    role = f"{function_name}_role"
+    assert chalice["resource"]["aws_lambda_function"][function_name]["role"] == (
+        f"${{aws_iam_role.{role}.arn}}"
+    )
+    document = json.loads(override["resource"]["aws_iam_role_policy"][role]["policy"])
+    assert document == policy_document(function_name, {"queue": QUEUE_ARN, "table": TABLE_ARN})
+    by_resource = {s["Resource"]: set(s["Action"]) for s in document["Statement"]}
+    expected = {
+        {"queue": QUEUE_ARN, "table": TABLE_ARN}[resource]: set(actions)
+        for resource, actions in GRANTS[function_name].items()
+    }
+    assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **expected}
+
+
+def test_alarms_watch_the_dead_letter_queue_and_the_oldest_message(added: dict[str, Any]) -> None:
+    alarms = added["resource"]["aws_cloudwatch_metric_alarm"]
+    dead_letter = alarms["dead_letter_queue_not_empty"]
+    assert dead_letter["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    assert dead_letter["dimensions"] == {"QueueName": "${aws_sqs_queue.dead_letter_queue.name}"}
+    assert (dead_letter["comparison_operator"], dead_letter["threshold"]) == (
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    age = alarms["oldest_log_waiting"]
+    assert age["metric_name"] == "ApproximateAgeOfOldestMessage"
+    assert age["dimensions"] == {"QueueName": "${aws_sqs_queue.ingest_queue.name}"}
+    assert age["comparison_operator"] == "GreaterThanThreshold"
+    assert age["threshold"] == 2 * SETTINGS.queue_visibility_timeout_seconds == 10800
+    for alarm in alarms.values():
+        assert alarm["namespace"] == "AWS/SQS"
+        assert alarm["treat_missing_data"] == "notBreaching"
+
+
+def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
+    added: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    assert added["output"] == {
+        "IngestQueueUrl": {"value": "${aws_sqs_queue.ingest_queue.url}"},
+        "DeadLetterQueueUrl": {"value": "${aws_sqs_queue.dead_letter_queue.url}"},
+        "LogsTableName": {"value": "${aws_dynamodb_table.logs_table.name}"},
+    }
+    assert chalice["output"]["EndpointURL"] == {
+        "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
+    }
+
+
+def test_added_resources_and_outputs_do_not_collide_with_chalices(
+    added: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    # Outside override files, Terraform refuses a second block with the same name.
+    for resource_type, blocks in added["resource"].items():
+        assert not set(blocks) & set(chalice["resource"].get(resource_type, {}))
+    assert not set(added["output"]) & set(chalice["output"])
+
+
+def test_overrides_only_blocks_chalice_generated(
+    override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    overridden = {(t, name) for t, blocks in override["resource"].items() for name in blocks}
+    # The names Chalice 1.34 generates; an upgrade that renames them must fail here.
+    assert overridden == {
+        ("aws_lambda_function", "api_handler"),
+        ("aws_lambda_function", "worker"),
+        ("aws_iam_role_policy", "api_handler_role"),
+        ("aws_iam_role_policy", "worker_role"),
+        ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
+    }
+    for resource_type, name in overridden:
+        assert name in chalice["resource"][resource_type], f"{resource_type}.{name}"
+
+
+def test_every_reference_points_at_a_defined_resource(
+    added: dict[str, Any], override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    defined = {
+        (t, name)
+        for document in (added, chalice)
+        for t, blocks in document["resource"].items()
+        for name in blocks
+    }
+    references = [
+        (match[0], match[1])
+        for text in strings({"a": added, "o": override})
+        for match in REFERENCE.findall(text)
+    ]
+    assert len(references) > 15
+    assert set(references) <= defined
+
+
+def test_terraform_pins_chalice_versions_and_raises_the_aws_floor(
+    chalice: dict[str, Any], override: dict[str, Any]
+) -> None:
+    # Chalice 1.34's pin (chalice issue #2066); docs/terraform.md explains it.
+    assert chalice["terraform"] == {
+        "required_version": ">= 0.12.26, < 1.4.0",
+        "required_providers": {
+            "aws": {"version": ">= 3.61.0, < 5"},
+            "null": {"version": ">= 2, < 4"},
+        },
+    }
+    # Merged element by element: only aws changes, the core pin stays unless asked.
+    assert override["terraform"] == {"required_providers": {"aws": {"version": ">= 4.51.0, < 5"}}}
+    assert AWS_PROVIDER_VERSION == ">= 4.51.0, < 5"
+
+
+def test_terraform_version_option_replaces_the_core_pin() -> None:
+    terraform = overrides(STAGE, ">= 1.3, < 2")["terraform"]
+    assert terraform["required_version"] == ">= 1.3, < 2"
+    assert terraform["required_providers"]["aws"]["version"] == AWS_PROVIDER_VERSION
+
+
+def test_a_renamed_chalice_resource_is_refused(chalice: dict[str, Any]) -> None:
+    check_template(chalice, overrides(STAGE))
+    renamed = copy.deepcopy(chalice)
+    mappings = renamed["resource"]["aws_lambda_event_source_mapping"]
+    mappings["worker-sqs"] = mappings.pop("worker-sqs-event-source")
+    with pytest.raises(TemplateError, match="worker-sqs-event-source"):
+        check_template(renamed, overrides(STAGE))
+    rewired = copy.deepcopy(chalice)
+    rewired["resource"]["aws_lambda_function"]["worker"]["role"] = (
+        "${aws_iam_role.api_handler_role.arn}"
+    )
+    with pytest.raises(TemplateError, match="worker's role policy"):
+        check_template(rewired, overrides(STAGE))
+
+
+@pytest.mark.parametrize(("stage", "visibility"), [("dev", 360), ("prod", 5400)])
+def test_each_stage_sizes_its_own_resources(stage: str, visibility: int) -> None:
+    settings = function_settings(stage, "worker")
+    queue = resources(settings)["resource"]["aws_sqs_queue"]["ingest_queue"]
+    assert queue["name"] == f"robust-data-processor-{stage}-ingest"
+    assert queue["visibility_timeout_seconds"] == visibility

@@ -26,6 +26,10 @@ GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     },
 }
 
+#: Only needed where the function is not told `QUEUE_URL` (the plain `chalice deploy` path: a
+#: queue's URL holds the account id, which no file here may hard-code).
+QUEUE_URL_LOOKUP: Final = "sqs:GetQueueUrl"
+
 #: What every Lambda function needs to write its own logs.
 LOG_ACTIONS: Final = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
@@ -51,7 +55,17 @@ def resource_arns(settings: Settings) -> dict[str, str]:
     }
 
 
-def policy_document(function_name: str, arns: dict[str, Any]) -> dict[str, Any]:
+def granted_actions(function_name: str, queue_url_known: bool) -> dict[str, tuple[str, ...]]:
+    """What `function_name` may do per resource; no URL lookup where `QUEUE_URL` is set."""
+    return {
+        resource: tuple(a for a in actions if not (queue_url_known and a == QUEUE_URL_LOOKUP))
+        for resource, actions in GRANTS[function_name].items()
+    }
+
+
+def policy_document(
+    function_name: str, arns: dict[str, Any], queue_url_known: bool = False
+) -> dict[str, Any]:
     """The IAM policy of one function, given the ARNs (or template references) of resources."""
     statements: list[dict[str, Any]] = [
         {
@@ -61,7 +75,7 @@ def policy_document(function_name: str, arns: dict[str, Any]) -> dict[str, Any]:
             "Resource": "arn:aws:logs:*:*:*",
         }
     ]
-    for resource, actions in GRANTS[function_name].items():
+    for resource, actions in granted_actions(function_name, queue_url_known).items():
         statements.append(
             {
                 "Sid": f"Use{resource.capitalize()}",

@@ -214,7 +214,8 @@ def _function(function_name: str, settings: Settings, stage_variables: dict[str,
 
 
 def _role(function_name: str) -> dict[str, Any]:
-    document = policy_document(function_name, {"queue": _arn(QUEUE), "table": _arn(TABLE)})
+    arns = {"queue": _arn(QUEUE), "table": _arn(TABLE)}
+    document = policy_document(function_name, arns, queue_url_known=True)  # QUEUE_URL is set
     name = f"{ROLE_RESOURCES[function_name]}Policy"
     return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
 

@@ -184,7 +184,7 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
         variables = dict(chalice_config(stage, function_name).environment_variables)
         functions[function_name] = {"environment": {"variables": variables | resource_variables()}}
         role_policies[role_name(function_name)] = {
-            "policy": json.dumps(policy_document(function_name, arns))
+            "policy": json.dumps(policy_document(function_name, arns, queue_url_known=True))
         }
     terraform: dict[str, Any] = {"required_providers": {"aws": {"version": AWS_PROVIDER_VERSION}}}
     if terraform_version is not None:

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 from devstack.stage import PROJECT_DIR
-from infra.iam import FUNCTIONS, GRANTS, iam_action, policy_filename, render
+from infra.iam import FUNCTIONS, GRANTS, granted_actions, iam_action, policy_filename, render
 from tests.conftest import SUITE_LOG, queued_message, recording, sqs_record
 
 CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
@@ -68,6 +68,20 @@ def test_each_function_performs_exactly_its_granted_operations(aws: Any) -> None
         duplicate = {"Records": [sqs_record(queued_message(log_id=answer.json_body["log_id"]))]}
         assert client.lambda_.invoke("worker", duplicate).payload == {"batchItemFailures": []}
     assert dict(log) == {function: granted(function) for function in FUNCTIONS}
+
+
+def test_with_the_queue_url_given_ingest_only_sends(aws: Any, configure: Any) -> None:
+    # The packaged stacks set QUEUE_URL and grant the ingest function SendMessage alone.
+    import app
+
+    configure(QUEUE_URL=aws.queue_url)
+    with recording() as log, Client(app.app, project_dir=str(PROJECT_DIR)) as client:
+        answer = client.http.post(
+            "/ingest", headers={"Content-Type": "text/plain", "X-Tenant-ID": "acme"}, body=b"hi"
+        )
+    assert answer.status_code == 202
+    stack_grants = granted_actions("api_handler", queue_url_known=True)
+    assert dict(log) == {"api_handler": {a for actions in stack_grants.values() for a in actions}}
 
 
 def test_no_test_used_an_ungranted_operation() -> None:

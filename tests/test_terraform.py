@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
-from infra.iam import FUNCTIONS, GRANTS, LOG_ACTIONS, policy_document
+from infra.iam import FUNCTIONS, LOG_ACTIONS, granted_actions, policy_document
 from infra.terraform import (
     AWS_PROVIDER_VERSION,
     CHALICE_TEMPLATE,
@@ -168,11 +168,12 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
         f"${{aws_iam_role.{role}.arn}}"
     )
     document = json.loads(override["resource"]["aws_iam_role_policy"][role]["policy"])
-    assert document == policy_document(function_name, {"queue": QUEUE_ARN, "table": TABLE_ARN})
+    arns = {"queue": QUEUE_ARN, "table": TABLE_ARN}
+    assert document == policy_document(function_name, arns, queue_url_known=True)
     by_resource = {s["Resource"]: set(s["Action"]) for s in document["Statement"]}
     expected = {
         {"queue": QUEUE_ARN, "table": TABLE_ARN}[resource]: set(actions)
-        for resource, actions in GRANTS[function_name].items()
+        for resource, actions in granted_actions(function_name, queue_url_known=True).items()
     }
     assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **expected}
 

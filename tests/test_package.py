@@ -177,3 +177,24 @@ def test_optional_reviewer_can_only_read_the_table(template: dict[str, Any]) -> 
         "Ref": "ReviewerCredentials"
     }
     assert "SecretAccessKey" not in json.dumps(template["Outputs"])
+
+
+def test_the_local_stack_runs_with_the_packaged_stacks_queue_settings(
+    template: dict[str, Any], settings: Settings
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from devstack.resources import provision
+
+    packaged = template["Resources"]["IngestQueue"]["Properties"]
+    with mock_aws():
+        local = provision(settings, boto3.client("sqs"), boto3.client("dynamodb"))
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=local.queue_url, AttributeNames=["All"]
+        )["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) == packaged["VisibilityTimeout"]
+    assert int(attributes["MessageRetentionPeriod"]) == packaged["MessageRetentionPeriod"]
+    assert int(attributes["MaximumMessageSize"]) == packaged["MaximumMessageSize"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == packaged["RedrivePolicy"]["maxReceiveCount"]

@@ -87,6 +87,23 @@ def policy_document(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+#: What the optional read-only reviewer may do: read the logs table and nothing else.
+REVIEWER_ACTIONS: Final = (
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+
+
+def reviewer_policy(table_arn: Any) -> dict[str, Any]:
+    """The reviewer's policy, given the table's ARN (or a template reference to it)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": list(REVIEWER_ACTIONS), "Resource": table_arn}],
+    }
+
+
 def policy_filename(stage: str, function_name: str) -> str:
     """The file, under `.chalice/`, that config.json names for this function and stage."""
     return f"policy-{stage}-{function_name}.json"

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.config import Settings, load_settings
 from infra.alarms import queue_alarms
-from infra.iam import FUNCTIONS, policy_document
+from infra.iam import FUNCTIONS, policy_document, reviewer_policy
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
 # Chalice's logical ids for each function and its role.
@@ -220,19 +220,10 @@ def _role(function_name: str) -> dict[str, Any]:
     return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
 
 
-#: What the optional read-only reviewer may do: read the logs table and nothing else.
-REVIEWER_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
-
-
 def _reviewer() -> dict[str, Any]:
     """An IAM user that can only read the table, its access key kept in Secrets Manager."""
     only_if = {"Condition": "CreateReviewer"}
-    read_only = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": list(REVIEWER_ACTIONS), "Resource": _arn(TABLE)}
-        ],
-    }
+    read_only = reviewer_policy(_arn(TABLE))
     return {
         "Reviewer": {
             "Type": "AWS::IAM::User",

@@ -204,6 +204,11 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "IngestQueueUrl": {"value": "${aws_sqs_queue.ingest_queue.url}"},
         "DeadLetterQueueUrl": {"value": "${aws_sqs_queue.dead_letter_queue.url}"},
         "LogsTableName": {"value": "${aws_dynamodb_table.logs_table.name}"},
+        "ReviewerAccessKeyId": {"value": '${join("", aws_iam_access_key.reviewer[*].id)}'},
+        "ReviewerSecretAccessKey": {
+            "value": '${join("", aws_iam_access_key.reviewer[*].secret)}',
+            "sensitive": True,
+        },
     }
     assert chalice["output"]["EndpointURL"] == {
         "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
@@ -296,3 +301,19 @@ def test_each_stage_sizes_its_own_resources(stage: str, visibility: int) -> None
     queue = resources(settings)["resource"]["aws_sqs_queue"]["ingest_queue"]
     assert queue["name"] == f"robust-data-processor-{stage}-ingest"
     assert queue["visibility_timeout_seconds"] == visibility
+
+
+def test_optional_reviewer_can_only_read_the_table_and_its_secret_is_sensitive(
+    added: dict[str, Any],
+) -> None:
+    from infra.iam import REVIEWER_ACTIONS
+
+    assert added["variable"]["create_reviewer"]["default"] is False
+    resource = added["resource"]
+    for kind in ("aws_iam_user", "aws_iam_user_policy", "aws_iam_access_key"):
+        assert resource[kind]["reviewer"]["count"] == "${var.create_reviewer ? 1 : 0}"
+    policy = json.loads(resource["aws_iam_user_policy"]["reviewer"]["policy"])
+    [statement] = policy["Statement"]
+    assert statement["Resource"] == TABLE_ARN
+    assert statement["Action"] == list(REVIEWER_ACTIONS)
+    assert added["output"]["ReviewerSecretAccessKey"]["sensitive"] is True

@@ -10,11 +10,9 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
-
-_T = TypeVar("_T", int, float)
+from typing import Any
 
 #: SQS keeps a failed message invisible for this many worker timeouts, so that a batch that is
 #: still running (or being retried by Lambda) is never handed to a second worker.
@@ -56,9 +54,27 @@ class Settings:
         return self.worker_timeout_seconds - self.worker_time_margin_seconds
 
 
-def _number(
-    env: Mapping[str, str], name: str, parse: Callable[[str], _T], low: _T, high: _T, default: _T
-) -> _T:
+#: Bounds of every numeric setting. Its variable is its name in capitals (`CRASH_PROBABILITY`)
+#: and its type is its default's.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "max_receive_count": (1, 1000),
+    "queue_retention_seconds": (60, 1_209_600),
+    "dead_letter_retention_seconds": (60, 1_209_600),
+    "queue_message_max_bytes": (1024, 1_048_576),
+    "work_seconds_per_char": (0.0, 60.0),
+    "crash_probability": (0.0, 1.0),
+    "worker_timeout_seconds": (1, 900),
+    "worker_time_margin_seconds": (0.0, 60.0),
+    "worker_batch_size": (1, 10),
+    "worker_batching_window_seconds": (0, 300),
+    "worker_max_concurrency": (2, 1000),
+}
+_NAMES = ("table_name", "queue_name", "dead_letter_queue_name")
+
+
+def _number(env: Mapping[str, str], field: str, default: float) -> float:
+    name, parse = field.upper(), type(default)
+    low, high = _BOUNDS[field]
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -66,66 +82,21 @@ def _number(
         value = parse(raw.strip())
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a valid {parse.__name__}") from None
-    if not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
-        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
+    if not (low <= value <= high) or math.isnan(value):
+        raise ConfigError(f"{name}={raw!r} must be between {low:g} and {high:g}")
     return value
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build settings from a mapping of environment variables, validating every value."""
     defaults = Settings()
-    settings = Settings(
-        table_name=env.get("TABLE_NAME") or defaults.table_name,
-        queue_name=env.get("QUEUE_NAME") or defaults.queue_name,
-        queue_url=env.get("QUEUE_URL") or None,
-        dead_letter_queue_name=env.get("DEAD_LETTER_QUEUE_NAME") or defaults.dead_letter_queue_name,
-        max_receive_count=_number(
-            env, "MAX_RECEIVE_COUNT", int, 1, 1000, defaults.max_receive_count
-        ),
-        queue_retention_seconds=_number(
-            env, "QUEUE_RETENTION_SECONDS", int, 60, 1_209_600, defaults.queue_retention_seconds
-        ),
-        dead_letter_retention_seconds=_number(
-            env,
-            "DEAD_LETTER_RETENTION_SECONDS",
-            int,
-            60,
-            1_209_600,
-            defaults.dead_letter_retention_seconds,
-        ),
-        queue_message_max_bytes=_number(
-            env, "QUEUE_MESSAGE_MAX_BYTES", int, 1024, 1_048_576, defaults.queue_message_max_bytes
-        ),
-        work_seconds_per_char=_number(
-            env, "WORK_SECONDS_PER_CHAR", float, 0.0, 60.0, defaults.work_seconds_per_char
-        ),
-        crash_probability=_number(
-            env, "CRASH_PROBABILITY", float, 0.0, 1.0, defaults.crash_probability
-        ),
-        worker_timeout_seconds=_number(
-            env, "WORKER_TIMEOUT_SECONDS", int, 1, 900, defaults.worker_timeout_seconds
-        ),
-        worker_time_margin_seconds=_number(
-            env,
-            "WORKER_TIME_MARGIN_SECONDS",
-            float,
-            0.0,
-            60.0,
-            defaults.worker_time_margin_seconds,
-        ),
-        worker_batch_size=_number(env, "WORKER_BATCH_SIZE", int, 1, 10, defaults.worker_batch_size),
-        worker_batching_window_seconds=_number(
-            env,
-            "WORKER_BATCHING_WINDOW_SECONDS",
-            int,
-            0,
-            300,
-            defaults.worker_batching_window_seconds,
-        ),
-        worker_max_concurrency=_number(
-            env, "WORKER_MAX_CONCURRENCY", int, 2, 1000, defaults.worker_max_concurrency
-        ),
-    )
+    values: dict[str, Any] = {
+        field: env.get(field.upper()) or getattr(defaults, field) for field in _NAMES
+    }
+    values["queue_url"] = env.get("QUEUE_URL") or None
+    for field in _BOUNDS:
+        values[field] = _number(env, field, getattr(defaults, field))
+    settings = Settings(**values)
     if settings.dead_letter_retention_seconds <= settings.queue_retention_seconds:
         raise ConfigError(
             "DEAD_LETTER_RETENTION_SECONDS must exceed QUEUE_RETENTION_SECONDS: SQS keeps a "

@@ -64,14 +64,16 @@ package-terraform: $(INSTALLED)
 	$(BIN)/python -m infra.terraform --stage $(STAGE) --out build/$(STAGE)/terraform \
 		$(if $(TERRAFORM_VERSION),--terraform-version '$(TERRAFORM_VERSION)')
 
-## deploy: upload the code to BUCKET and create or update the stack (needs the AWS CLI)
+## deploy: upload the code to BUCKET and create or update the stack (needs the AWS CLI);
+##         REVIEWER=true adds the read-only reviewer
 deploy: package
 	test -n "$(BUCKET)" || { echo "set BUCKET=<an S3 bucket for the deployment zip>"; exit 2; }
 	aws cloudformation package --template-file build/$(STAGE)/sam.json \
 		--s3-bucket $(BUCKET) --output-template-file build/$(STAGE)/packaged.json --use-json
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.json \
 		--stack-name robust-data-processor-$(STAGE) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		$(if $(REVIEWER),--parameter-overrides CreateReviewer=$(REVIEWER))
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EMULATOR_HOST = "127.0.0.1"
@@ -30,6 +33,13 @@ def chalice_config(stage: str, function_name: str) -> Any:
     # A private dict for Chalice to write the stage's variables into, not os.environ.
     factory = CLIFactory(str(PROJECT_DIR), environ={})
     return factory.create_config_obj(chalice_stage_name=stage).scope(stage, function_name)
+
+
+def stage_settings(stage: str, function_name: str) -> Settings:
+    """The settings `function_name` of `stage` runs with, from Chalice's scoped configuration."""
+    from chalicelib.config import load_settings
+
+    return load_settings(chalice_config(stage, function_name).environment_variables)
 
 
 def local_environment(

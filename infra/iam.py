@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from chalicelib.config import Settings, load_settings
+from chalicelib.config import Settings
 
 FUNCTIONS: Final = ("api_handler", "worker")
 
@@ -111,9 +111,9 @@ def policy_filename(stage: str, function_name: str) -> str:
 
 def render(stage: str, function_name: str) -> str:
     """The policy file's text for one function of one stage."""
-    from devstack.stage import chalice_config
+    from devstack.stage import stage_settings
 
-    settings = load_settings(chalice_config(stage, function_name).environment_variables)
+    settings = stage_settings(stage, function_name)
     document = policy_document(function_name, resource_arns(settings))
     return json.dumps(document, indent=2) + "\n"
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.config import Settings, load_settings
+from chalicelib.config import Settings
 from infra.alarms import queue_alarms
+from infra.chalice_cli import chalice_package
 from infra.iam import FUNCTIONS, policy_document, reviewer_policy
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
@@ -286,9 +284,9 @@ def _reviewer_output() -> dict[str, Any]:
 
 def resources_template(stage: str) -> dict[str, Any]:
     """The queue, dead-letter queue, table and alarms alone, for the plain `chalice deploy` path."""
-    from devstack.stage import chalice_config
+    from devstack.stage import stage_settings
 
-    settings = load_settings(chalice_config(stage, "worker").environment_variables)
+    settings = stage_settings(stage, "worker")
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"robust-data-processor {stage}: queue, dead-letter queue, table, alarms",
@@ -300,12 +298,12 @@ def resources_template(stage: str) -> dict[str, Any]:
 
 def merge_template(stage: str) -> dict[str, Any]:
     """What `chalice package` merges into its template for `stage`."""
-    from devstack.stage import chalice_config
+    from devstack.stage import chalice_config, stage_settings
 
+    settings = stage_settings(stage, "worker")
     resources: dict[str, Any] = {}
     for function_name in FUNCTIONS:
         stage_variables = chalice_config(stage, function_name).environment_variables
-        settings = load_settings(stage_variables)
         resources[FUNCTION_RESOURCES[function_name]] = _function(
             function_name, settings, stage_variables
         )
@@ -322,20 +320,10 @@ def merge_template(stage: str) -> dict[str, Any]:
 
 def package(stage: str, out: Path) -> Path:
     """Write `sam.json` and `deployment.zip` for `stage` into `out`; return the template."""
-    from devstack.stage import PROJECT_DIR
-
     out.mkdir(parents=True, exist_ok=True)
     merge_file = out / "merge-template.json"
     merge_file.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
-    chalice = Path(sys.executable).with_name("chalice")
-    # `chalice package` needs a region to name things, though it calls no AWS API.
-    environment = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ}
-    subprocess.run(
-        [str(chalice), "package", "--stage", stage, "--merge-template", str(merge_file), str(out)],
-        cwd=PROJECT_DIR,
-        env=environment,
-        check=True,
-    )
+    chalice_package(stage, out, "--merge-template", str(merge_file.resolve()))
     template_file = out / "sam.json"
     template = json.loads(template_file.read_text())
     # A merge template can add to Chalice's dicts but not replace one: merging {"Fn::GetAtt"}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chalicelib.config import ConfigError, Settings, load_settings
-from devstack.stage import PROJECT_DIR, chalice_config
+from devstack.stage import PROJECT_DIR, chalice_config, stage_settings
 
 STAGES = sorted(json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"])
 
@@ -53,5 +53,5 @@ def test_every_stage_loads_and_tells_ingest_the_workers_real_timeout(stage: str)
     worker = chalice_config(stage, "worker")
     settings = load_settings(worker.environment_variables)
     assert settings.worker_timeout_seconds == worker.lambda_timeout
-    assert load_settings(chalice_config(stage, "api_handler").environment_variables) == settings
+    assert stage_settings(stage, "api_handler") == settings
     assert settings.table_name.startswith(f"robust-data-processor-{stage}")

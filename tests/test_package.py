@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import Settings, load_settings
-from devstack.stage import chalice_config
+from chalicelib.config import Settings
+from devstack.stage import stage_settings
 from infra.iam import LOG_ACTIONS, granted_actions
 from infra.template import SCAN_EXCEPTIONS, package, resources_template
 
@@ -32,7 +32,7 @@ def template(template_file: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return load_settings(chalice_config(STAGE, "worker").environment_variables)
+    return stage_settings(STAGE, "worker")
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:

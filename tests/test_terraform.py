@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
+from devstack.stage import stage_settings
 from infra.iam import FUNCTIONS, LOG_ACTIONS, granted_actions, policy_document
 from infra.terraform import (
     AWS_PROVIDER_VERSION,
@@ -20,7 +21,6 @@ from infra.terraform import (
     RESOURCES_FILE,
     TemplateError,
     check_template,
-    function_settings,
     main,
     overrides,
     resource_variables,
@@ -28,7 +28,7 @@ from infra.terraform import (
 )
 
 STAGE = "prod"
-SETTINGS = function_settings(STAGE, "worker")
+SETTINGS = stage_settings(STAGE, "worker")
 QUEUE_ARN = "${aws_sqs_queue.ingest_queue.arn}"
 TABLE_ARN = "${aws_dynamodb_table.logs_table.arn}"
 REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
@@ -297,7 +297,7 @@ def test_a_renamed_chalice_resource_is_refused(chalice: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("stage", "visibility"), [("dev", 360), ("prod", 5400)])
 def test_each_stage_sizes_its_own_resources(stage: str, visibility: int) -> None:
-    settings = function_settings(stage, "worker")
+    settings = stage_settings(stage, "worker")
     queue = resources(settings)["resource"]["aws_sqs_queue"]["ingest_queue"]
     assert queue["name"] == f"robust-data-processor-{stage}-ingest"
     assert queue["visibility_timeout_seconds"] == visibility

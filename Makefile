@@ -8,7 +8,7 @@ SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: dev test lint unit scan logs policies package package-resources package-terraform deploy clean
+.PHONY: dev test lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,30 @@ scan: $(INSTALLED) $(SCAN_INSTALLED)
 logs: $(INSTALLED)
 	$(BIN)/python -m devstack.show --stage $(STAGE) $(if $(TENANT),--tenant $(TENANT))
 
+## tenant-key: create an API key for TENANT, shown once (AWS=1: the deployed STAGE, else make dev's)
+tenant-key: $(INSTALLED)
+	test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
+	$(BIN)/python -m infra.keys --stage $(STAGE) $(if $(AWS),--aws) create $(TENANT)
+
+## tenant-keys: list API keys (TENANT=acme for one tenant's), never their secrets
+tenant-keys: $(INSTALLED)
+	$(BIN)/python -m infra.keys --stage $(STAGE) $(if $(AWS),--aws) list $(if $(TENANT),--tenant $(TENANT))
+
+## revoke-key: revoke the API key KEY_ID (from `make tenant-keys`)
+revoke-key: $(INSTALLED)
+	test -n "$(KEY_ID)" || { echo "set KEY_ID=<key id>"; exit 2; }
+	$(BIN)/python -m infra.keys --stage $(STAGE) $(if $(AWS),--aws) revoke $(KEY_ID)
+
+## chaos: soak the local stack with load, crashes and injected faults, reconcile every log, and
+##        write docs/reliability.md from the run; fails if a log is lost, doubled or misplaced
+chaos: $(INSTALLED)
+	$(BIN)/python -m devstack.chaos --report docs/reliability.md
+
+## redrive: list make dev's dead-letter queue, then move its messages back to the ingest queue
+##          (INSPECT=1: only list; AWS=1: the deployed STAGE's, with StartMessageMoveTask)
+redrive: $(INSTALLED)
+	$(BIN)/python -m devstack.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
+
 ## policies: regenerate .chalice/policy-<stage>-<function>.json from infra/iam.py's grants
 policies: $(INSTALLED)
 	$(BIN)/python -m infra.iam
@@ -72,7 +96,7 @@ deploy: package
 		--s3-bucket $(BUCKET) --output-template-file build/$(STAGE)/packaged.json --use-json
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.json \
 		--stack-name robust-data-processor-$(STAGE) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--capabilities CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND \
 		$(if $(REVIEWER),--parameter-overrides CreateReviewer=$(REVIEWER))
 
 clean:

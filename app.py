@@ -3,14 +3,20 @@
 import uuid
 from typing import Any, cast
 
-from chalice.app import Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, SQSEvent
 
+from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
 from chalicelib.ingest import accept
+from chalicelib.reads import get_log, list_logs
 from chalicelib.worker import process_batch
 
 app = Chalice(app_name="robust-data-processor")
 _settings = get_settings()
+
+
+def _request() -> Request:
+    return cast(Request, app.current_request)  # Chalice sets it before calling any route
 
 
 def _request_id(request: Request) -> str:
@@ -22,12 +28,41 @@ def _request_id(request: Request) -> str:
     )
 
 
-@app.route("/ingest", methods=["POST"], content_types=["application/json", "text/plain"])
+@app.authorizer(ttl_seconds=_settings.auth_cache_ttl_seconds)
+def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
+    """Resolve `Authorization: Bearer <key>` to the key's tenant for the routes behind it."""
+    return authorize(auth_request.token)
+
+
+# INGEST_AUTH=open keeps the original, unauthenticated ingest; `required` puts it behind keys.
+_ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" else None
+
+
+@app.route(
+    "/ingest",
+    methods=["POST"],
+    content_types=["application/json", "text/plain"],
+    authorizer=_ingest_authorizer,
+)
 def ingest_log() -> Response:
     """Accept one log; 202 means it is durably queued."""
-    request = cast(Request, app.current_request)  # Chalice sets it before calling any route
-    accepted = accept(request.headers, request.raw_body, _request_id(request))
+    request = _request()
+    caller = caller_tenant(request.context) if _ingest_authorizer else None
+    accepted = accept(request.headers, request.raw_body, _request_id(request), caller)
     return Response(body=accepted, status_code=202)
+
+
+@app.route("/logs", methods=["GET"], authorizer=api_key_authorizer)
+def list_tenant_logs() -> dict[str, Any]:
+    """One page of the calling tenant's processed logs."""
+    request = _request()
+    return list_logs(caller_tenant(request.context), request.query_params)
+
+
+@app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer)
+def get_tenant_log(log_id: str) -> dict[str, str]:
+    """One of the calling tenant's processed logs, or 404."""
+    return get_log(caller_tenant(_request().context), log_id)
 
 
 @app.on_sqs_message(

@@ -8,6 +8,8 @@ touches a service never pays for it at cold start. The endpoint comes from the s
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 # Two attempts of at most 1 s to connect and 2 s to read, plus backoff, end well inside the
@@ -15,14 +17,39 @@ from typing import Any
 # The worker's caller retries anyway: SQS redelivers a record whose write failed.
 _TIMEOUTS = {"connect_timeout": 1, "read_timeout": 2}
 _RETRIES = {"max_attempts": 2, "mode": "standard"}
+# A boto3 session is not safe to make clients from in two threads at once (the local API
+# server and consumer are threaded); the clients it makes are.
+_making = threading.Lock()
+
+
+@functools.cache
+def _session() -> Any:
+    """One boto3 session a process: it loads each service's model once for all its clients."""
+    import boto3
+
+    return boto3.session.Session()
+
+
+def _client_config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries=_RETRIES, **_TIMEOUTS)
 
 
 @functools.cache
 def client(service_name: str) -> Any:
     """Return this process's client for `service_name`, creating it on first use."""
-    import boto3
-    from botocore.config import Config
+    with _making:
+        return _session().client(service_name, config=_client_config())
 
-    return boto3.session.Session().client(
-        service_name, config=Config(retries=_RETRIES, **_TIMEOUTS)
-    )
+
+def client_with(service_name: str, credentials: Mapping[str, str]) -> Any:
+    """A client acting with temporary credentials (STS's shape); the caller keeps it."""
+    with _making:
+        return _session().client(
+            service_name,
+            config=_client_config(),
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )

@@ -12,7 +12,12 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
+
+IngestAuth = Literal["open", "required"]
+#: `open`: anyone may post for any tenant (the original spec). `required`: a tenant's API key
+#: is needed and the tenant comes from the key.
+INGEST_AUTH_MODES: Final[tuple[IngestAuth, ...]] = ("open", "required")
 
 #: SQS keeps a failed message invisible for this many worker timeouts, so that a batch that is
 #: still running (or being retried by Lambda) is never handed to a second worker.
@@ -42,6 +47,10 @@ class Settings:
     worker_batch_size: int = 10
     worker_batching_window_seconds: int = 0
     worker_max_concurrency: int = 2
+    tenants_table_name: str = "robust-data-processor-tenants"
+    ingest_auth: IngestAuth = "required"
+    auth_cache_ttl_seconds: int = 300
+    tenant_read_role_arn: str | None = None
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -68,8 +77,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "worker_batch_size": (1, 10),
     "worker_batching_window_seconds": (0, 300),
     "worker_max_concurrency": (2, 1000),
+    "auth_cache_ttl_seconds": (0, 3600),
 }
-_NAMES = ("table_name", "queue_name", "dead_letter_queue_name")
+_NAMES = ("table_name", "queue_name", "dead_letter_queue_name", "tenants_table_name")
 
 
 def _number(env: Mapping[str, str], field: str, default: float) -> float:
@@ -87,6 +97,15 @@ def _number(env: Mapping[str, str], field: str, default: float) -> float:
     return value
 
 
+def _ingest_auth(raw: str | None, default: IngestAuth) -> IngestAuth:
+    if raw is None or raw.strip() == "":
+        return default
+    for mode in INGEST_AUTH_MODES:
+        if raw.strip().lower() == mode:
+            return mode
+    raise ConfigError(f"INGEST_AUTH={raw!r} must be one of {', '.join(INGEST_AUTH_MODES)}")
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build settings from a mapping of environment variables, validating every value."""
     defaults = Settings()
@@ -94,6 +113,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         field: env.get(field.upper()) or getattr(defaults, field) for field in _NAMES
     }
     values["queue_url"] = env.get("QUEUE_URL") or None
+    values["tenant_read_role_arn"] = env.get("TENANT_READ_ROLE_ARN") or None
+    values["ingest_auth"] = _ingest_auth(env.get("INGEST_AUTH"), defaults.ingest_auth)
     for field in _BOUNDS:
         values[field] = _number(env, field, getattr(defaults, field))
     settings = Settings(**values)

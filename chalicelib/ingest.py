@@ -11,13 +11,19 @@ from chalicelib.limits import check_fits
 from chalicelib.normalize import normalize
 
 
-def accept(headers: Mapping[str, str], body: str | bytes | None, request_id: str) -> dict[str, str]:
+def accept(
+    headers: Mapping[str, str],
+    body: str | bytes | None,
+    request_id: str,
+    caller: str | None = None,
+) -> dict[str, str]:
     """Enqueue one `POST /ingest` request and return the 202 answer.
 
-    Returns only after SQS has acknowledged the message; every failure before that raises a
-    Chalice view error (400, 413, 415 or 503) and nothing is enqueued.
+    `caller` is the tenant of the request's API key when the stage requires one. Returns only
+    after SQS has acknowledged the message; every failure before that raises a Chalice view
+    error (400, 403, 413, 415 or 503) and nothing is enqueued.
     """
-    message = normalize(headers, body, request_id, datetime.now(UTC))
+    message = normalize(headers, body, request_id, datetime.now(UTC), caller)
     queue_body = message.to_json()
     check_fits(message, queue_body, get_settings())
     queue.send(queue_body)

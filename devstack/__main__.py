@@ -10,48 +10,20 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from devstack.stage import EMULATOR_HOST, PROJECT_DIR, local_environment
+from chalicelib.config import load_settings
+from devstack.processes import stop_all, wait_for_port
+from devstack.resources import create_reader_role, provision_local
+from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
 
 READY_LINE = "devstack ready"
-_STARTUP_SECONDS = 60
-_STOP_SECONDS = 10
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str) -> None:
-    deadline = time.monotonic() + _STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited with code {process.returncode} while starting")
-        try:
-            with socket.create_connection((EMULATOR_HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{name} did not listen on {EMULATOR_HOST}:{port} within {_STARTUP_SECONDS} s")
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Stop the children newest first, so the consumer settles its batches while SQS still runs.
-
-    SIGTERM, not SIGINT: a process started in the background by a shell ignores SIGINT, and
-    so do its children. The consumer finishes its in-flight batches on SIGTERM too.
-    """
-    for process in reversed(processes):
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -60,25 +32,39 @@ def _children() -> Iterator[list[subprocess.Popen[bytes]]]:
     try:
         yield processes
     finally:
-        _stop(processes)
+        stop_all(processes)
 
 
-def _banner(api_port: int, emulator_url: str, stage: str) -> str:
+#: The tenants of the README's examples, each given an API key when the stack starts.
+DEMO_TENANTS = ("acme", "beta_inc")
+
+
+def _banner(
+    api_port: int, emulator_url: str, stage: str, keys: dict[str, str], keyed_ingest: bool
+) -> str:
     api = f"http://{EMULATOR_HOST}:{api_port}"
+    auth = {tenant: f"-H 'Authorization: Bearer {key}'" for tenant, key in keys.items()}
+    ingest_auth = {tenant: f" {header}" if keyed_ingest else "" for tenant, header in auth.items()}
+    mode = "a tenant's key (INGEST_AUTH=required)" if keyed_ingest else "no key (INGEST_AUTH=open)"
     return f"""
 Robust Data Processor, stage {stage}, running locally:
-  API        {api}/ingest
+  API        {api}/ingest, {api}/logs
   emulator   {emulator_url} (SQS and DynamoDB)
 
-Send logs from another shell:
-  curl -X POST {api}/ingest -H 'Content-Type: application/json' \\
+Send logs from another shell; ingest takes {mode}:
+  curl -X POST {api}/ingest -H 'Content-Type: application/json'{ingest_auth["acme"]} \\
        -d '{{"tenant_id": "acme", "log_id": "101", "text": "User 555-0199 logged in"}}'
-  curl -X POST {api}/ingest -H 'Content-Type: text/plain' \\
+  curl -X POST {api}/ingest -H 'Content-Type: text/plain'{ingest_auth["beta_inc"]} \\
        -H 'X-Tenant-ID: beta_inc' -d 'Error - 555-0100 - NullPointerException at module X'
 
+Read them back; each key sees its own tenant's logs and nothing else:
+  curl {api}/logs {auth["acme"]}
+  curl {api}/logs {auth["beta_inc"]}
+
 Look at what was stored (EMULATOR_PORT={emulator_url.rsplit(":", 1)[1]}):
-  make logs                 every tenant
+  make logs                 every tenant, straight from the table
   make logs TENANT=acme     one tenant's partition
+  make tenant-key TENANT=acme, make revoke-key KEY_ID=...   more keys, fewer keys
 
 Ctrl-C stops everything.
 {READY_LINE}"""
@@ -110,10 +96,15 @@ def main() -> None:
                 start_new_session=True,  # out of reach of the terminal's Ctrl-C: it stops last
             )
             processes.append(emulator)
-            _wait_for_port(emulator_port, emulator, "the emulator")
-            queue_url = _provision(worker_env)
+            wait_for_port(emulator_port, emulator, "the emulator")
+            queue_url = provision_local(worker_env).queue_url
+            reader_role = create_reader_role(
+                load_settings(api_env), emulator_client(api_env, "iam")
+            )
             for env in (api_env, worker_env):
                 env["QUEUE_URL"] = queue_url
+                env["TENANT_READ_ROLE_ARN"] = reader_role
+            keys = _demo_keys(api_env)
             api_command = [python, "-m", "devstack.api", "--stage", args.stage]
             processes.append(
                 subprocess.Popen(
@@ -127,32 +118,22 @@ def main() -> None:
                     cwd=PROJECT_DIR,
                 )
             )
-            _wait_for_port(api_port, processes[1], "the API server")
-            print(_banner(api_port, emulator_url, args.stage), flush=True)
+            wait_for_port(api_port, processes[1], "the API server")
+            keyed_ingest = load_settings(api_env).ingest_auth == "required"
+            print(_banner(api_port, emulator_url, args.stage, keys, keyed_ingest), flush=True)
             _watch(processes, Path(emulator_log.name))
     except KeyboardInterrupt:
         print("\nstopped", flush=True)
 
 
-def _provision(environment: dict[str, str]) -> str:
-    """Create the stage's resources in the emulator and return the queue's URL."""
-    import boto3
+def _demo_keys(environment: dict[str, str]) -> dict[str, str]:
+    """A fresh API key for each demo tenant, in the emulator's tenants table."""
+    from infra.keys import create_key
 
-    from chalicelib.config import load_settings
-    from devstack.resources import provision
-
-    session = boto3.session.Session(
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-        region_name=environment["AWS_DEFAULT_REGION"],
-    )
-    endpoint = environment["AWS_ENDPOINT_URL"]
-    resources = provision(
-        load_settings(environment),
-        session.client("sqs", endpoint_url=endpoint),
-        session.client("dynamodb", endpoint_url=endpoint),
-    )
-    return resources.queue_url
+    dynamodb = emulator_client(environment, "dynamodb")
+    table = load_settings(environment).tenants_table_name
+    now = datetime.now(UTC)
+    return {tenant: create_key(dynamodb, table, tenant, now).key for tenant in DEMO_TENANTS}
 
 
 def _watch(processes: list[subprocess.Popen[bytes]], emulator_log: Path) -> None:

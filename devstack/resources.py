@@ -1,4 +1,4 @@
-"""Create the stage's queue, dead-letter queue and table in the emulator, as AWS would have them.
+"""Create the stage's queues, tables and reader role in the emulator, as AWS would have them.
 
 The settings are the stage's own (`chalicelib.config.Settings`), so the local stack runs with the
 same redrive count, visibility timeout and retention as the deployed one.
@@ -7,10 +7,12 @@ same redrive count, visibility timeout and retention as the deployed one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.config import Settings
+from chalicelib.config import Settings, load_settings
+from devstack.stage import emulator_client
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Resources:
     queue_arn: str
     dead_letter_queue_url: str
     table_name: str
+    tenants_table_name: str
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -28,19 +31,13 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return str(attributes["Attributes"]["QueueArn"])
 
 
-def _create_table(dynamodb: Any, name: str) -> None:
+def _create_table(dynamodb: Any, name: str, keys: tuple[tuple[str, str], ...]) -> None:
     try:
         dynamodb.create_table(
             TableName=name,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "tenant_id", "AttributeType": "S"},
-                {"AttributeName": "log_id", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                {"AttributeName": "log_id", "KeyType": "RANGE"},
-            ],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
         )
     except dynamodb.exceptions.ResourceInUseException:
         return
@@ -48,7 +45,7 @@ def _create_table(dynamodb: Any, name: str) -> None:
 
 
 def provision(settings: Settings, sqs: Any, dynamodb: Any) -> Resources:
-    """Create (or find) the queue with its redrive policy, the dead-letter queue and the table."""
+    """Create (or find) the queue with its redrive policy, the dead-letter queue and the tables."""
     dead_letter_url = sqs.create_queue(
         QueueName=settings.dead_letter_queue_name,
         Attributes={"MessageRetentionPeriod": str(settings.dead_letter_retention_seconds)},
@@ -66,10 +63,46 @@ def provision(settings: Settings, sqs: Any, dynamodb: Any) -> Resources:
             "RedrivePolicy": json.dumps(redrive),
         },
     )["QueueUrl"]
-    _create_table(dynamodb, settings.table_name)
+    _create_table(dynamodb, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE")))
+    _create_table(dynamodb, settings.tenants_table_name, (("key_id", "HASH"),))
     return Resources(
         queue_url=queue_url,
         queue_arn=_queue_arn(sqs, queue_url),
         dead_letter_queue_url=dead_letter_url,
         table_name=settings.table_name,
+        tenants_table_name=settings.tenants_table_name,
+    )
+
+
+def create_reader_role(settings: Settings, iam: Any) -> str:
+    """Create (or find) the tenant reader role and return its ARN, for `TENANT_READ_ROLE_ARN`.
+
+    The emulator does not enforce IAM, so the role is there for the ARN the API assumes, with
+    the same read grant as the deployed one.
+    """
+    from infra.iam import TENANT_READER, policy_document, reader_role_name, resource_arns
+
+    name = reader_role_name(settings)
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    arn = str(
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    )
+    read = policy_document(TENANT_READER, resource_arns(settings))
+    iam.put_role_policy(RoleName=name, PolicyName="ReadLogsTable", PolicyDocument=json.dumps(read))
+    return arn
+
+
+def provision_local(environment: Mapping[str, str]) -> Resources:
+    """Provision, in the emulator `environment` points at, the resources its settings name."""
+    return provision(
+        load_settings(environment),
+        emulator_client(environment, "sqs"),
+        emulator_client(environment, "dynamodb"),
     )

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from devstack.stage import EMULATOR_HOST, local_environment
+from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
 
 
 def _plain(item: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -50,8 +50,6 @@ def _depth(sqs: Any, name: str) -> str:
 
 def main() -> None:
     """Print stored items and queue depths from the running local stack."""
-    import boto3
-
     from chalicelib.config import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -61,14 +59,9 @@ def main() -> None:
     emulator_url = f"http://{EMULATOR_HOST}:{os.environ.get('EMULATOR_PORT', '5000')}"
     environment = local_environment(args.stage, "worker", emulator_url)
     settings = load_settings(environment)
-    session = boto3.session.Session(
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-        region_name=environment["AWS_DEFAULT_REGION"],
-    )
     try:
-        dynamodb = session.client("dynamodb", endpoint_url=emulator_url)
-        sqs = session.client("sqs", endpoint_url=emulator_url)
+        dynamodb = emulator_client(environment, "dynamodb")
+        sqs = emulator_client(environment, "sqs")
         items = _items(dynamodb, settings.table_name, args.tenant)
         depths = (_depth(sqs, settings.queue_name), _depth(sqs, settings.dead_letter_queue_name))
     except Exception as error:

@@ -55,3 +55,15 @@ def local_environment(
     environment.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     environment["AWS_ENDPOINT_URL"] = emulator_url
     return environment
+
+
+def emulator_client(environment: Mapping[str, str], service_name: str) -> Any:
+    """A boto3 client for `service_name` with `environment`'s fake credentials and emulator."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=environment["AWS_DEFAULT_REGION"],
+    )
+    return session.client(service_name, endpoint_url=environment["AWS_ENDPOINT_URL"])

@@ -13,17 +13,26 @@ import json
 from typing import Any, Final
 
 from chalicelib.config import Settings
+from chalicelib.tenant_credentials import READ_ACTIONS, table_arn
 
-FUNCTIONS: Final = ("api_handler", "worker")
+FUNCTIONS: Final = ("api_handler", "api_key_authorizer", "worker")
+#: The role the API assumes, narrowed to one tenant, to read that tenant's logs.
+TENANT_READER: Final = "tenant_reader"
 
-#: What each function may do, to which of the stage's resources. The worker's queue actions
-#: are the ones Lambda's event source mapping performs with the worker's role.
+#: What each function (and the tenant reader role) may do, to which of the stage's resources.
+#: The worker's queue actions are the ones Lambda's event source mapping performs with the
+#: worker's role.
 GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "api_handler": {"queue": ("sqs:GetQueueUrl", "sqs:SendMessage")},
+    "api_handler": {
+        "queue": ("sqs:GetQueueUrl", "sqs:SendMessage"),
+        "reader_role": ("sts:AssumeRole",),
+    },
+    "api_key_authorizer": {"tenants_table": ("dynamodb:GetItem",)},
     "worker": {
         "queue": ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"),
         "table": ("dynamodb:PutItem",),
     },
+    TENANT_READER: {"table": READ_ACTIONS},
 }
 
 #: Only needed where the function is not told `QUEUE_URL` (the plain `chalice deploy` path: a
@@ -47,11 +56,18 @@ def iam_action(service: str, operation: str) -> str:
     return _BATCH_ACTIONS.get(action, action)
 
 
+def reader_role_name(settings: Settings) -> str:
+    """The tenant reader role's name: it reads the logs table, so it is named after it."""
+    return f"{settings.table_name}-reader"
+
+
 def resource_arns(settings: Settings) -> dict[str, str]:
     """The stage's resources by name: region and account are the deployment's own."""
     return {
         "queue": f"arn:aws:sqs:*:*:{settings.queue_name}",
-        "table": f"arn:aws:dynamodb:*:*:table/{settings.table_name}",
+        "table": table_arn(settings.table_name),
+        "tenants_table": table_arn(settings.tenants_table_name),
+        "reader_role": f"arn:aws:iam::*:role/{reader_role_name(settings)}",
     }
 
 
@@ -66,19 +82,24 @@ def granted_actions(function_name: str, queue_url_known: bool) -> dict[str, tupl
 def policy_document(
     function_name: str, arns: dict[str, Any], queue_url_known: bool = False
 ) -> dict[str, Any]:
-    """The IAM policy of one function, given the ARNs (or template references) of resources."""
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": list(LOG_ACTIONS),
-            "Resource": "arn:aws:logs:*:*:*",
-        }
-    ]
+    """The IAM policy of one function or role, given resources' ARNs or template references.
+
+    Functions also write their own logs; the tenant reader role runs no code.
+    """
+    statements: list[dict[str, Any]] = []
+    if function_name in FUNCTIONS:
+        statements.append(
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": list(LOG_ACTIONS),
+                "Resource": "arn:aws:logs:*:*:*",
+            }
+        )
     for resource, actions in granted_actions(function_name, queue_url_known).items():
         statements.append(
             {
-                "Sid": f"Use{resource.capitalize()}",
+                "Sid": "Use" + resource.title().replace("_", ""),
                 "Effect": "Allow",
                 "Action": list(actions),
                 "Resource": arns[resource],

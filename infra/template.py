@@ -17,12 +17,27 @@ from typing import Any
 from chalicelib.config import Settings
 from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
-from infra.iam import FUNCTIONS, policy_document, reviewer_policy
+from infra.iam import (
+    FUNCTIONS,
+    TENANT_READER,
+    policy_document,
+    reader_role_name,
+    reviewer_policy,
+)
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
+TENANTS_TABLE, READER_ROLE = "TenantsTable", "TenantReaderRole"
 # Chalice's logical ids for each function and its role.
-FUNCTION_RESOURCES = {"api_handler": "APIHandler", "worker": "Worker"}
-ROLE_RESOURCES = {"api_handler": "ApiHandlerRole", "worker": "WorkerRole"}
+FUNCTION_RESOURCES = {
+    "api_handler": "APIHandler",
+    "api_key_authorizer": "ApiKeyAuthorizer",
+    "worker": "Worker",
+}
+ROLE_RESOURCES = {
+    "api_handler": "ApiHandlerRole",
+    "api_key_authorizer": "ApiKeyAuthorizerRole",
+    "worker": "WorkerRole",
+}
 EVENT_SOURCE = "WorkerSqsEventSource"
 
 
@@ -47,17 +62,19 @@ _SSE_SQS = (
     "CKV_AWS_27",
     "encrypted at rest with SQS managed keys (SqsManagedSseEnabled); checkov counts only KMS",
 )
+_API_CONCURRENCY = (
+    "CKV_AWS_115",
+    "reserving concurrency would cap the API below the account limit and turn bursts into "
+    "throttled requests; API Gateway's stage throttling is the place for a limit",
+)
+_TABLE_KEY = (
+    "CKV_AWS_119",
+    "encrypted at rest with DynamoDB's AWS managed KMS key; a customer managed key adds "
+    "cost and key administration without a requirement for it",
+)
 SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "APIHandler": (
-        _NO_VPC,
-        _ENV_NOT_SECRET,
-        _SYNC_NO_DLQ,
-        (
-            "CKV_AWS_115",
-            "reserving concurrency would cap ingest below the account limit and turn bursts "
-            "into throttled requests; API Gateway's stage throttling is the place for a limit",
-        ),
-    ),
+    "APIHandler": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _API_CONCURRENCY),
+    "ApiKeyAuthorizer": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _API_CONCURRENCY),
     "Worker": (
         _NO_VPC,
         _ENV_NOT_SECRET,
@@ -79,7 +96,11 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
             "access logging needs the account-wide API Gateway CloudWatch role, which a fresh "
             "account lacks and this stack must not take over; Lambda logs carry request ids",
         ),
-        ("CKV_AWS_120", "caching never applies to POST /ingest, the only route"),
+        (
+            "CKV_AWS_120",
+            "answers are per tenant and must never be served from a shared cache; the "
+            "authorizer's verdict per key is what is cached",
+        ),
     ),
     "IngestQueue": (_SSE_SQS,),
     "IngestDeadLetterQueue": (_SSE_SQS,),
@@ -90,13 +111,8 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
             "operators can read it, and a customer managed key would add cost, not protection",
         ),
     ),
-    "LogsTable": (
-        (
-            "CKV_AWS_119",
-            "encrypted at rest with DynamoDB's AWS managed KMS key; a customer managed key adds "
-            "cost and key administration without a requirement for it",
-        ),
-    ),
+    "LogsTable": (_TABLE_KEY,),
+    "TenantsTable": (_TABLE_KEY,),
 }
 
 
@@ -139,17 +155,23 @@ def _queues(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _table(settings: Settings) -> dict[str, Any]:
-    keys = (("tenant_id", "HASH"), ("log_id", "RANGE"))
+def _tables(settings: Settings) -> dict[str, Any]:
+    """The logs table and the tenants table of API keys."""
+    return _table(TABLE, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE"))) | (
+        _table(TENANTS_TABLE, settings.tenants_table_name, (("key_id", "HASH"),))
+    )
+
+
+def _table(resource: str, name: str, keys: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     return {
-        TABLE: {
+        resource: {
             "Type": "AWS::DynamoDB::Table",
-            **_scan_metadata(TABLE),
-            # The logs are the product: deleting the stack must not delete them.
+            **_scan_metadata(resource),
+            # Logs are the product and keys are in use: deleting the stack must keep both.
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
-                "TableName": settings.table_name,
+                "TableName": name,
                 "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [
                     {"AttributeName": name, "AttributeType": "S"} for name, _ in keys
@@ -192,6 +214,8 @@ def _alarms(settings: Settings) -> dict[str, Any]:
 def _function(function_name: str, settings: Settings, stage_variables: dict[str, str]) -> Any:
     environment = stage_variables | {
         "TABLE_NAME": {"Ref": TABLE},
+        "TENANTS_TABLE_NAME": {"Ref": TENANTS_TABLE},
+        "TENANT_READ_ROLE_ARN": _arn(READER_ROLE),
         "QUEUE_NAME": {"Fn::GetAtt": [QUEUE, "QueueName"]},
         "QUEUE_URL": {"Ref": QUEUE},
         "DEAD_LETTER_QUEUE_NAME": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]},
@@ -211,11 +235,42 @@ def _function(function_name: str, settings: Settings, stage_variables: dict[str,
     return {"Properties": properties, **_scan_metadata(FUNCTION_RESOURCES[function_name])}
 
 
-def _role(function_name: str) -> dict[str, Any]:
-    arns = {"queue": _arn(QUEUE), "table": _arn(TABLE)}
+def _role_arn(role_name: str) -> dict[str, str]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name}"}
+
+
+def _role(function_name: str, settings: Settings) -> dict[str, Any]:
+    arns = {
+        "queue": _arn(QUEUE),
+        "table": _arn(TABLE),
+        "tenants_table": _arn(TENANTS_TABLE),
+        # By name, not by reference: the reader role's trust policy refers to the API's role.
+        "reader_role": _role_arn(reader_role_name(settings)),
+    }
     document = policy_document(function_name, arns, queue_url_known=True)  # QUEUE_URL is set
     name = f"{ROLE_RESOURCES[function_name]}Policy"
     return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
+
+
+def _reader_role(settings: Settings, trust: dict[str, Any]) -> dict[str, Any]:
+    """The role the API assumes, narrowed to one tenant per session, to read that tenant's logs.
+
+    `trust` is the statement that lets the API's role assume it.
+    """
+    read = policy_document(TENANT_READER, {"table": _arn(TABLE)})
+    return {
+        READER_ROLE: {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": reader_role_name(settings),
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", **trust}],
+                },
+                "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read}],
+            },
+        }
+    }
 
 
 def _reviewer() -> dict[str, Any]:
@@ -269,6 +324,8 @@ def _outputs() -> dict[str, Any]:
         "IngestQueueUrl": {"Value": {"Ref": QUEUE}},
         "DeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
         "LogsTableName": {"Value": {"Ref": TABLE}},
+        "TenantsTableName": {"Value": {"Ref": TENANTS_TABLE}},
+        "TenantReaderRoleArn": {"Value": _arn(READER_ROLE)},
     }
 
 
@@ -283,15 +340,22 @@ def _reviewer_output() -> dict[str, Any]:
 
 
 def resources_template(stage: str) -> dict[str, Any]:
-    """The queue, dead-letter queue, table and alarms alone, for the plain `chalice deploy` path."""
-    from devstack.stage import stage_settings
+    """Queues, tables, reader role and alarms alone, for the plain `chalice deploy` path."""
+    from devstack.stage import chalice_config, stage_settings
 
     settings = stage_settings(stage, "worker")
+    # `chalice deploy` names the API's role `<app>-<stage>-api_handler`, after the stack exists.
+    api_role = f"{chalice_config(stage, 'api_handler').app_name}-{stage}-api_handler"
+    trust = {
+        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": _role_arn(api_role)}},
+    }
+    resources = _queues(settings) | _tables(settings) | _reader_role(settings, trust)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"robust-data-processor {stage}: queue, dead-letter queue, table, alarms",
+        "Description": f"robust-data-processor {stage}: queues, tables, reader role, alarms",
         **_reviewer_switch(),
-        "Resources": _queues(settings) | _table(settings) | _alarms(settings) | _reviewer(),
+        "Resources": resources | _alarms(settings) | _reviewer(),
         "Outputs": _outputs() | _reviewer_output(),
     }
 
@@ -307,8 +371,10 @@ def merge_template(stage: str) -> dict[str, Any]:
         resources[FUNCTION_RESOURCES[function_name]] = _function(
             function_name, settings, stage_variables
         )
-        resources[ROLE_RESOURCES[function_name]] = _role(function_name)
-    resources |= _queues(settings) | _table(settings) | _alarms(settings)
+        resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings)
+    trust = {"Principal": {"AWS": _arn(ROLE_RESOURCES["api_handler"])}}
+    resources |= _queues(settings) | _tables(settings) | _reader_role(settings, trust)
+    resources |= _alarms(settings)
     resources |= _reviewer()
     resources["RestAPI"] = _scan_metadata("RestAPI")
     return {

@@ -31,7 +31,7 @@ from chalicelib.config import Settings
 from devstack.stage import PROJECT_DIR, chalice_config, stage_settings
 from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
-from infra.iam import FUNCTIONS, policy_document, reviewer_policy
+from infra.iam import FUNCTIONS, TENANT_READER, policy_document, reader_role_name, reviewer_policy
 
 CHALICE_TEMPLATE: Final = "chalice.tf.json"
 RESOURCES_FILE: Final = "resources.tf.json"
@@ -41,6 +41,8 @@ OVERRIDE_FILE: Final = "chalice_override.tf.json"
 QUEUE: Final = "ingest_queue"
 DEAD_LETTER_QUEUE: Final = "dead_letter_queue"
 TABLE: Final = "logs_table"
+TENANTS_TABLE: Final = "tenants_table"
+READER_ROLE: Final = "tenant_reader"
 
 #: What Chalice 1.34 calls the resources it generates for this app: a Lambda function per
 #: function name, a role and role policy per function (each has its own policy file), and
@@ -122,18 +124,20 @@ def resources(settings: Settings) -> dict[str, Any]:
                 },
             },
             "aws_dynamodb_table": {
-                TABLE: {
-                    "name": settings.table_name,
-                    "billing_mode": "PAY_PER_REQUEST",
-                    # The keys chalicelib/store.py writes and devstack/resources.py creates.
-                    "hash_key": "tenant_id",
-                    "range_key": "log_id",
-                    "attribute": [
-                        {"name": "tenant_id", "type": "S"},
-                        {"name": "log_id", "type": "S"},
-                    ],
-                    "point_in_time_recovery": {"enabled": True},
-                    "server_side_encryption": {"enabled": True},
+                # The keys chalicelib writes and devstack/resources.py creates.
+                TABLE: _table(settings.table_name, "tenant_id", "log_id"),
+                TENANTS_TABLE: _table(settings.tenants_table_name, "key_id"),
+            },
+            "aws_iam_role": {READER_ROLE: _reader_role(settings)},
+            "aws_iam_role_policy": {
+                READER_ROLE: {
+                    "name": "read-logs-table",
+                    "role": ref("aws_iam_role", READER_ROLE, "id"),
+                    "policy": json.dumps(
+                        policy_document(
+                            TENANT_READER, {"table": ref("aws_dynamodb_table", TABLE, "arn")}
+                        )
+                    ),
                 }
             },
             "aws_cloudwatch_metric_alarm": _alarms(settings),
@@ -150,10 +154,40 @@ def resources(settings: Settings) -> dict[str, Any]:
             "IngestQueueUrl": {"value": ref("aws_sqs_queue", QUEUE, "url")},
             "DeadLetterQueueUrl": {"value": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "url")},
             "LogsTableName": {"value": ref("aws_dynamodb_table", TABLE, "name")},
+            "TenantsTableName": {"value": ref("aws_dynamodb_table", TENANTS_TABLE, "name")},
+            "TenantReaderRoleArn": {"value": ref("aws_iam_role", READER_ROLE, "arn")},
             "ReviewerAccessKeyId": {"value": _reviewer_key("id")},
             "ReviewerSecretAccessKey": {"value": _reviewer_key("secret"), "sensitive": True},
         },
     }
+
+
+def _table(name: str, hash_key: str, range_key: str | None = None) -> dict[str, Any]:
+    keys = [hash_key] if range_key is None else [hash_key, range_key]
+    return {
+        "name": name,
+        "billing_mode": "PAY_PER_REQUEST",
+        "hash_key": hash_key,
+        **({} if range_key is None else {"range_key": range_key}),
+        "attribute": [{"name": key, "type": "S"} for key in keys],
+        "point_in_time_recovery": {"enabled": True},
+        "server_side_encryption": {"enabled": True},
+    }
+
+
+def _reader_role(settings: Settings) -> dict[str, Any]:
+    """The role the API assumes, narrowed to one tenant per session, to read its logs."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": ref("aws_iam_role", role_name("api_handler"), "arn")},
+            }
+        ],
+    }
+    return {"name": reader_role_name(settings), "assume_role_policy": json.dumps(trust)}
 
 
 def _reviewer_key(attribute: str) -> str:
@@ -186,6 +220,8 @@ def resource_variables() -> dict[str, str]:
         "QUEUE_NAME": ref("aws_sqs_queue", QUEUE, "name"),
         "DEAD_LETTER_QUEUE_NAME": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "name"),
         "QUEUE_URL": ref("aws_sqs_queue", QUEUE, "url"),
+        "TENANTS_TABLE_NAME": ref("aws_dynamodb_table", TENANTS_TABLE, "name"),
+        "TENANT_READ_ROLE_ARN": ref("aws_iam_role", READER_ROLE, "arn"),
     }
 
 
@@ -195,6 +231,8 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
     arns = {
         "queue": ref("aws_sqs_queue", QUEUE, "arn"),
         "table": ref("aws_dynamodb_table", TABLE, "arn"),
+        "tenants_table": ref("aws_dynamodb_table", TENANTS_TABLE, "arn"),
+        "reader_role": ref("aws_iam_role", READER_ROLE, "arn"),
     }
     functions: dict[str, Any] = {}
     role_policies: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -12,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import clients, config, queue
+from chalicelib import clients, config, queue, tenant_credentials
 from infra.iam import iam_action
+from tests.stack import Stack, running_stack
 
 # What the tests run with unless they say otherwise: no simulated work, no simulated crashes.
 TEST_ENVIRONMENT = {
@@ -22,21 +24,35 @@ TEST_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "WORK_SECONDS_PER_CHAR": "0",
     "CRASH_PROBABILITY": "0",
+    # The dev stage's mode; tests of required keys reload the app with `INGEST_AUTH=required`.
+    "INGEST_AUTH": "open",
+    # moto's STS hands out credentials for any role; its default account holds this one.
+    "TENANT_READ_ROLE_ARN": "arn:aws:iam::123456789012:role/robust-data-processor-logs-reader",
 }
 _FORGET = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "QUEUE_URL", "TABLE_NAME")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`app` reads its settings when first imported, wherever that is: in the test environment."""
+    os.environ.update(TEST_ENVIRONMENT)
 
 
 def forget_process_state() -> None:
     """Drop what a Lambda process would have cached, as if a new instance started."""
     config.get_settings.cache_clear()
     clients.client.cache_clear()
+    clients._session.cache_clear()
     queue.queue_url.cache_clear()
+    tenant_credentials.forget()
 
 
 # Which function's role an AWS call runs under, by the module that makes it. The consumer
 # stands for Lambda's event source mapping, which polls with the worker's role.
 CALLERS = {
     "chalicelib/queue.py": "api_handler",
+    "chalicelib/tenant_credentials.py": "api_handler",
+    "chalicelib/reads.py": "tenant_reader",
+    "chalicelib/keys.py": "api_key_authorizer",
     "chalicelib/store.py": "worker",
     "devstack/consumer.py": "worker",
 }
@@ -123,6 +139,19 @@ def configure(environment: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
+def keyed_app(configure: Any) -> Iterator[Any]:
+    """The `app` module as a stage with `INGEST_AUTH=required` loads it: ingest needs a key."""
+    import importlib
+
+    import app
+
+    configure(INGEST_AUTH="required")
+    yield importlib.reload(app)
+    configure(INGEST_AUTH="open")
+    importlib.reload(app)
+
+
+@pytest.fixture
 def aws() -> Iterator[Any]:
     """An in-process emulator with the stage's queue, dead-letter queue and table provisioned."""
     import boto3
@@ -132,6 +161,13 @@ def aws() -> Iterator[Any]:
 
     with mock_aws():
         yield provision(config.get_settings(), boto3.client("sqs"), boto3.client("dynamodb"))
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """The real local stack on free ports, one per test module that uses it."""
+    with running_stack() as started:
+        yield started
 
 
 def sqs_record(
@@ -167,3 +203,22 @@ def queued_message(**overrides: str) -> dict[str, str]:
         "request_id": "req-1",
     }
     return message | overrides
+
+
+def processed_log(tenant_id: str, log_id: str, text: str = "call 555-0199") -> dict[str, Any]:
+    """Store a processed log as the worker would, and return its item."""
+    from chalicelib.message import LogMessage
+    from chalicelib.redact import redact
+    from chalicelib.store import build_item, put_new
+
+    message = LogMessage(
+        tenant_id=tenant_id,
+        log_id=log_id,
+        source="json_upload",
+        text=text,
+        received_at="2026-11-22T10:00:00.000Z",
+        request_id=f"req-{log_id}",
+    )
+    item = build_item(message, redact(text), "2026-11-22T10:00:01.000Z", "test-worker", 1)
+    assert put_new(item)
+    return item

@@ -31,6 +31,8 @@ def test_defaults_match_the_documented_behaviour() -> None:
         ("WORKER_TIMEOUT_SECONDS", "901"),
         ("WORKER_MAX_CONCURRENCY", "1"),
         ("MAX_RECEIVE_COUNT", "0"),
+        ("INGEST_AUTH", "sometimes"),
+        ("AUTH_CACHE_TTL_SECONDS", "3601"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -55,3 +57,10 @@ def test_every_stage_loads_and_tells_ingest_the_workers_real_timeout(stage: str)
     assert settings.worker_timeout_seconds == worker.lambda_timeout
     assert stage_settings(stage, "api_handler") == settings
     assert settings.table_name.startswith(f"robust-data-processor-{stage}")
+
+
+def test_ingest_is_keyed_unless_a_stage_opens_it() -> None:
+    assert load_settings({}).ingest_auth == "required"
+    assert load_settings({"INGEST_AUTH": " Open "}).ingest_auth == "open"
+    assert stage_settings("dev", "api_handler").ingest_auth == "open"
+    assert stage_settings("prod", "api_handler").ingest_auth == "required"

@@ -3,92 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
+import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
-from devstack.__main__ import READY_LINE
-from devstack.stage import PROJECT_DIR
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
-STARTUP_SECONDS = 90
 PROCESSING_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[str]
-    api: str
-    emulator: str
-    output: list[str]
-
-
-def _read_lines(process: subprocess.Popen[str], lines: queue.Queue[str], kept: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        kept.append(line)
-        lines.put(line)
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    api_port, emulator_port = free_port(), free_port()
-    # The dev stage asks for 0.05 s of work a character: the shell overrides it, as a user would.
-    environment = {
-        **os.environ,
-        "API_PORT": str(api_port),
-        "EMULATOR_PORT": str(emulator_port),
-        "WORK_SECONDS_PER_CHAR": "0",
-        "CRASH_PROBABILITY": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--stage", "dev"],
-        cwd=PROJECT_DIR,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-    threading.Thread(target=_read_lines, args=(process, lines, output), daemon=True).start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    try:
-        while READY_LINE not in "".join(output):
-            assert process.poll() is None, "".join(output)
-            assert time.monotonic() < deadline, "".join(output)
-            time.sleep(0.2)
-        yield Stack(
-            process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{emulator_port}", output
-        )
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # the emulator is stopped by the stack itself
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -138,6 +67,44 @@ def test_readme_examples_end_redacted_in_their_tenants_partitions(stack: Stack) 
     assert beta["modified_data"] == "Error - [REDACTED] - NullPointerException at module X"
     assert (beta["log_id"], beta["source"]) == (answer["log_id"], "text_upload")
     assert beta["request_id"] == answer["request_id"]
+
+
+def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def demo_keys(stack: Stack) -> dict[str, dict[str, str]]:
+    """The keys `make dev` printed for the demo tenants, as request headers."""
+    printed = re.findall(r"curl \S+/logs -H 'Authorization: (Bearer \S+)'", "".join(stack.output))
+    return {
+        tenant: {"Authorization": header}
+        for tenant, header in zip(("acme", "beta_inc"), printed, strict=True)
+    }
+
+
+def test_each_tenant_reads_back_its_own_logs_with_its_printed_key(stack: Stack) -> None:
+    keys = demo_keys(stack)
+    for tenant in ("acme", "beta_inc"):
+        body = json.dumps({"tenant_id": tenant, "log_id": "read-1", "text": "mail a@b.example"})
+        assert (
+            post(f"{stack.api}/ingest", body.encode(), {"Content-Type": "application/json"})[0]
+            == 202
+        )
+    wait_for(stack, "acme", 1)
+    wait_for(stack, "beta_inc", 1)
+    for tenant, headers in keys.items():
+        status, page = get(f"{stack.api}/logs?limit=100", headers)
+        assert status == 200
+        assert {log["tenant_id"] for log in page["logs"]} == {tenant}
+        status, log = get(f"{stack.api}/logs/read-1", headers)
+        assert (status, log["tenant_id"], log["modified_data"]) == (200, tenant, "mail [REDACTED]")
+        assert "original_text" not in log
+    assert get(f"{stack.api}/logs", {})[0] == 401
 
 
 def test_bad_request_over_http_is_a_clear_json_error(stack: Stack) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.config import Settings
 from devstack.stage import stage_settings
-from infra.iam import LOG_ACTIONS, granted_actions
+from infra.iam import LOG_ACTIONS, granted_actions, reader_role_name
 from infra.template import SCAN_EXCEPTIONS, package, resources_template
 
 STAGE = "prod"
@@ -54,6 +54,12 @@ def test_resources_alone_for_chalice_deploy_match_the_stack(
 ) -> None:
     alone = resources_template(STAGE)
     for name, resource in alone["Resources"].items():
+        if name == "TenantReaderRole":  # trusts the API's role by name: it does not exist yet
+            trust = resource["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+            assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Sub"].endswith(
+                f":role/robust-data-processor-{STAGE}-api_handler"
+            )
+            continue
         assert template["Resources"][name] == resource
     path = tmp_path / "resources.json"
     path.write_text(json.dumps(alone))
@@ -115,22 +121,78 @@ def test_table_is_keyed_on_demand_recoverable_and_encrypted(template: dict[str, 
 
 
 @pytest.mark.parametrize(
-    ("role", "function"), [("ApiHandlerRole", "api_handler"), ("WorkerRole", "worker")]
+    ("role", "function"),
+    [
+        ("ApiHandlerRole", "api_handler"),
+        ("ApiKeyAuthorizerRole", "api_key_authorizer"),
+        ("WorkerRole", "worker"),
+    ],
 )
-def test_roles_are_scoped_to_this_stacks_queue_and_table(
-    template: dict[str, Any], role: str, function: str
+def test_roles_are_scoped_to_this_stacks_resources(
+    template: dict[str, Any], settings: Settings, role: str, function: str
 ) -> None:
     [policy] = template["Resources"][role]["Properties"]["Policies"]
     scoped = {
-        statement["Resource"]["Fn::GetAtt"][0]: set(statement["Action"])
+        json.dumps(statement["Resource"]): set(statement["Action"])
         for statement in policy["PolicyDocument"]["Statement"]
         if statement["Action"] != list(LOG_ACTIONS)
     }
-    wanted = {"queue": "IngestQueue", "table": "LogsTable"}
+    reader = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{reader_role_name(settings)}"
+    wanted = {
+        "queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+        "table": {"Fn::GetAtt": ["LogsTable", "Arn"]},
+        "tenants_table": {"Fn::GetAtt": ["TenantsTable", "Arn"]},
+        "reader_role": {"Fn::Sub": reader},
+    }
     grants = granted_actions(function, queue_url_known=True)
-    assert scoped == {wanted[kind]: set(actions) for kind, actions in grants.items()}
-    if function == "api_handler":
-        assert scoped == {"IngestQueue": {"sqs:SendMessage"}}
+    assert scoped == {json.dumps(wanted[kind]): set(actions) for kind, actions in grants.items()}
+
+
+def test_tenants_table_is_keyed_by_key_id_and_kept(template: dict[str, Any]) -> None:
+    table = template["Resources"]["TenantsTable"]
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "key_id", "KeyType": "HASH"}]
+    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
+    template: dict[str, Any], settings: Settings
+) -> None:
+    role = template["Resources"]["TenantReaderRole"]["Properties"]
+    assert role["RoleName"] == reader_role_name(settings)
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}}
+    [policy] = role["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["LogsTable", "Arn"]}
+    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+
+
+def test_every_function_is_told_the_tenants_table_and_reader_role(
+    template: dict[str, Any],
+) -> None:
+    for function in ("APIHandler", "ApiKeyAuthorizer", "Worker"):
+        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["TENANTS_TABLE_NAME"] == {"Ref": "TenantsTable"}
+        assert variables["TENANT_READ_ROLE_ARN"] == {"Fn::GetAtt": ["TenantReaderRole", "Arn"]}
+
+
+def test_the_authorizer_guards_reads_and_keyed_ingest_with_the_stages_cache_ttl(
+    template: dict[str, Any], settings: Settings
+) -> None:
+    api = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    authorizer = api["securityDefinitions"]["api_key_authorizer"]
+    assert authorizer["name"] == "Authorization"
+    cache_ttl = authorizer["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"]
+    assert cache_ttl == settings.auth_cache_ttl_seconds
+    guarded = {
+        (path, method)
+        for path, methods in api["paths"].items()
+        for method, operation in methods.items()
+        if operation.get("security") == [{"api_key_authorizer": []}]
+    }
+    assert settings.ingest_auth == "required"
+    assert guarded == {("/ingest", "post"), ("/logs", "get"), ("/logs/{log_id}", "get")}
 
 
 def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(template: dict[str, Any]) -> None:
@@ -146,9 +208,9 @@ def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(template: dict[st
 
 
 def test_outputs_name_everything_a_user_needs(template: dict[str, Any]) -> None:
-    assert {"EndpointURL", "IngestQueueUrl", "DeadLetterQueueUrl", "LogsTableName"} <= set(
-        template["Outputs"]
-    )
+    wanted = {"EndpointURL", "IngestQueueUrl", "DeadLetterQueueUrl", "LogsTableName"}
+    wanted |= {"TenantsTableName", "TenantReaderRoleArn"}
+    assert wanted <= set(template["Outputs"])
 
 
 def test_every_accepted_scan_finding_is_on_a_real_resource_with_a_reason(

@@ -31,6 +31,12 @@ STAGE = "prod"
 SETTINGS = stage_settings(STAGE, "worker")
 QUEUE_ARN = "${aws_sqs_queue.ingest_queue.arn}"
 TABLE_ARN = "${aws_dynamodb_table.logs_table.arn}"
+ARNS = {
+    "queue": QUEUE_ARN,
+    "table": TABLE_ARN,
+    "tenants_table": "${aws_dynamodb_table.tenants_table.arn}",
+    "reader_role": "${aws_iam_role.tenant_reader.arn}",
+}
 REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
 
 
@@ -150,6 +156,8 @@ def test_environment_names_the_resources_and_keeps_the_stage_variables(
         "QUEUE_NAME": "${aws_sqs_queue.ingest_queue.name}",
         "DEAD_LETTER_QUEUE_NAME": "${aws_sqs_queue.dead_letter_queue.name}",
         "QUEUE_URL": "${aws_sqs_queue.ingest_queue.url}",
+        "TENANTS_TABLE_NAME": "${aws_dynamodb_table.tenants_table.name}",
+        "TENANT_READ_ROLE_ARN": "${aws_iam_role.tenant_reader.arn}",
     }
     chalice_function = chalice["resource"]["aws_lambda_function"][function_name]
     stage_variables = chalice_function["environment"]["variables"]
@@ -168,11 +176,10 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
         f"${{aws_iam_role.{role}.arn}}"
     )
     document = json.loads(override["resource"]["aws_iam_role_policy"][role]["policy"])
-    arns = {"queue": QUEUE_ARN, "table": TABLE_ARN}
-    assert document == policy_document(function_name, arns, queue_url_known=True)
+    assert document == policy_document(function_name, ARNS, queue_url_known=True)
     by_resource = {s["Resource"]: set(s["Action"]) for s in document["Statement"]}
     expected = {
-        {"queue": QUEUE_ARN, "table": TABLE_ARN}[resource]: set(actions)
+        ARNS[resource]: set(actions)
         for resource, actions in granted_actions(function_name, queue_url_known=True).items()
     }
     assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **expected}
@@ -204,6 +211,8 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "IngestQueueUrl": {"value": "${aws_sqs_queue.ingest_queue.url}"},
         "DeadLetterQueueUrl": {"value": "${aws_sqs_queue.dead_letter_queue.url}"},
         "LogsTableName": {"value": "${aws_dynamodb_table.logs_table.name}"},
+        "TenantsTableName": {"value": "${aws_dynamodb_table.tenants_table.name}"},
+        "TenantReaderRoleArn": {"value": "${aws_iam_role.tenant_reader.arn}"},
         "ReviewerAccessKeyId": {"value": '${join("", aws_iam_access_key.reviewer[*].id)}'},
         "ReviewerSecretAccessKey": {
             "value": '${join("", aws_iam_access_key.reviewer[*].secret)}',
@@ -231,8 +240,10 @@ def test_overrides_only_blocks_chalice_generated(
     # The names Chalice 1.34 generates; an upgrade that renames them must fail here.
     assert overridden == {
         ("aws_lambda_function", "api_handler"),
+        ("aws_lambda_function", "api_key_authorizer"),
         ("aws_lambda_function", "worker"),
         ("aws_iam_role_policy", "api_handler_role"),
+        ("aws_iam_role_policy", "api_key_authorizer_role"),
         ("aws_iam_role_policy", "worker_role"),
         ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
     }
@@ -317,3 +328,24 @@ def test_optional_reviewer_can_only_read_the_table_and_its_secret_is_sensitive(
     assert statement["Resource"] == TABLE_ARN
     assert statement["Action"] == list(REVIEWER_ACTIONS)
     assert added["output"]["ReviewerSecretAccessKey"]["sensitive"] is True
+
+
+def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
+    added: dict[str, Any],
+) -> None:
+    role = added["resource"]["aws_iam_role"]["tenant_reader"]
+    assert role["name"] == "robust-data-processor-prod-logs-reader"
+    [trust] = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust["Principal"] == {"AWS": "${aws_iam_role.api_handler_role.arn}"}
+    policy = added["resource"]["aws_iam_role_policy"]["tenant_reader"]
+    assert policy["role"] == "${aws_iam_role.tenant_reader.id}"
+    [statement] = json.loads(policy["policy"])["Statement"]
+    assert statement["Resource"] == TABLE_ARN
+    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+
+
+def test_tenants_table_is_keyed_by_key_id(added: dict[str, Any]) -> None:
+    table = added["resource"]["aws_dynamodb_table"]["tenants_table"]
+    assert (table["name"], table["hash_key"]) == ("robust-data-processor-prod-tenants", "key_id")
+    assert "range_key" not in table
+    assert table["server_side_encryption"] == {"enabled": True}

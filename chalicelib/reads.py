@@ -1,0 +1,149 @@
+"""Reading a tenant's processed logs: `GET /logs` pages and `GET /logs/{log_id}`.
+
+Logs are listed in ascending `log_id` order (the table's sort key, compared as UTF-8 bytes),
+so a listing is keyset-paginated: the cursor names the last log returned, and logs written
+while a client pages appear in their place without shifting or repeating any other. The cursor
+is opaque to clients and carries its tenant; it only ever positions a query inside the caller's
+own partition. Answers carry the redacted text, never `original_text`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
+
+from chalice.app import BadRequestError, ForbiddenError, NotFoundError
+
+from chalicelib.config import get_settings
+from chalicelib.errors import ServiceUnavailableError
+from chalicelib.message import InvalidFieldError, check_log_id
+from chalicelib.tenant_credentials import tenant_table_client
+
+logger = logging.getLogger(__name__)
+
+PAGE_DEFAULT: Final = 50
+PAGE_MAX: Final = 100
+QUERY_PARAMETERS: Final = ("limit", "cursor")
+#: What a reader sees of a stored log.
+FIELDS: Final = (
+    "tenant_id",
+    "log_id",
+    "source",
+    "modified_data",
+    "received_at",
+    "processed_at",
+    "request_id",
+)
+_NAMES: Final = {f"#{field}": field for field in FIELDS}
+_PROJECTION: Final = ", ".join(_NAMES)
+
+T = TypeVar("T")
+
+
+def encode_cursor(tenant_id: str, after: str) -> str:
+    """The cursor that continues `tenant_id`'s listing after log `after`."""
+    raw = json.dumps({"tenant_id": tenant_id, "after": after}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, tenant_id: str) -> str:
+    """The log a cursor continues after: 400 if it is not one of ours, 403 if not the tenant's."""
+    invalid = BadRequestError("cursor is not one this API returned: start again without it")
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise invalid from None
+    if not isinstance(fields, dict) or set(fields) != {"tenant_id", "after"}:
+        raise invalid
+    if fields["tenant_id"] != tenant_id:
+        raise ForbiddenError("cursor belongs to another tenant's listing")
+    try:
+        return check_log_id(fields["after"], "cursor")
+    except InvalidFieldError:
+        raise invalid from None
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return PAGE_DEFAULT
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= PAGE_MAX:
+        raise BadRequestError(f"limit must be a whole number from 1 to {PAGE_MAX}, got {raw!r}")
+    return int(raw)
+
+
+def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    return {name: value["S"] for name, value in item.items()}
+
+
+def _read(call: Callable[[], T]) -> T:
+    """Run one read; any AWS failure becomes a 503 the client can retry."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        logger.error("logs table read refused: %s", code)
+        raise ServiceUnavailableError(f"logs could not be read ({code}); retry later") from None
+    except BotoCoreError as error:
+        logger.error("logs table unreachable: %s", type(error).__name__)
+        raise ServiceUnavailableError("logs could not be read; retry later") from None
+
+
+def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]:
+    """One page of `tenant_id`'s logs and the cursor of the next page (None after the last)."""
+    query = query or {}
+    unknown = sorted(set(query) - set(QUERY_PARAMETERS))
+    if unknown:
+        raise BadRequestError(
+            f"unknown query parameter {unknown[0]!r}: use {' and '.join(QUERY_PARAMETERS)}"
+        )
+    limit = _page_size(query.get("limit"))
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "KeyConditionExpression": "#tenant_id = :tenant",
+        "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+        "ExpressionAttributeNames": _NAMES,
+        "ProjectionExpression": _PROJECTION,
+        # One more than asked: if it comes back, there is a next page and no trailing empty one.
+        "Limit": limit + 1,
+    }
+    if "cursor" in query:
+        after = decode_cursor(query["cursor"], tenant_id)
+        request["ExclusiveStartKey"] = {"tenant_id": {"S": tenant_id}, "log_id": {"S": after}}
+    answer = _read(lambda: tenant_table_client(tenant_id).query(**request))
+    logs = [_plain(item) for item in answer["Items"]]
+    last: str | None = None
+    if len(logs) > limit:
+        logs = logs[:limit]
+        last = logs[-1]["log_id"]
+    elif "LastEvaluatedKey" in answer:  # DynamoDB stopped at its 1 MB page size
+        last = answer["LastEvaluatedKey"]["log_id"]["S"]
+    return {
+        "tenant_id": tenant_id,
+        "logs": logs,
+        "next_cursor": None if last is None else encode_cursor(tenant_id, last),
+    }
+
+
+def get_log(tenant_id: str, log_id: str) -> dict[str, str]:
+    """One of `tenant_id`'s logs, or 404."""
+    try:
+        check_log_id(log_id)
+    except InvalidFieldError as error:
+        raise BadRequestError(str(error)) from None
+    answer = _read(
+        lambda: tenant_table_client(tenant_id).get_item(
+            TableName=get_settings().table_name,
+            Key={"tenant_id": {"S": tenant_id}, "log_id": {"S": log_id}},
+            ExpressionAttributeNames=_NAMES,
+            ProjectionExpression=_PROJECTION,
+        )
+    )
+    if "Item" not in answer:
+        raise NotFoundError(f"tenant {tenant_id!r} has no processed log {log_id!r}")
+    return _plain(answer["Item"])

@@ -1,0 +1,223 @@
+"""Who may call what: keys resolve to tenants, and no request reaches another tenant's data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib.auth import PROTECTED_ROUTES, authorize, caller_tenant
+from chalicelib.keys import new_key
+from devstack.stage import PROJECT_DIR
+from infra.keys import create_key, revoke_key
+from tests.conftest import processed_log
+
+MakeKey = Callable[[str], str]
+
+
+@pytest.fixture
+def make_key(aws: Any) -> MakeKey:
+    def make(tenant_id: str) -> str:
+        table = aws.tenants_table_name
+        return create_key(boto3.client("dynamodb"), table, tenant_id, datetime.now(UTC)).key
+
+    return make
+
+
+@pytest.fixture
+def client(aws: Any) -> Iterator[Client]:
+    import app
+
+    with Client(app.app, project_dir=str(PROJECT_DIR)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def keyed_client(aws: Any, keyed_app: Any) -> Iterator[Client]:
+    with Client(keyed_app.app, project_dir=str(PROJECT_DIR)) as test_client:
+        yield test_client
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def queue_is_empty(aws: Any) -> bool:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return bool(attributes["Attributes"]["ApproximateNumberOfMessages"] == "0")
+
+
+def test_a_valid_key_passes_its_tenant_to_every_protected_route(
+    aws: Any, make_key: MakeKey
+) -> None:
+    verdict = authorize(f"Bearer {make_key('acme')}")
+    assert verdict.principal_id == "acme"
+    assert verdict.context["tenant_id"] == "acme"
+    assert verdict.routes == list(PROTECTED_ROUTES)
+    assert caller_tenant({"authorizer": verdict.context}) == "acme"
+
+
+def test_every_route_behind_the_authorizer_is_in_its_verdict(keyed_app: Any) -> None:
+    behind = {
+        path
+        for path, methods in keyed_app.app.routes.items()
+        for entry in methods.values()
+        if entry.authorizer is not None
+    }
+    assert behind == {"/ingest", "/logs", "/logs/{log_id}"}
+    assert {path.replace("{log_id}", "*") for path in behind} == set(PROTECTED_ROUTES)
+
+
+@pytest.mark.parametrize("path", ["/logs", "/logs/101"])
+def test_reads_need_a_key_in_every_mode(client: Client, path: str) -> None:
+    assert client.http.get(path).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("authorization", "message"),
+    [
+        ("Basic dXNlcjpwYXNz", "must read 'Bearer <key>'"),
+        ("Bearer not-a-key", "malformed"),
+        (f"Bearer {new_key('acme', 't').key}", "not valid for this service"),
+    ],
+)
+def test_bad_keys_are_401_saying_why(client: Client, authorization: str, message: str) -> None:
+    answer = client.http.get("/logs", headers={"Authorization": authorization})
+    assert answer.status_code == 401
+    assert message in answer.json_body["Message"]
+
+
+def test_a_revoked_key_is_401(aws: Any, client: Client) -> None:
+    dynamodb = boto3.client("dynamodb")
+    made = create_key(dynamodb, aws.tenants_table_name, "acme", datetime.now(UTC))
+    assert client.http.get("/logs", headers=bearer(made.key)).status_code == 200
+    revoke_key(dynamodb, aws.tenants_table_name, made.record["key_id"], datetime.now(UTC))
+    answer = client.http.get("/logs", headers=bearer(made.key))
+    assert answer.status_code == 401
+    assert "revoked" in answer.json_body["Message"]
+
+
+def test_a_key_of_another_stage_is_401(aws: Any, configure: Any, client: Client) -> None:
+    import boto3
+
+    from devstack.resources import provision
+
+    prod = configure(TENANTS_TABLE_NAME="robust-data-processor-prod-tenants")
+    provision(prod, boto3.client("sqs"), boto3.client("dynamodb"))
+    prod_key = create_key(
+        boto3.client("dynamodb"), prod.tenants_table_name, "acme", datetime.now(UTC)
+    ).key
+    assert client.http.get("/logs", headers=bearer(prod_key)).status_code == 200
+    configure(TENANTS_TABLE_NAME=aws.tenants_table_name)
+    assert client.http.get("/logs", headers=bearer(prod_key)).status_code == 401
+
+
+def test_a_log_of_another_tenant_is_not_found_by_path(client: Client, make_key: MakeKey) -> None:
+    processed_log("beta_inc", "secret-1")
+    answer = client.http.get("/logs/secret-1", headers=bearer(make_key("acme")))
+    assert answer.status_code == 404
+    assert (
+        client.http.get("/logs/secret-1", headers=bearer(make_key("beta_inc"))).status_code == 200
+    )
+
+
+def test_a_cursor_of_another_tenant_is_403(client: Client, make_key: MakeKey) -> None:
+    for log_id in ("1", "2"):
+        processed_log("beta_inc", log_id)
+    page = client.http.get("/logs?limit=1", headers=bearer(make_key("beta_inc"))).json_body
+    stolen = page["next_cursor"]
+    answer = client.http.get(f"/logs?cursor={stolen}", headers=bearer(make_key("acme")))
+    assert answer.status_code == 403
+    assert "another tenant" in answer.json_body["Message"]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "e30", "eyJ0ZW5hbnRfaWQiOiJhY21lIn0", "%00"])
+def test_a_forged_cursor_is_400(client: Client, make_key: MakeKey, cursor: str) -> None:
+    answer = client.http.get(f"/logs?cursor={cursor}", headers=bearer(make_key("acme")))
+    assert answer.status_code == 400
+    assert "cursor" in answer.json_body["Message"]
+
+
+def test_open_ingest_needs_no_key(client: Client, aws: Any) -> None:
+    answer = client.http.post(
+        "/ingest", headers={"Content-Type": "text/plain", "X-Tenant-ID": "acme"}, body=b"hi"
+    )
+    assert answer.status_code == 202
+
+
+def test_required_ingest_without_a_key_is_401_and_enqueues_nothing(
+    keyed_client: Client, aws: Any
+) -> None:
+    answer = keyed_client.http.post(
+        "/ingest", headers={"Content-Type": "text/plain", "X-Tenant-ID": "acme"}, body=b"hi"
+    )
+    assert answer.status_code == 401
+    assert queue_is_empty(aws)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "headers", "body"),
+    [
+        ("application/json", {}, {"tenant_id": "beta_inc", "text": "hi"}),
+        ("application/json", {"X-Tenant-ID": "beta_inc"}, {"text": "hi"}),
+        ("application/json", {"X-Tenant-ID": "beta_inc"}, {"tenant_id": "acme", "text": "hi"}),
+        ("application/json", {}, {"tenant_id": "ACME", "text": "hi"}),
+        ("application/json", {}, {"tenant_id": "acme/../beta_inc", "text": "hi"}),
+        ("application/json", {}, {"tenant_id": 7, "text": "hi"}),
+        ("text/plain", {"X-Tenant-ID": "beta_inc"}, "hi"),
+        ("text/plain", {"X-Tenant-ID": "acme "}, "hi"),
+        ("text/plain", {"X-Tenant-ID": "\u0430cme"}, "hi"),  # Cyrillic a
+    ],
+)
+def test_required_ingest_naming_another_tenant_is_403_not_a_rewrite(
+    keyed_client: Client,
+    aws: Any,
+    make_key: MakeKey,
+    content_type: str,
+    headers: dict[str, str],
+    body: Any,
+) -> None:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    answer = keyed_client.http.post(
+        "/ingest",
+        headers={"Content-Type": content_type, **headers, **bearer(make_key("acme"))},
+        body=raw.encode(),
+    )
+    assert answer.status_code == 403
+    assert "belongs to tenant 'acme'" in answer.json_body["Message"]
+    assert queue_is_empty(aws)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "headers", "body"),
+    [
+        ("application/json", {}, {"text": "hi"}),
+        ("application/json", {}, {"tenant_id": "acme", "text": "hi"}),
+        ("application/json", {"X-Tenant-ID": "acme"}, {"tenant_id": "acme", "text": "hi"}),
+        ("text/plain", {}, "hi"),
+        ("text/plain", {"X-Tenant-ID": "acme"}, "hi"),
+    ],
+)
+def test_required_ingest_takes_the_tenant_from_the_key(
+    keyed_client: Client,
+    aws: Any,
+    make_key: MakeKey,
+    content_type: str,
+    headers: dict[str, str],
+    body: Any,
+) -> None:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    answer = keyed_client.http.post(
+        "/ingest",
+        headers={"Content-Type": content_type, **headers, **bearer(make_key("acme"))},
+        body=raw.encode(),
+    )
+    assert answer.status_code == 202
+    assert answer.json_body["tenant_id"] == "acme"

@@ -1,0 +1,162 @@
+"""Reading logs: complete, stable pages, and every read made with one tenant's credentials."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib import tenant_credentials
+from chalicelib.reads import FIELDS, PAGE_MAX, decode_cursor, encode_cursor
+from devstack.stage import PROJECT_DIR
+from infra.keys import create_key
+from tests.conftest import processed_log
+
+
+@pytest.fixture
+def client(aws: Any) -> Iterator[Client]:
+    import app
+
+    with Client(app.app, project_dir=str(PROJECT_DIR)) as test_client:
+        yield test_client
+
+
+def key_for(aws: Any, tenant_id: str) -> dict[str, str]:
+    made = create_key(
+        boto3.client("dynamodb"), aws.tenants_table_name, tenant_id, datetime.now(UTC)
+    )
+    return {"Authorization": f"Bearer {made.key}"}
+
+
+def read_all(client: Client, headers: dict[str, str], limit: int, between: Any = None) -> list[str]:
+    """Page through a listing, calling `between(page_number)` after each page."""
+    seen: list[str] = []
+    cursor = None
+    for page_number in range(1000):
+        query = f"/logs?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        answer = client.http.get(query, headers=headers)
+        assert answer.status_code == 200, answer.json_body
+        seen += [log["log_id"] for log in answer.json_body["logs"]]
+        cursor = answer.json_body["next_cursor"]
+        if cursor is None:
+            return seen
+        if between is not None:
+            between(page_number)
+    raise AssertionError("the listing never ended")
+
+
+def test_a_log_is_returned_redacted_without_its_original(aws: Any, client: Client) -> None:
+    processed_log("acme", "101", "User 555-0199 logged in")
+    answer = client.http.get("/logs/101", headers=key_for(aws, "acme"))
+    assert answer.status_code == 200
+    assert answer.json_body["modified_data"] == "User [REDACTED] logged in"
+    assert set(answer.json_body) == set(FIELDS)
+    assert "555-0199" not in json.dumps(answer.json_body)
+
+
+def test_a_missing_log_is_404_and_a_malformed_id_400(aws: Any, client: Client) -> None:
+    headers = key_for(aws, "acme")
+    missing = client.http.get("/logs/nope", headers=headers)
+    assert missing.status_code == 404
+    assert "nope" in missing.json_body["Message"]
+    assert client.http.get("/logs/a%20b", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 50])
+def test_pages_list_every_log_once_in_log_id_order(aws: Any, client: Client, limit: int) -> None:
+    ids = sorted(f"log-{n:03}" for n in range(23))
+    for log_id in ids:
+        processed_log("acme", log_id)
+    processed_log("beta_inc", "log-000")
+    listed = read_all(client, key_for(aws, "acme"), limit)
+    assert listed == ids
+
+
+def test_pagination_is_stable_while_writes_go_on(aws: Any, client: Client) -> None:
+    before = [f"b-{n:03}" for n in range(0, 40, 2)]
+    for log_id in before:
+        processed_log("acme", log_id)
+    written: list[str] = []
+
+    def write_more(page_number: int) -> None:
+        for log_id in (f"b-{page_number * 4 + 1:03}", f"a-{page_number}", f"z-{page_number}"):
+            processed_log("acme", log_id)
+            written.append(log_id)
+
+    listed = read_all(client, key_for(aws, "acme"), 3, write_more)
+    assert len(listed) == len(set(listed)), "no log is listed twice"
+    assert set(before) <= set(listed), "every log stored before the listing is in it"
+    assert listed == sorted(listed)
+    assert {log_id for log_id in written if log_id.startswith("z-")} <= set(listed)
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", f"limit={PAGE_MAX + 1}", "limit=ten", "limit=-1", "page=2"]
+)
+def test_bad_query_parameters_are_400(aws: Any, client: Client, query: str) -> None:
+    answer = client.http.get(f"/logs?{query}", headers=key_for(aws, "acme"))
+    assert answer.status_code == 400
+    assert answer.json_body["Message"]
+
+
+def test_a_cursor_round_trips_only_for_its_tenant() -> None:
+    cursor = encode_cursor("acme", "log-1")
+    assert decode_cursor(cursor, "acme") == "log-1"
+    with pytest.raises(Exception, match="another tenant"):
+        decode_cursor(cursor, "beta_inc")
+
+
+def test_reads_go_through_credentials_scoped_to_the_tenant(
+    aws: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import clients
+
+    processed_log("acme", "101")
+    assumed: list[dict[str, Any]] = []
+    clients.client("sts").meta.events.register(
+        "before-parameter-build.sts.AssumeRole", lambda params, **kwargs: assumed.append(params)
+    )
+    made: list[dict[str, str]] = []
+    original = clients.client_with
+
+    def recording_client_with(service_name: str, credentials: Any) -> Any:
+        made.append({"service": service_name, "key": credentials["AccessKeyId"]})
+        return original(service_name, credentials)
+
+    monkeypatch.setattr(tenant_credentials, "client_with", recording_client_with)
+    headers = key_for(aws, "acme")
+    assert client.http.get("/logs", headers=headers).status_code == 200
+    assert client.http.get("/logs/101", headers=headers).status_code == 200
+    assert len(assumed) == 1, "credentials are kept for their lifetime"
+    request = assumed[0]
+    assert request["RoleArn"].endswith(":role/robust-data-processor-logs-reader")
+    assert request["RoleSessionName"] == "tenant-acme"
+    policy = json.loads(request["Policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["acme"]}
+    }
+    assert statement["Resource"] == "arn:aws:dynamodb:*:*:table/robust-data-processor-logs"
+    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert made == [{"service": "dynamodb", "key": made[0]["key"]}]
+    assert made[0]["key"] != "testing", "reads are signed with the assumed role, not the function's"
+
+
+def test_credentials_are_renewed_before_they_expire(aws: Any, client: Client) -> None:
+    first = tenant_credentials.tenant_table_client("acme")
+    assert tenant_credentials.tenant_table_client("acme") is first
+    later = datetime.now(UTC) + timedelta(seconds=tenant_credentials.SESSION_SECONDS)
+    assert tenant_credentials.tenant_table_client("acme", now=later) is not first
+    assert tenant_credentials.tenant_table_client("beta_inc") is not first
+
+
+def test_reads_without_a_reader_role_are_503(aws: Any, client: Client, configure: Any) -> None:
+    configure(TENANT_READ_ROLE_ARN="")
+    answer = client.http.get("/logs", headers=key_for(aws, "acme"))
+    assert answer.status_code == 503
+    assert "TENANT_READ_ROLE_ARN" in answer.json_body["Message"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from chalice.app import AuthResponse, UnauthorizedError
+from chalice.app import AuthResponse, ForbiddenError, UnauthorizedError
 
 from chalicelib.keys import KeyRejectedError, resolve
 
@@ -31,10 +31,16 @@ def authorize(token: str | None) -> AuthResponse:
     )
 
 
-def caller_tenant(request_context: Mapping[str, Any] | None) -> str:
-    """The tenant the authorizer resolved for this request, else a 401 saying why not."""
+def caller_tenant(request_context: Mapping[str, Any] | None, named: str | None = None) -> str:
+    """The tenant the authorizer resolved for this request, else a 401 saying why not.
+
+    `named` is a tenant the request itself names (a read's `X-Tenant-ID`): another tenant's
+    is a 403, so a client that means another tenant learns so instead of getting its own data.
+    """
     verdict = (request_context or {}).get("authorizer") or {}
     tenant_id = verdict.get("tenant_id")
-    if isinstance(tenant_id, str) and tenant_id:
-        return tenant_id
-    raise UnauthorizedError(verdict.get("rejection") or "an API key is required")
+    if not (isinstance(tenant_id, str) and tenant_id):
+        raise UnauthorizedError(verdict.get("rejection") or "an API key is required")
+    if named is not None and named != tenant_id:
+        raise ForbiddenError(f"this API key belongs to tenant {tenant_id!r}, not {named!r}")
+    return tenant_id

@@ -221,3 +221,20 @@ def test_required_ingest_takes_the_tenant_from_the_key(
     )
     assert answer.status_code == 202
     assert answer.json_body["tenant_id"] == "acme"
+
+
+@pytest.mark.parametrize("path", ["/logs", "/logs/101"])
+def test_a_read_naming_another_tenant_in_a_header_is_403(
+    client: Client, make_key: MakeKey, path: str
+) -> None:
+    headers = {**bearer(make_key("acme")), "X-Tenant-ID": "beta_inc"}
+    answer = client.http.get(path, headers=headers)
+    assert answer.status_code == 403
+    assert "belongs to tenant 'acme'" in answer.json_body["Message"]
+    own = {**bearer(make_key("acme")), "X-Tenant-ID": "acme"}
+    assert client.http.get("/logs", headers=own).status_code == 200
+
+
+def test_another_tenant_as_a_query_parameter_is_refused(client: Client, make_key: MakeKey) -> None:
+    answer = client.http.get("/logs?tenant_id=beta_inc", headers=bearer(make_key("acme")))
+    assert answer.status_code == 400

@@ -2,6 +2,7 @@
 
 import uuid
 from typing import Any, cast
+from urllib.parse import unquote
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, SQSEvent
 
@@ -67,7 +68,8 @@ def list_tenant_logs() -> dict[str, Any]:
 @app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer)
 def get_tenant_log(log_id: str) -> dict[str, str]:
     """One of the calling tenant's processed logs, or 404."""
-    return get_log(_reader(_request()), log_id)
+    # API Gateway and `chalice local` hand path parameters over still percent-encoded.
+    return get_log(_reader(_request()), unquote(log_id))
 
 
 @app.on_sqs_message(

@@ -145,10 +145,13 @@ def keyed_app(configure: Any) -> Iterator[Any]:
 
     import app
 
+    # A reload runs the module again in the same namespace, where the open app's views look
+    # up their globals too: put the namespace back as it was, not a second reload's copy.
+    saved = dict(vars(app))
     configure(INGEST_AUTH="required")
     yield importlib.reload(app)
-    configure(INGEST_AUTH="open")
-    importlib.reload(app)
+    vars(app).clear()
+    vars(app).update(saved)
 
 
 @pytest.fixture

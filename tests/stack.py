@@ -7,8 +7,8 @@ module that stops it (test_e2e's Ctrl-C test) cannot pull it from under another.
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,16 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from devstack.__main__ import READY_LINE
+from devstack.processes import free_port
 from devstack.stage import PROJECT_DIR
 
 STARTUP_SECONDS = 90
-
-
-def free_port() -> int:
-    """A port nothing on 127.0.0.1 listens on now, never the `make dev` defaults."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -86,3 +80,12 @@ def running_stack() -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def demo_keys(stack: Stack) -> dict[str, dict[str, str]]:
+    """The keys `make dev` printed for the demo tenants, as request headers."""
+    printed = re.findall(r"curl \S+/logs -H 'Authorization: (Bearer \S+)'", "".join(stack.output))
+    return {
+        tenant: {"Authorization": header}
+        for tenant, header in zip(("acme", "beta_inc"), printed, strict=True)
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
 import time
@@ -14,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.stack import Stack
+from tests.stack import Stack, demo_keys
 
 pytestmark = pytest.mark.e2e
 PROCESSING_SECONDS = 60
@@ -76,15 +75,6 @@ def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
-
-
-def demo_keys(stack: Stack) -> dict[str, dict[str, str]]:
-    """The keys `make dev` printed for the demo tenants, as request headers."""
-    printed = re.findall(r"curl \S+/logs -H 'Authorization: (Bearer \S+)'", "".join(stack.output))
-    return {
-        tenant: {"Authorization": header}
-        for tenant, header in zip(("acme", "beta_inc"), printed, strict=True)
-    }
 
 
 def test_each_tenant_reads_back_its_own_logs_with_its_printed_key(stack: Stack) -> None:

@@ -71,6 +71,7 @@ def test_missing_log_id_gets_a_uuid() -> None:
         ('{"tenant_id": "a", "text": "x", "level": "info"}', "unknown field 'level'"),
         ('{"tenant_id": "a", "tenant_id": "b", "text": "x"}', "more than once"),
         ('{"tenant_id": "a", "text": NaN}', "NaN is not a JSON number"),
+        ('{"tenant_id": "a", "text": ' + "9" * 5000 + "}", "text must be a string, got a number"),
         ('{"tenant_id": "a"}', "text is required"),
         ('{"tenant_id": "a", "text": ""}', "text must not be empty"),
         ('{"tenant_id": "a", "text": ["x"]}', "text must be a string, got an array"),

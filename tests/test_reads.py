@@ -160,3 +160,9 @@ def test_reads_without_a_reader_role_are_503(aws: Any, client: Client, configure
     answer = client.http.get("/logs", headers=key_for(aws, "acme"))
     assert answer.status_code == 503
     assert "TENANT_READ_ROLE_ARN" in answer.json_body["Message"]
+
+
+def test_a_percent_encoded_log_id_in_the_path_is_decoded(aws: Any, client: Client) -> None:
+    processed_log("acme", "2026:a.b")
+    answer = client.http.get("/logs/2026%3Aa.b", headers=key_for(aws, "acme"))
+    assert (answer.status_code, answer.json_body["log_id"]) == (200, "2026:a.b")

@@ -16,7 +16,7 @@ from typing import Any
 # ingest function's 10 s timeout: a sick endpoint becomes our 503, never API Gateway's 504.
 # The worker's caller retries anyway: SQS redelivers a record whose write failed.
 _TIMEOUTS = {"connect_timeout": 1, "read_timeout": 2}
-_RETRIES = {"max_attempts": 2, "mode": "standard"}
+_RETRIES = {"total_max_attempts": 2, "mode": "standard"}  # botocore's max_attempts counts retries
 # A boto3 session is not safe to make clients from in two threads at once (the local API
 # server and consumer are threaded); the clients it makes are.
 _making = threading.Lock()

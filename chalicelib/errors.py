@@ -20,6 +20,6 @@ class UnsupportedMediaTypeError(ChaliceViewError):
 
 
 class ServiceUnavailableError(ChaliceViewError):
-    """The queue could not take the log: nothing was accepted, and the client should retry."""
+    """The queue did not acknowledge the log: the client should retry with the same log_id."""
 
     STATUS_CODE = 503

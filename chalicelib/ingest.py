@@ -21,7 +21,8 @@ def accept(
 
     `caller` is the tenant of the request's API key when the stage requires one. Returns only
     after SQS has acknowledged the message; every failure before that raises a Chalice view
-    error (400, 403, 413, 415 or 503) and nothing is enqueued.
+    error (400, 403, 413, 415 or 503). Only a 503 may hide a queued log (SQS stored it but its
+    answer was lost), which is why clients retry with the same `log_id`.
     """
     message = normalize(headers, body, request_id, datetime.now(UTC), caller)
     queue_body = message.to_json()

@@ -25,7 +25,9 @@ def send(body: str) -> str:
     """Put one message body on the ingest queue and return its SQS message id.
 
     Any failure (queue missing, throttled, unreachable, timing out) becomes a 503: the client
-    must not believe a log was accepted unless SQS acknowledged it.
+    must not believe a log was accepted unless SQS acknowledged it. Nor may it believe the log
+    was refused: SQS may have queued it and lost the answer (a 500, a read timeout), so the 503
+    asks for a retry with the same log_id, which the worker stores once.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,11 +37,13 @@ def send(body: str) -> str:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         logger.error("ingest queue refused the message: %s", code)
         raise ServiceUnavailableError(
-            f"the ingest queue refused the log ({code}); nothing was accepted, retry later"
+            f"the ingest queue answered {code}; the log is not known to be accepted: "
+            "retry with the same log_id"
         ) from None
     except BotoCoreError as error:
         logger.error("ingest queue unreachable: %s", type(error).__name__)
         raise ServiceUnavailableError(
-            "the ingest queue is unreachable; nothing was accepted, retry later"
+            "the ingest queue is unreachable or did not answer; the log is not known to be "
+            "accepted: retry with the same log_id"
         ) from None
     return str(response["MessageId"])

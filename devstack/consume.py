@@ -38,7 +38,9 @@ def main() -> None:
             batch_size=settings.worker_batch_size,
             batching_window_seconds=settings.worker_batching_window_seconds,
             concurrency=settings.worker_max_concurrency,
-            function_timeout_seconds=function.lambda_timeout,
+            # The stage's lambda_timeout, which a test holds equal to WORKER_TIMEOUT_SECONDS,
+            # unless the shell overrides that: the queue's visibility timeout follows it too.
+            function_timeout_seconds=settings.worker_timeout_seconds,
             function_name="worker",
             memory_size_mb=function.lambda_memory_size,
             poll_wait_seconds=0,  # the emulator serves one request at a time: never hold it

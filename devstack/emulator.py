@@ -4,7 +4,8 @@ moto's SQS backend is not thread-safe: `delete_message` rebuilds a queue's messa
 the lock `add_message` takes, so under moto's threaded server a `SendMessage` racing a delete can
 vanish, and two concurrent receives can return the same message. A local stack that loses a log
 proves nothing, so every request here holds one lock; the consumer short-polls, so no request
-holds it for long. Run as `python -m devstack.emulator --port 5000`.
+holds it for long. Run as `python -m devstack.emulator --port 5000`; `--faults` adds the fault
+injection of `devstack.faults`, for chaos runs only.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ def serialized(app: WSGIApp) -> WSGIApp:
     return one_at_a_time
 
 
+def use_a_cheap_sqs_clock() -> None:
+    """Give moto's SQS a clock that costs nanoseconds instead of microseconds.
+
+    moto decides whether a message is visible by reading the clock once per message in the
+    queue, on every receive and every attribute read, through a helper that builds three
+    datetimes. With a thousand logs waiting, one receive took seconds under that lock, and the
+    emulator fell ever further behind a flood of logs. `time.time()` tells the same time.
+    """
+    import time
+
+    from moto.sqs import models
+
+    vars(models).update(unix_time=time.time, unix_time_millis=lambda: time.time() * 1000)
+
+
 def main() -> None:
     """Serve the emulator on the loopback address until interrupted."""
     from moto.moto_server.werkzeug_app import (
@@ -38,16 +54,24 @@ def main() -> None:
     )
     from werkzeug.serving import run_simple
 
+    from devstack.faults import FaultInjector
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--faults", action="store_true", help="answer the fault control endpoint of devstack.faults"
+    )
     args = parser.parse_args()
-    app = DomainDispatcherApplication(create_backend_app)
+    use_a_cheap_sqs_clock()
+    app = serialized(DomainDispatcherApplication(create_backend_app))
+    if args.faults:
+        app = FaultInjector(app)
     with contextlib.suppress(KeyboardInterrupt):
         run_simple(
             args.host,
             args.port,
-            serialized(app),
+            app,
             threaded=True,
             request_handler=MotoRequestHandler,
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any
 
 import boto3
 import pytest
 
 from chalicelib import store, worker
-from chalicelib.config import get_settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.message import LogMessage
+from devstack.poison import poison_bodies
 from tests.conftest import queued_message, sqs_record
 
 
@@ -58,25 +60,40 @@ def test_a_failing_write_fails_only_its_record(aws: Any, monkeypatch: pytest.Mon
     assert len(stored_items(aws)) == 2
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        "not json",
-        "[]",
-        '{"tenant_id": "acme"}',
-        '{"tenant_id": "a/b", "log_id": "1", "source": "json_upload", "text": "x",'
-        ' "received_at": "t", "request_id": "r"}',
-        '{"tenant_id": "acme", "log_id": "1", "source": "email", "text": "x",'
-        ' "received_at": "t", "request_id": "r"}',
-        '{"tenant_id": "acme", "log_id": "1", "source": "json_upload", "text": 7,'
-        ' "received_at": "t", "request_id": "r"}',
-    ],
-)
-def test_poison_records_fail_alone(aws: Any, body: str) -> None:
-    records = [sqs_record(body, "poison"), sqs_record(queued_message(), "healthy")]
-    response = worker.process_batch(records, plenty)
+POISON_KINDS = sorted(poison_bodies(Settings()))  # the default settings have every kind
+
+
+@pytest.fixture
+def poison(configure: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Every kind of poison for a worker with simulated work (not slept: only its budget counts)."""
+    monkeypatch.setattr("chalicelib.worker.time.sleep", lambda seconds: None)
+    return poison_bodies(configure(WORK_SECONDS_PER_CHAR="0.05"))
+
+
+def fresh_invocation() -> float:
+    """A whole invocation's time left, the worker's timeout, as Lambda gives each batch."""
+    return get_settings().worker_timeout_seconds * 1000.0
+
+
+@pytest.mark.parametrize("kind", POISON_KINDS)
+def test_poison_records_fail_alone(aws: Any, poison: dict[str, str], kind: str) -> None:
+    records = [sqs_record(poison[kind], "poison"), sqs_record(queued_message(), "healthy")]
+    response = worker.process_batch(records, fresh_invocation)
     assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
     assert len(stored_items(aws)) == 1
+
+
+def test_a_batch_of_every_poison_kind_fails_only_those_records(
+    aws: Any, poison: dict[str, str]
+) -> None:
+    healthy = [sqs_record(queued_message(log_id=f"ok-{n}"), f"ok-{n}") for n in range(5)]
+    bad = [sqs_record(body, f"poison-{n}") for n, body in enumerate(poison.values())]
+    mixed = [record for pair in zip_longest(bad, healthy) for record in pair if record]
+    response = worker.process_batch(mixed, fresh_invocation)
+    failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    assert failed == {record["messageId"] for record in bad}
+    stored = sorted(item["log_id"]["S"] for item in stored_items(aws))
+    assert stored == [f"ok-{n}" for n in range(5)]
 
 
 def test_records_that_cannot_finish_in_time_are_handed_back_untouched(

@@ -1,0 +1,440 @@
+"""The chaos soak, `make chaos`: load the local stack, break it on purpose, and count every log.
+
+Starts the emulator with fault injection (`devstack.faults`), the API server and the queue
+consumer as their own processes on free ports, puts one of each kind of poison message on the
+queue, then posts the planned logs (`devstack.load`) from many client threads while:
+
+- the worker crashes on `CRASH_PROBABILITY` of its records (the app's own simulation);
+- DynamoDB throttles some writes and loses the answer to others (the write happened, the
+  worker sees a 500 and retries into its own conditional check);
+- SQS loses the answer to some SendMessage calls (the log is queued, ingest answers 503 and
+  the client posts it again), fails others, and fails some receives and deletes;
+- the worker process is killed (SIGKILL) in the middle of its batches, and restarted;
+- the consumer is restarted gracefully (SIGTERM, in-flight batches finish);
+- the queue is unreachable at ingest for a moment: every SendMessage's connection is dropped,
+  ingest answers 503, and clients retry with the same log_id;
+- for another moment SQS queues every message but loses every answer: ingest retries (queuing
+  more copies), answers 503, and the client posts again a log that was in fact queued.
+
+When every client has its answer, it waits for the queue to empty (each message stored, or
+moved to the dead-letter queue after `MAX_RECEIVE_COUNT` receives), reads the whole table and
+the dead-letter queue, and reconciles them with what was accepted (`devstack.reconcile`). It
+prints the figures, writes them to `--report` if asked, and exits 1 if anything was lost,
+doubled, misplaced or misredacted. Everything runs in bounded time: a time limit ends the wait
+for the queue, and whatever is missing by then counts as lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import Settings, load_settings
+from devstack.faults import FaultControl, FaultRule, Mode
+from devstack.load import IngestClient, PlannedLog, Submission, plan
+from devstack.poison import poison_bodies
+from devstack.processes import free_port, stop, stop_all, wait_for_port
+from devstack.reconcile import Figures, epoch_seconds, reconcile
+from devstack.redrive import inspect
+from devstack.resources import provision_local
+from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
+
+#: What the soak changes in the stage's settings: little simulated work, so thousands of logs
+#: fit in minutes; a 3 s worker timeout, so a crashed record is back in 18 s, not 6 minutes, with
+#: 1 s of it kept for the write, which waits its turn in the one-request-at-a-time emulator;
+#: the spec's crash rate; and ingest without keys, since the soak is about the pipeline.
+CHAOS_ENVIRONMENT: Mapping[str, str] = {
+    "WORK_SECONDS_PER_CHAR": "0.00002",
+    "CRASH_PROBABILITY": "0.05",
+    "WORKER_TIMEOUT_SECONDS": "3",
+    "WORKER_TIME_MARGIN_SECONDS": "1",
+    "WORKER_MAX_CONCURRENCY": "4",
+    "INGEST_AUTH": "open",
+}
+#: Faults drawn at random all through the run, as (operation, mode, probability).
+STEADY_FAULTS: tuple[FaultRule, ...] = (
+    FaultRule("PutItem", "throttle", 0.05),
+    FaultRule("PutItem", "lost", 0.02),
+    FaultRule("SendMessage", "lost", 0.01),
+    FaultRule("SendMessage", "error", 0.01),
+    FaultRule("ReceiveMessage", "error", 0.01),
+    FaultRule("DeleteMessageBatch", "error", 0.02),
+)
+#: The scheduled faults, by the share of planned logs posted when they strike.
+SCHEDULE: tuple[tuple[float, str], ...] = (
+    (0.15, "kill the worker"),
+    (0.30, "queue unreachable at ingest"),
+    (0.40, "queue answers lost at ingest"),
+    (0.50, "restart the consumer"),
+    (0.65, "queue unreachable at ingest"),
+    (0.80, "kill the worker"),
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How big and how long a soak is, and what it runs with."""
+
+    logs: int = 3000
+    tenants: int = 40
+    clients: int = 12
+    seed: int = 20261121
+    stage: str = "dev"
+    environment: Mapping[str, str] = field(default_factory=lambda: dict(CHAOS_ENVIRONMENT))
+    window_seconds: float = 1.5
+    time_limit_seconds: float = 900
+    log_dir: Path = PROJECT_DIR / "build" / "chaos"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One scheduled fault as it happened: when (seconds into the load) and what it found."""
+
+    seconds: float
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a soak found, for printing and for docs/reliability.md."""
+
+    options: Options
+    settings: Settings
+    planned: tuple[PlannedLog, ...]
+    poison_kinds: tuple[str, ...]
+    figures: Figures
+    injected: Mapping[str, int]
+    crashes: int
+    events: tuple[Event, ...]
+    load_seconds: float
+    deepest_queue: int
+    drain_seconds: float
+    drained: bool
+    last_stored_after_seconds: float
+
+
+class ChaosStack:
+    """The emulator (with faults), the API server and the consumer, as child processes."""
+
+    def __init__(self, options: Options) -> None:
+        self._options = options
+        self.emulator_port, self.api_port = free_port(), free_port()
+        emulator_url = f"http://{EMULATOR_HOST}:{self.emulator_port}"
+        shell = {**os.environ, **options.environment}
+        self.api_env = local_environment(options.stage, "api_handler", emulator_url, shell)
+        self.worker_env = local_environment(options.stage, "worker", emulator_url, shell)
+        self.settings = load_settings(self.worker_env)
+        self.faults = FaultControl(EMULATOR_HOST, self.emulator_port)
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._consumers = 0
+        options.log_dir.mkdir(parents=True, exist_ok=True)
+        for old_log in options.log_dir.glob("*.log"):  # a consumer log counts crashes
+            old_log.unlink()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulator."""
+        return emulator_client(self.worker_env, service)
+
+    def start(self) -> None:
+        """Start the emulator, provision it, start the API server and a consumer."""
+        emulator = self._spawn(
+            "emulator",
+            ["devstack.emulator", "--port", str(self.emulator_port), "--faults"],
+            os.environ,
+        )
+        wait_for_port(self.emulator_port, emulator, "the emulator")
+        self.resources = provision_local(self.worker_env)
+        self.sqs = self.client("sqs")
+        for environment in (self.api_env, self.worker_env):
+            environment["QUEUE_URL"] = self.resources.queue_url
+        api = self._spawn(
+            "api",
+            ["devstack.api", "--stage", self._options.stage, "--port", str(self.api_port)],
+            self.api_env,
+        )
+        self.start_consumer()
+        wait_for_port(self.api_port, api, "the API server")
+
+    def start_consumer(self) -> None:
+        """Start a fresh consumer process (a cold Lambda fleet), logging to its own file."""
+        self._consumers += 1
+        self._spawn(
+            "consumer",
+            ["devstack.consume", "--stage", self._options.stage],
+            self.worker_env,
+            log_name=f"consumer-{self._consumers}",
+        )
+
+    def kill_consumer(self) -> str:
+        """SIGKILL the consumer mid-batch, as a Lambda instance dies; start another."""
+        in_flight = self.in_flight()
+        self._processes["consumer"].send_signal(signal.SIGKILL)
+        self._processes["consumer"].wait()
+        self.start_consumer()
+        return f"SIGKILL with {in_flight} messages received and not yet deleted"
+
+    def restart_consumer(self) -> str:
+        """SIGTERM the consumer (it finishes its batches), then start another."""
+        in_flight = self.in_flight()
+        stop(self._processes["consumer"])
+        self.start_consumer()
+        return f"SIGTERM with {in_flight} messages in flight, then a fresh consumer"
+
+    def in_flight(self) -> int:
+        """Messages received from the ingest queue and neither deleted nor visible again."""
+        return self._depth()[1]
+
+    def queued(self) -> int:
+        """Messages on the ingest queue, waiting or in flight."""
+        return sum(self._depth())
+
+    def _depth(self) -> tuple[int, int]:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+    def crashes(self) -> int:
+        """Simulated crashes (`CRASH_PROBABILITY`) the workers logged, across every consumer."""
+        return sum(
+            path.read_text(errors="replace").count("SimulatedCrashError: simulated crash")
+            for path in self._options.log_dir.glob("consumer-*.log")
+        )
+
+    def stop(self) -> None:
+        """Stop everything, newest first."""
+        order = ("emulator", "api", "consumer")
+        stop_all([self._processes[name] for name in order if name in self._processes])
+
+    def _spawn(
+        self,
+        name: str,
+        module: list[str],
+        environment: Mapping[str, str],
+        log_name: str | None = None,
+    ) -> subprocess.Popen[bytes]:
+        log_path = self._options.log_dir / f"{log_name or name}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", *module],
+                env=dict(environment),
+                cwd=PROJECT_DIR,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._processes[name] = process
+        return process
+
+
+@contextlib.contextmanager
+def running(options: Options) -> Iterator[ChaosStack]:
+    """A started stack, stopped however the block ends."""
+    stack = ChaosStack(options)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+class FaultSchedule:
+    """Strikes the scheduled faults as the load passes their marks, from its own thread."""
+
+    def __init__(self, stack: ChaosStack, total: int, options: Options) -> None:
+        self._stack = stack
+        self._total = total
+        self._window = options.window_seconds
+        self.deepest_queue = 0
+        self._seed = options.seed
+        self._done = 0
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._pending = list(SCHEDULE)
+        self.events: list[Event] = []
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fault-schedule", daemon=True)
+        self._actions: dict[str, Callable[[], str]] = {
+            "kill the worker": stack.kill_consumer,
+            "restart the consumer": stack.restart_consumer,
+            "queue unreachable at ingest": lambda: self._sqs_window("drop"),
+            "queue answers lost at ingest": lambda: self._sqs_window("lost"),
+        }
+
+    def __enter__(self) -> FaultSchedule:
+        self._stack.faults.set_rules(STEADY_FAULTS, seed=self._seed)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._finished.set()
+        self._thread.join()
+
+    def one_done(self) -> None:
+        """Count one planned log as posted."""
+        with self._lock:
+            self._done += 1
+
+    def _run(self) -> None:
+        """Strike each fault at its mark; note the queue's depth every second meanwhile."""
+        next_look = 0.0
+        while not self._finished.wait(0.05):
+            if time.monotonic() >= next_look:
+                self.deepest_queue = max(self.deepest_queue, self._stack.queued())
+                next_look = time.monotonic() + 1
+            with self._lock:
+                share = self._done / self._total
+            if self._pending and share >= self._pending[0][0]:
+                _, name = self._pending.pop(0)
+                at = time.monotonic() - self._started
+                self.events.append(Event(round(at, 1), name, self._actions[name]()))
+
+    def _sqs_window(self, mode: Mode) -> str:
+        """Fail every SendMessage with `mode` for a moment, then go back to the steady faults."""
+        steady = [rule for rule in STEADY_FAULTS if rule.operation != "SendMessage"]
+        self._stack.faults.set_rules([*steady, FaultRule("SendMessage", mode, 1.0)])
+        time.sleep(self._window)
+        self._stack.faults.set_rules(STEADY_FAULTS)
+        what = {"drop": "connection dropped", "lost": "message queued, answer lost (500)"}
+        return f"every SendMessage's {what[mode]} for {self._window:g} s"
+
+
+def _post_all(
+    client: IngestClient, planned: list[PlannedLog], clients: int, schedule: FaultSchedule
+) -> list[Submission]:
+    """Post every planned log from `clients` threads; a later text waits for the earlier 202."""
+
+    def post(log: PlannedLog) -> list[Submission]:
+        submissions = []
+        for text in log.texts:
+            submissions.append(client.submit(log, text))
+            if submissions[-1].status != 202:
+                break
+        schedule.one_done()
+        return submissions
+
+    pool = ThreadPoolExecutor(max_workers=clients, thread_name_prefix="client")
+    try:
+        futures = [pool.submit(post, log) for log in planned]
+        return [submission for future in futures for submission in future.result()]
+    except BaseException:
+        client.stop()  # Ctrl-C: the clients stop at once, not after every planned log
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _drain(stack: ChaosStack, deadline: float) -> bool:
+    """Wait until the ingest queue is empty twice in a row; False if the deadline came first."""
+    empty_polls = 0
+    while time.monotonic() < deadline:
+        empty_polls = empty_polls + 1 if stack.queued() == 0 else 0
+        if empty_polls == 2:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table)
+    return [
+        {name: int(value["N"]) if "N" in value else value["S"] for name, value in item.items()}
+        for page in pages
+        for item in page["Items"]
+    ]
+
+
+def run(options: Options) -> Report:
+    """Run one soak and return what it found."""
+    started = time.monotonic()
+    with running(options) as stack:
+        settings = stack.settings
+        planned = plan(settings, options.logs, options.tenants, options.seed)
+        poison = poison_bodies(settings, tenant_id="poison")
+        for body in poison.values():
+            stack.sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=body)
+        deadline = started + options.time_limit_seconds
+        client = IngestClient(EMULATOR_HOST, stack.api_port, deadline)
+        load_started = time.time()
+        with FaultSchedule(stack, len(planned), options) as schedule:
+            submissions = _post_all(client, planned, options.clients, schedule)
+            load_seconds = time.time() - load_started
+            drained = _drain(stack, deadline)
+        drain_seconds = time.time() - load_started - load_seconds
+        stack.faults.set_rules([])
+        items = _scan(stack.client("dynamodb"), settings.table_name)
+        dead_letters = [
+            letter.body for letter in inspect(stack.sqs, stack.resources.dead_letter_queue_url)
+        ]
+        injected, crashes = stack.faults.injected(), stack.crashes()
+    figures = reconcile(submissions, items, dead_letters, list(poison.values()))
+    last_stored = max(
+        (epoch_seconds(str(item["processed_at"])) for item in items), default=load_started
+    )
+    return Report(
+        options=options,
+        settings=settings,
+        planned=tuple(planned),
+        poison_kinds=tuple(poison),
+        figures=figures,
+        injected=injected,
+        crashes=crashes,
+        events=tuple(schedule.events),
+        load_seconds=load_seconds,
+        deepest_queue=schedule.deepest_queue,
+        drain_seconds=drain_seconds,
+        drained=drained,
+        last_stored_after_seconds=last_stored - load_started,
+    )
+
+
+def main() -> None:
+    """Run the soak from the command line; exit 1 unless it meets the bar."""
+    from devstack.reliability import summary, write_report
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    defaults = Options()
+    parser.add_argument("--logs", type=int, default=defaults.logs)
+    parser.add_argument("--tenants", type=int, default=defaults.tenants)
+    parser.add_argument("--clients", type=int, default=defaults.clients)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--time-limit", type=float, default=defaults.time_limit_seconds)
+    parser.add_argument("--report", type=Path, help="write the figures to this Markdown file")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # stop the children too
+    options = replace(
+        defaults,
+        logs=args.logs,
+        tenants=args.tenants,
+        clients=args.clients,
+        seed=args.seed,
+        time_limit_seconds=args.time_limit,
+    )
+    report = run(options)
+    print(summary(report))
+    if args.report:
+        write_report(report, args.report)
+        print(f"wrote {args.report}")
+    if not report.figures.passed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: dev test lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive policies package package-resources package-terraform deploy clean
+.PHONY: dev test lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ chaos: $(INSTALLED)
 ##          (INSPECT=1: only list; AWS=1: the deployed STAGE's, with StartMessageMoveTask)
 redrive: $(INSTALLED)
 	$(BIN)/python -m devstack.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
+
+## bench: measure cold start, ingest, worker, redaction, the local stack and the package size;
+##        print the tables and write docs/benchmarks.md (QUICK=1: a smoke run into build/bench/)
+bench: $(INSTALLED)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 ## policies: regenerate .chalice/policy-<stage>-<function>.json from infra/iam.py's grants
 policies: $(INSTALLED)

@@ -22,6 +22,8 @@ INGEST_AUTH_MODES: Final[tuple[IngestAuth, ...]] = ("open", "required")
 #: SQS keeps a failed message invisible for this many worker timeouts, so that a batch that is
 #: still running (or being retried by Lambda) is never handed to a second worker.
 VISIBILITY_TIMEOUT_FACTOR = 6
+#: What an invocation may have used of its timeout before the worker looks at its first record.
+INVOCATION_START_SECONDS = 0.1
 
 
 class ConfigError(ValueError):
@@ -59,8 +61,14 @@ class Settings:
 
     @property
     def worker_work_budget_seconds(self) -> float:
-        """The longest simulated work one record may need and still finish in one invocation."""
-        return self.worker_timeout_seconds - self.worker_time_margin_seconds
+        """The longest simulated work one record may need and still finish in one invocation.
+
+        The worker starts a record only if its work and margin fit the time left, and a fresh
+        invocation never has the whole timeout left: it keeps `INVOCATION_START_SECONDS` back.
+        """
+        return (
+            self.worker_timeout_seconds - self.worker_time_margin_seconds - INVOCATION_START_SECONDS
+        )
 
 
 #: Bounds of every numeric setting. Its variable is its name in capitals (`CRASH_PROBABILITY`)
@@ -126,8 +134,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     if settings.worker_work_budget_seconds <= 0:
         raise ConfigError(
-            "WORKER_TIME_MARGIN_SECONDS must be smaller than WORKER_TIMEOUT_SECONDS, "
-            "or no record could ever be processed"
+            "WORKER_TIME_MARGIN_SECONDS must be more than 0.1 s smaller than "
+            "WORKER_TIMEOUT_SECONDS, or no record could ever be processed"
         )
     return settings
 

@@ -83,17 +83,17 @@ def _reject_constant(name: str) -> NoReturn:
     raise BadRequestError(f"the body is not valid JSON: {name} is not a JSON number")
 
 
+# No field is a number, so a number is only ever named in an error: reading integers as floats
+# spares int()'s 4300-digit limit (a ValueError, not a JSONDecodeError) and its quadratic time
+# on a long run of digits. Made once: `json.loads` with options builds a decoder every call.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_int=float
+)
+
+
 def _parse_json_object(text: str, required: tuple[str, ...]) -> dict[str, Any]:
     try:
-        # No field is a number, so a number is only ever named in an error: reading integers as
-        # floats spares int()'s 4300-digit limit (a ValueError, not a JSONDecodeError) and its
-        # quadratic time on a long run of digits.
-        fields = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-            parse_int=float,
-        )
+        fields = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise BadRequestError(
             f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"

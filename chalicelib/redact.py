@@ -1,8 +1,11 @@
 """Replace phone numbers and e-mail addresses in log text with `[REDACTED]`.
 
-`redact` is pure and runs one regular expression, compiled at import, over the text. Every
-quantifier is bounded and none is nested in another over the same characters, so each attempt
-reads a bounded stretch of text and time grows linearly with the text. Every match is at
+`redact(text)` is `_PII_PATTERN.sub(REPLACEMENT, text)`: one regular expression, compiled at
+import, defines every rule below. Every quantifier is bounded and none is nested in another over
+the same characters, so each attempt reads a bounded stretch of text and time grows linearly
+with the text. Tried at every position, though, the pattern reads logs at a few MB/s, so
+`redact` first finds the few places where a match can start (see "Where a match can start"
+below) and runs the pattern only there, with the same result. Every match is at
 least `MIN_MATCH_LENGTH` characters long, and a character is at least one UTF-8 byte, so
 redaction grows a text by at most a factor of `len(REPLACEMENT) / MIN_MATCH_LENGTH`, in
 characters and in UTF-8 bytes.
@@ -54,6 +57,17 @@ Decisions on borderline text:
 - A local part has at most 64 characters (RFC 5321): `x` * 65 + `@example.com` is not an
   address, and of a longer dotted run only the end, from a dot, is taken.
 - Addresses with other non-ASCII characters (`用户@例子.中国`) are not found.
+
+Where a match can start: an address's local part is the run of up to 64 local-part characters
+just before its `@` or `%40`; an international number starts at its `+` or `%2B` and a digit
+from 1 to 9; any other number ends with its last group, three digits, a separator and four
+digits, 8 to 16 characters after its start (after a space or a dot, the last group follows a
+`)`, or three digits and a space or a dot). Byte-string searches find these anchors at memory
+speed; in the window each anchor leaves, a cheap pattern (`_START`) skips the positions where
+no match can begin, and the full pattern decides at the rest, in order, exactly as a scan of
+the whole text would. Text crowded with anchors (more than one in `_CROWDED` characters) goes
+to the full pattern at once, which is then about as fast. `max_growth` bounds how much
+redaction can lengthen a text, from counts of separators and digits, without redacting it.
 """
 
 from __future__ import annotations
@@ -81,8 +95,10 @@ _EDGE = rf"(?!{_GLUED})"
 
 # Latin letters with diacritics (U+00C0-U+024F without the multiplication and division signs)
 # may be in a local part: `josé@example.com`.
+_LOCAL_PART_CHARACTERS = "A-Za-z0-9._%+\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f-"
+_LOCAL_PART_MAX = 64
 _EMAIL = (
-    "[A-Za-z0-9._%+\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f-]{1,64}"
+    rf"[{_LOCAL_PART_CHARACTERS}]{{1,{_LOCAL_PART_MAX}}}"
     r"(?:@|%40)"
     r"(?![0-9]{1,3}(?:\.[0-9]{1,3})?[xX]\.)"  # logo@2x.png
     r"(?:[A-Za-z0-9-]{1,63}\.){1,8}"
@@ -107,6 +123,120 @@ _PII_PATTERN: Final = re.compile(
 )
 
 
+# Anchors, found by byte-string searches in the text's ASCII bytes (one byte a character): an
+# address's separator, with the run of local-part characters before it (read on the reversed
+# text); a country code's sign followed by a digit from 1 to 9; and, with every digit made `0`
+# and every space `.`, a last group. After a space or a dot a last group must follow three
+# digits and a space or a dot, or a `)`: `800-555 0199` is not a number, `200 12345` neither.
+_SEPARATORS: Final = (b"@", b"%40")
+_LOCAL_PART_REVERSED: Final = re.compile(rf"[{_LOCAL_PART_CHARACTERS}]{{0,{_LOCAL_PART_MAX}}}")
+_SIGNS: Final = (b"+", b"%2B", b"%2b")
+_FIRST_DIGITS: Final = frozenset(b"123456789")
+_SHAPES: Final = bytes.maketrans(b"0123456789 ", b"0000000000.")
+_DASHED_GROUP: Final = b"000-0000"
+_DOTTED_GROUP: Final = b"000.0000"
+_BEFORE_DOTTED_GROUP: Final = (b"000.", b")", b").", b")-")
+_NUMBER_LENGTHS: Final = (len("555-0199"), len("1 (800) 555-0199"))
+_NUMBER_MIN_DIGITS: Final = 7
+
+# Positions worth trying in a window: not inside a word, and either a possible start of a
+# number or the start of a run of local-part characters that reaches an `@` or a `%`. It
+# reads at most `_START_REACH` characters past a window's end.
+_NUMBER_FIRST = "+%(0-9"
+_LOCAL_PART_BUT_PERCENT = _LOCAL_PART_CHARACTERS.replace("%", "")
+_START: Final = re.compile(
+    rf"[{_NUMBER_FIRST}{_LOCAL_PART_CHARACTERS}](?<!{_WORD}{_WORD})"
+    rf"(?:(?<=[{_NUMBER_FIRST}])"
+    rf"|(?=[{_LOCAL_PART_BUT_PERCENT}]{{0,{_LOCAL_PART_MAX - 1}}}+[@%]))"
+)
+_START_REACH = _LOCAL_PART_MAX + 2
+_CROWDED = 16
+
+Window = tuple[int, int]
+
+
+def _occurrences(haystack: bytes, needle: bytes) -> list[int]:
+    found = []
+    at = haystack.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = haystack.find(needle, at + 1)
+    return found
+
+
+def _sign_windows(ascii_text: bytes) -> list[Window]:
+    """International numbers start at a country code's sign followed by a digit from 1 to 9."""
+    return [
+        (at, at)
+        for sign in _SIGNS
+        for at in _occurrences(ascii_text, sign)
+        if at + len(sign) < len(ascii_text) and ascii_text[at + len(sign)] in _FIRST_DIGITS
+    ]
+
+
+def _group_windows(shapes: bytes) -> list[Window]:
+    """Other numbers start 8 to 16 characters before the end of their last group."""
+    ends = [at + len(_DASHED_GROUP) for at in _occurrences(shapes, _DASHED_GROUP)]
+    ends += [
+        at + len(_DOTTED_GROUP)
+        for at in _occurrences(shapes, _DOTTED_GROUP)
+        if shapes.endswith(_BEFORE_DOTTED_GROUP, 0, at)
+    ]
+    shortest, longest = _NUMBER_LENGTHS
+    return [(max(end - longest, 0), end - shortest) for end in ends]
+
+
+def _address_windows(text: str, separators: list[int]) -> list[Window]:
+    """Where addresses may start: in the run of local-part characters before a separator."""
+    reversed_text = text[::-1]
+    windows: list[Window] = []
+    for at in separators:
+        local_part = _LOCAL_PART_REVERSED.match(reversed_text, len(text) - at)
+        if local_part is not None and local_part.end() > local_part.start():
+            windows.append((at - (local_part.end() - local_part.start()), at - 1))
+    return windows
+
+
+def max_growth(text: str) -> int:
+    """At most how many bytes `redact` adds to `text`, counted at memory speed, not redacting.
+
+    A match of n bytes becomes `REPLACEMENT`: an address (at least `MIN_MATCH_LENGTH` bytes)
+    holds a separator of its own, a phone number at least 7 digits in 8 characters.
+    """
+    ascii_text = text.encode("ascii", "replace")
+    digits = len(ascii_text) - len(ascii_text.translate(None, b"0123456789"))
+    addresses = sum(map(ascii_text.count, _SEPARATORS))
+    address_growth = len(REPLACEMENT) - MIN_MATCH_LENGTH
+    number_growth = len(REPLACEMENT) - _NUMBER_LENGTHS[0]
+    return address_growth * addresses + number_growth * (digits // _NUMBER_MIN_DIGITS)
+
+
 def redact(text: str) -> str:
     """Return `text` with every phone number and e-mail address replaced by `REPLACEMENT`."""
-    return _PII_PATTERN.sub(REPLACEMENT, text)
+    ascii_text = text.encode("ascii", "replace")
+    separators = [at for separator in _SEPARATORS for at in _occurrences(ascii_text, separator)]
+    windows = _sign_windows(ascii_text) + _group_windows(ascii_text.translate(_SHAPES))
+    anchors = len(separators) + len(windows)
+    if anchors == 0:
+        return text
+    if anchors * _CROWDED > len(text):
+        return _PII_PATTERN.sub(REPLACEMENT, text)
+    windows += _address_windows(text, separators)
+    windows.sort()
+    pieces: list[str] = []
+    done = 0
+    match, search = _PII_PATTERN.match, _START.search
+    for first, last in windows:
+        at = first if first > done else done
+        while at <= last:
+            found = match(text, at)
+            if found:
+                pieces += (text[done:at], REPLACEMENT)
+                done = at = found.end()
+                continue
+            candidate = search(text, at + 1, last + _START_REACH) if at < last else None
+            if candidate is None:
+                break
+            at = candidate.start()
+    pieces.append(text[done:])
+    return "".join(pieces)

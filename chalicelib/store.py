@@ -37,15 +37,20 @@ def build_item(
     }
 
 
+def utf8_size(text: str) -> int:
+    """Bytes of `text` in UTF-8, without encoding it when it is ASCII (a flag Python keeps)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def item_size(item: Item) -> int:
     """Bytes DynamoDB counts for `item`: UTF-8 names and strings, numbers by their digits."""
     size = 0
     for name, value in item.items():
-        size += len(name.encode("utf-8"))
+        size += utf8_size(name)
         if isinstance(value, int):
             size += (len(str(abs(value))) + 1) // 2 + 1
         else:
-            size += len(value.encode("utf-8"))
+            size += utf8_size(value)
     return size
 
 

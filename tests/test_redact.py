@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import redact as redact_module
-from chalicelib.redact import _PII_PATTERN, MIN_MATCH_LENGTH, REPLACEMENT, redact
+from chalicelib.redact import _PII_PATTERN, MIN_MATCH_LENGTH, REPLACEMENT, max_growth, redact
 
 R = REPLACEMENT
 
@@ -446,3 +446,27 @@ def test_growth_is_bounded_by_the_shortest_match(text: str) -> None:
     bound = utf8_size(text) * len(REPLACEMENT) / MIN_MATCH_LENGTH
     assert utf8_size(redact(text)) <= bound
     assert len(redact(text)) <= len(text) * len(REPLACEMENT) / MIN_MATCH_LENGTH
+
+
+_anchor_rich_texts = st.lists(
+    st.one_of(pii, safe_tokens, glue, joiners, st.sampled_from(["%2B", "%2b", "%4", "x" * 70])),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(text=st.one_of(any_texts, pii_heavy_texts, _anchor_rich_texts))
+def test_redact_is_the_pattern_applied_to_the_whole_text(text: str) -> None:
+    # `redact` tries the pattern only where a match can start; crowded text takes the plain
+    # substitution, so the search is checked both ways.
+    expected = _PII_PATTERN.sub(REPLACEMENT, text)
+    assert redact(text) == expected
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redact_module, "_CROWDED", 0)
+        assert redact(text) == expected
+
+
+@settings(max_examples=200)
+@given(text=st.one_of(any_texts, pii_heavy_texts, _anchor_rich_texts))
+def test_max_growth_bounds_what_redaction_adds(text: str) -> None:
+    assert utf8_size(redact(text)) - utf8_size(text) <= max_growth(text)

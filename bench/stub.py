@@ -1,0 +1,185 @@
+"""A tiny AWS stand-in on 127.0.0.1, so botocore's real serialization, signing and HTTP run.
+
+It answers SQS `SendMessage` and DynamoDB `PutItem` (honouring the `attribute_not_exists`
+condition) and `GetItem` (the authorizer's key lookup), in the JSON protocol boto3 speaks to both
+services, with HTTP/1.1 keep-alive as AWS does. It answers as fast as plain Python can, so the
+time it adds is a small, equal share of every measured call: the ratios against bare boto3 are
+harsher here than against AWS, whose round trip takes milliseconds.
+
+Run in its own process (`python -m bench.stub`, printing its port), so it never competes with
+the measured code for the interpreter lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+
+from devstack.stage import PROJECT_DIR
+
+HOST = "127.0.0.1"
+QUEUE_NAME = "bench-ingest"
+TABLE_NAME = "bench-logs"
+_ACCOUNT = "123456789012"
+
+Answer = tuple[int, dict[str, Any]]
+
+
+class _Store:
+    """The stub's state: one table's items by key, guarded for the server's threads."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+
+_DUPLICATE: Final[Answer] = (
+    400,
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+        "message": "The conditional request failed",
+    },
+)
+
+
+def _key(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(item.get(name, {}).get("S")) for name in ("tenant_id", "log_id"))
+
+
+def _send_message(request: dict[str, Any], store: _Store) -> Answer:
+    digest = hashlib.md5(request["MessageBody"].encode(), usedforsecurity=False).hexdigest()
+    return 200, {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
+
+
+def _put_item(request: dict[str, Any], store: _Store) -> Answer:
+    item = request["Item"]
+    with store.lock:
+        if "attribute_not_exists" in request.get("ConditionExpression", "") and (
+            _key(item) in store.items
+        ):
+            return _DUPLICATE
+        store.items[_key(item)] = item
+    return 200, {}
+
+
+def _get_item(request: dict[str, Any], store: _Store) -> Answer:
+    item = store.items.get(_key(request["Key"]))
+    return 200, {} if item is None else {"Item": item}
+
+
+_OPERATIONS: dict[str, Callable[[dict[str, Any], _Store], Answer]] = {
+    "AmazonSQS.SendMessage": _send_message,
+    "DynamoDB_20120810.PutItem": _put_item,
+    "DynamoDB_20120810.GetItem": _get_item,
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    disable_nagle_algorithm = True  # or the body waits ~40 ms behind its headers' ACK
+    server: _Server
+
+    def do_POST(self) -> None:
+        """Answer one JSON-protocol call, chosen by its `X-Amz-Target` header."""
+        length = int(self.headers.get("Content-Length", "0"))
+        request = json.loads(self.rfile.read(length) or b"{}")
+        operation = _OPERATIONS.get(self.headers.get("X-Amz-Target", ""))
+        if operation is None:
+            status, answer = 400, {"__type": "UnknownOperationException", "message": "stub"}
+        else:
+            status, answer = operation(request, self.server.store)
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay silent: a line per request would cost more than the answer."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__((HOST, 0), _Handler)
+        self.store = _Store()
+
+
+def stub_environment(endpoint: str) -> dict[str, str]:
+    """Variables that point the app (and bare boto3) at the stub, with fake credentials."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "QUEUE_NAME": QUEUE_NAME,
+        "QUEUE_URL": f"{endpoint}/{_ACCOUNT}/{QUEUE_NAME}",
+        "TABLE_NAME": TABLE_NAME,
+        "WORK_SECONDS_PER_CHAR": "0",
+        "CRASH_PROBABILITY": "0",
+    }
+
+
+def _forget_process_state() -> None:
+    """Drop the settings, clients and queue URL this process cached, as a new instance would."""
+    from chalicelib import clients, config, queue
+
+    config.get_settings.cache_clear()
+    clients.client.cache_clear()
+    clients._session.cache_clear()
+    queue.queue_url.cache_clear()
+
+
+@contextmanager
+def stub_process_environment(endpoint: str) -> Iterator[None]:
+    """Run this process's app code against the stub, then restore the environment it had."""
+    saved = dict(os.environ)
+    os.environ.update(stub_environment(endpoint))
+    _forget_process_state()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _forget_process_state()
+
+
+@contextmanager
+def running_stub() -> Iterator[str]:
+    """Start the stub in its own process and yield its endpoint URL; stop it on exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.stub"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = (process.stdout.readline() if process.stdout else "").strip()
+        if not port.isdigit():
+            raise RuntimeError(f"the AWS stub did not start (it printed {port!r})")
+        yield f"http://{HOST}:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    """Serve on a free port, printing it first, until terminated."""
+    server = _Server()
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

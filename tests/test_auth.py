@@ -162,6 +162,18 @@ def test_required_ingest_without_a_key_is_401_and_enqueues_nothing(
     assert queue_is_empty(aws)
 
 
+def post_as_acme(
+    client: Client, make_key: MakeKey, content_type: str, headers: dict[str, str], body: Any
+) -> Any:
+    """POST /ingest with acme's key, the body a string or a JSON value."""
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return client.http.post(
+        "/ingest",
+        headers={"Content-Type": content_type, **headers, **bearer(make_key("acme"))},
+        body=raw.encode(),
+    )
+
+
 @pytest.mark.parametrize(
     ("content_type", "headers", "body"),
     [
@@ -184,12 +196,7 @@ def test_required_ingest_naming_another_tenant_is_403_not_a_rewrite(
     headers: dict[str, str],
     body: Any,
 ) -> None:
-    raw = body if isinstance(body, str) else json.dumps(body)
-    answer = keyed_client.http.post(
-        "/ingest",
-        headers={"Content-Type": content_type, **headers, **bearer(make_key("acme"))},
-        body=raw.encode(),
-    )
+    answer = post_as_acme(keyed_client, make_key, content_type, headers, body)
     assert answer.status_code == 403
     assert "belongs to tenant 'acme'" in answer.json_body["Message"]
     assert queue_is_empty(aws)
@@ -213,12 +220,7 @@ def test_required_ingest_takes_the_tenant_from_the_key(
     headers: dict[str, str],
     body: Any,
 ) -> None:
-    raw = body if isinstance(body, str) else json.dumps(body)
-    answer = keyed_client.http.post(
-        "/ingest",
-        headers={"Content-Type": content_type, **headers, **bearer(make_key("acme"))},
-        body=raw.encode(),
-    )
+    answer = post_as_acme(keyed_client, make_key, content_type, headers, body)
     assert answer.status_code == 202
     assert answer.json_body["tenant_id"] == "acme"
 

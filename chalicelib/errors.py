@@ -4,7 +4,13 @@ Chalice turns any `ChaliceViewError` into `{"Code": <class name>, "Message": <te
 class's status code, the same shape as its own 400, 404 and 415 answers.
 """
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
 from chalice.app import ChaliceViewError
+
+logger = logging.getLogger(__name__)
 
 
 class PayloadTooLargeError(ChaliceViewError):
@@ -23,3 +29,23 @@ class ServiceUnavailableError(ChaliceViewError):
     """The queue did not acknowledge the log: the client should retry with the same log_id."""
 
     STATUS_CODE = 503
+
+
+@contextlib.contextmanager
+def unavailable_on_aws_failure(what: str, refused: str, unreachable: str) -> Iterator[None]:
+    """Answer any AWS failure inside the block with a 503 the client can retry.
+
+    `refused` is the message when AWS answered with an error (`{code}` stands for its code),
+    `unreachable` when it did not answer at all; `what` names the resource in the log line.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        logger.error("%s refused the call: %s", what, code)
+        raise ServiceUnavailableError(refused.format(code=code)) from None
+    except BotoCoreError as error:
+        logger.error("%s unreachable: %s", what, type(error).__name__)
+        raise ServiceUnavailableError(unreachable) from None

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import functools
-import logging
 
 from chalicelib.clients import client
 from chalicelib.config import get_settings
-from chalicelib.errors import ServiceUnavailableError
-
-logger = logging.getLogger(__name__)
+from chalicelib.errors import unavailable_on_aws_failure
 
 
 @functools.cache
@@ -29,21 +26,12 @@ def send(body: str) -> str:
     was refused: SQS may have queued it and lost the answer (a 500, a read timeout), so the 503
     asks for a retry with the same log_id, which the worker stores once.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
+    with unavailable_on_aws_failure(
+        "ingest queue",
+        refused="the ingest queue answered {code}; the log is not known to be accepted: "
+        "retry with the same log_id",
+        unreachable="the ingest queue is unreachable or did not answer; the log is not known "
+        "to be accepted: retry with the same log_id",
+    ):
         response = client("sqs").send_message(QueueUrl=queue_url(), MessageBody=body)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        logger.error("ingest queue refused the message: %s", code)
-        raise ServiceUnavailableError(
-            f"the ingest queue answered {code}; the log is not known to be accepted: "
-            "retry with the same log_id"
-        ) from None
-    except BotoCoreError as error:
-        logger.error("ingest queue unreachable: %s", type(error).__name__)
-        raise ServiceUnavailableError(
-            "the ingest queue is unreachable or did not answer; the log is not known to be "
-            "accepted: retry with the same log_id"
-        ) from None
     return str(response["MessageId"])

@@ -12,18 +12,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from chalice.app import BadRequestError, ForbiddenError, NotFoundError
 
 from chalicelib.config import get_settings
-from chalicelib.errors import ServiceUnavailableError
+from chalicelib.errors import unavailable_on_aws_failure
 from chalicelib.message import InvalidFieldError, check_log_id
 from chalicelib.tenant_credentials import tenant_table_client
-
-logger = logging.getLogger(__name__)
 
 PAGE_DEFAULT: Final = 50
 PAGE_MAX: Final = 100
@@ -81,17 +78,12 @@ def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
 
 def _read(call: Callable[[], T]) -> T:
     """Run one read; any AWS failure becomes a 503 the client can retry."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
+    with unavailable_on_aws_failure(
+        "logs table",
+        refused="logs could not be read ({code}); retry later",
+        unreachable="logs could not be read; retry later",
+    ):
         return call()
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        logger.error("logs table read refused: %s", code)
-        raise ServiceUnavailableError(f"logs could not be read ({code}); retry later") from None
-    except BotoCoreError as error:
-        logger.error("logs table unreachable: %s", type(error).__name__)
-        raise ServiceUnavailableError("logs could not be read; retry later") from None
 
 
 def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
 from chalicelib.ingest import accept
 from chalicelib.reads import get_log, list_logs
+from chalicelib.telemetry import configure_logging
 from chalicelib.worker import process_batch
 
 app = Chalice(app_name="robust-data-processor")
 _settings = get_settings()
+configure_logging()
 
 
 def _request() -> Request:
@@ -42,13 +44,13 @@ _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" e
 @app.route(
     "/ingest",
     methods=["POST"],
-    content_types=["application/json", "text/plain"],
+    content_types=["*/*"],  # every media type reaches `normalize`, which answers the 415s
     authorizer=_ingest_authorizer,
 )
 def ingest_log() -> Response:
     """Accept one log; 202 means it is durably queued."""
     request = _request()
-    caller = caller_tenant(request.context) if _ingest_authorizer else None
+    caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
     accepted = accept(request.headers, request.raw_body, _request_id(request), caller)
     return Response(body=accepted, status_code=202)
 

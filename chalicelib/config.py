@@ -53,6 +53,8 @@ class Settings:
     ingest_auth: IngestAuth = "required"
     auth_cache_ttl_seconds: int = 300
     tenant_read_role_arn: str | None = None
+    stage: str = "dev"
+    metrics_by_tenant: bool = False
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -87,7 +89,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "worker_max_concurrency": (2, 1000),
     "auth_cache_ttl_seconds": (0, 3600),
 }
-_NAMES = ("table_name", "queue_name", "dead_letter_queue_name", "tenants_table_name")
+#: Settings read as plain strings.
+_NAMES = ("table_name", "queue_name", "dead_letter_queue_name", "tenants_table_name", "stage")
+_FLAGS = {"true": True, "false": False}
 
 
 def _number(env: Mapping[str, str], field: str, default: float) -> float:
@@ -114,6 +118,16 @@ def _ingest_auth(raw: str | None, default: IngestAuth) -> IngestAuth:
     raise ConfigError(f"INGEST_AUTH={raw!r} must be one of {', '.join(INGEST_AUTH_MODES)}")
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = _FLAGS.get(raw.strip().lower())
+    if value is None:
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+    return value
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build settings from a mapping of environment variables, validating every value."""
     defaults = Settings()
@@ -123,6 +137,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     values["queue_url"] = env.get("QUEUE_URL") or None
     values["tenant_read_role_arn"] = env.get("TENANT_READ_ROLE_ARN") or None
     values["ingest_auth"] = _ingest_auth(env.get("INGEST_AUTH"), defaults.ingest_auth)
+    values["metrics_by_tenant"] = _flag(env, "METRICS_BY_TENANT", defaults.metrics_by_tenant)
     for field in _BOUNDS:
         values[field] = _number(env, field, getattr(defaults, field))
     settings = Settings(**values)

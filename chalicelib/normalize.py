@@ -30,7 +30,7 @@ from chalicelib.message import (
 )
 
 JSON_FIELDS = ("tenant_id", "log_id", "text")
-_MEDIA_TYPES: Mapping[str, Source] = {
+MEDIA_TYPES: Mapping[str, Source] = {
     "application/json": "json_upload",
     "text/plain": "text_upload",
 }
@@ -40,11 +40,11 @@ _BOM = "\ufeff"
 
 def _media_type(content_type: str | None) -> Source:
     """Map a Content-Type header to the upload form it announces."""
-    supported = " or ".join(_MEDIA_TYPES)
+    supported = " or ".join(MEDIA_TYPES)
     if not content_type:
         raise UnsupportedMediaTypeError(f"a Content-Type header is required: {supported}")
     media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    source = _MEDIA_TYPES.get(media_type.lower())
+    source = MEDIA_TYPES.get(media_type.lower())
     if source is None:
         raise UnsupportedMediaTypeError(
             f"Content-Type {media_type!r} is not supported: {supported}"

@@ -213,18 +213,23 @@ def max_growth(text: str) -> int:
 
 def redact(text: str) -> str:
     """Return `text` with every phone number and e-mail address replaced by `REPLACEMENT`."""
+    return redact_counted(text)[0]
+
+
+def redact_counted(text: str) -> tuple[str, int]:
+    """`redact(text)` and how many phone numbers and addresses it replaced."""
     ascii_text = text.encode("ascii", "replace")
     separators = [at for separator in _SEPARATORS for at in _occurrences(ascii_text, separator)]
     windows = _sign_windows(ascii_text) + _group_windows(ascii_text.translate(_SHAPES))
     anchors = len(separators) + len(windows)
     if anchors == 0:
-        return text
+        return text, 0
     if anchors * _CROWDED > len(text):
-        return _PII_PATTERN.sub(REPLACEMENT, text)
+        return _PII_PATTERN.subn(REPLACEMENT, text)
     windows += _address_windows(text, separators)
     windows.sort()
     pieces: list[str] = []
-    done = 0
+    done = replaced = 0
     match, search = _PII_PATTERN.match, _START.search
     for first, last in windows:
         at = first if first > done else done
@@ -232,6 +237,7 @@ def redact(text: str) -> str:
             found = match(text, at)
             if found:
                 pieces += (text[done:at], REPLACEMENT)
+                replaced += 1
                 done = at = found.end()
                 continue
             candidate = search(text, at + 1, last + _START_REACH) if at < last else None
@@ -239,4 +245,4 @@ def redact(text: str) -> str:
                 break
             at = candidate.start()
     pieces.append(text[done:])
-    return "".join(pieces)
+    return "".join(pieces), replaced

@@ -7,13 +7,13 @@ only those: the ones that failed, and the ones handed back before the function's
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +21,18 @@ from chalicelib import store
 from chalicelib.config import Settings, get_settings
 from chalicelib.limits import work_seconds
 from chalicelib.message import InvalidFieldError, LogMessage, utc_timestamp
-from chalicelib.redact import redact
-
-logger = logging.getLogger(__name__)
+from chalicelib.metrics import (
+    DUPLICATES,
+    LOGS_STORED,
+    PROCESSING_LAG,
+    RECORD_DURATION,
+    RECORDS_FAILED,
+    REDACTIONS,
+    FailureReason,
+    Metric,
+)
+from chalicelib.redact import redact_counted
+from chalicelib.telemetry import Level, describe_error, elapsed_ms, emit
 
 BatchResponse = dict[str, list[dict[str, str]]]
 
@@ -48,49 +57,101 @@ def receive_count(record: Mapping[str, Any]) -> int:
         return 1
 
 
-def process_record(message: LogMessage, attempt: int, settings: Settings) -> bool:
-    """Do the (simulated) heavy work, redact, and store; return False if already stored."""
+@dataclass(frozen=True)
+class Processed:
+    """What processing one log came to: stored (or found already stored), and its figures."""
+
+    stored: bool
+    redactions: int
+    lag_ms: float | None
+
+
+def _lag_ms(received_at: str, processed_at: datetime) -> float | None:
+    """Milliseconds from ingest's `received_at` to now; None if it is not a timestamp."""
+    try:
+        received = datetime.fromisoformat(received_at)
+    except ValueError:
+        return None
+    if received.tzinfo is None:
+        return None
+    return round((processed_at - received).total_seconds() * 1000, 1)
+
+
+def process_record(message: LogMessage, attempt: int, settings: Settings) -> Processed:
+    """Do the (simulated) heavy work, redact, and store; `stored` is False if already stored."""
     time.sleep(work_seconds(message.text, settings))
     if random.random() < settings.crash_probability:
         raise SimulatedCrashError(
             f"simulated crash (CRASH_PROBABILITY={settings.crash_probability})"
         )
+    redacted, redactions = redact_counted(message.text)
+    processed_at = datetime.now(UTC)
     item = store.build_item(
         message,
-        redacted=redact(message.text),
-        processed_at=utc_timestamp(datetime.now(UTC)),
+        redacted=redacted,
+        processed_at=utc_timestamp(processed_at),
         worker_id=worker_id(),
         attempt=attempt,
     )
-    return store.put_new(item)
+    stored = store.put_new(item)
+    return Processed(stored, redactions, _lag_ms(message.received_at, processed_at))
+
+
+def _handed_back(
+    reason: FailureReason, started: float, trace: dict[str, object], **details: object
+) -> bool:
+    """Report a record going back to the queue, and say it is not done."""
+    level: Level = "ERROR" if reason in ("error", "poison") else "WARNING"
+    fields = {"outcome": "failed", "duration_ms": elapsed_ms(started), **trace, **details}
+    emit("record", fields, level, {RECORDS_FAILED: 1}, reason)
+    return False
 
 
 def _run(record: Mapping[str, Any], seconds_left: float, settings: Settings) -> bool:
     """Process one SQS record; return whether it is done and may be deleted from the queue."""
-    message_id = record.get("messageId")
+    started = time.perf_counter()
+    attempt = receive_count(record)
+    trace: dict[str, object] = {"message_id": record.get("messageId"), "attempt": attempt}
     try:
         message = LogMessage.from_json(record["body"])
     except (InvalidFieldError, KeyError, TypeError) as error:
-        logger.error("poison record %s: %s", message_id, error)
-        return False
+        return _handed_back("poison", started, trace, **describe_error(error))
+    trace |= {
+        "request_id": message.request_id,
+        "tenant_id": message.tenant_id,
+        "log_id": message.log_id,
+    }
     needed = work_seconds(message.text, settings) + settings.worker_time_margin_seconds
     if needed > seconds_left:
-        logger.warning(
-            "handing back %s/%s: needs %.1f s, %.1f s left before the timeout",
-            message.tenant_id,
-            message.log_id,
-            needed,
-            seconds_left,
+        return _handed_back(
+            "out_of_time",
+            started,
+            trace,
+            needed_seconds=round(needed, 1),
+            seconds_left=round(seconds_left, 1),
         )
-        return False
-    attempt = receive_count(record)
     try:
-        stored = process_record(message, attempt, settings)
-    except Exception:
-        logger.exception("failed %s/%s on attempt %d", message.tenant_id, message.log_id, attempt)
-        return False
-    outcome = "stored" if stored else "duplicate, already stored"
-    logger.info("%s %s/%s on attempt %d", outcome, message.tenant_id, message.log_id, attempt)
+        processed = process_record(message, attempt, settings)
+    except SimulatedCrashError as error:
+        return _handed_back("simulated_crash", started, trace, **describe_error(error))
+    except Exception as error:
+        return _handed_back("error", started, trace, **describe_error(error, with_traceback=True))
+    duration = elapsed_ms(started)
+    metrics: dict[Metric, float] = {RECORD_DURATION: duration}
+    if processed.stored:
+        metrics |= {LOGS_STORED: 1, REDACTIONS: processed.redactions}
+        if processed.lag_ms is not None:
+            metrics[PROCESSING_LAG] = processed.lag_ms
+    else:
+        metrics[DUPLICATES] = 1
+    fields = {
+        "outcome": "stored" if processed.stored else "duplicate",
+        "duration_ms": duration,
+        "lag_ms": processed.lag_ms if processed.stored else None,
+        "redactions": processed.redactions if processed.stored else None,
+        **trace,
+    }
+    emit("record", fields, metrics=metrics)
     return True
 
 
@@ -104,9 +165,17 @@ def process_batch(
     queue. `remaining_ms` is the Lambda context's `get_remaining_time_in_millis`.
     """
     settings = get_settings()
+    started = time.perf_counter()
     failures = [
         {"itemIdentifier": str(record.get("messageId"))}
         for record in sorted(records, key=receive_count, reverse=True)
         if not _run(record, remaining_ms() / 1000, settings)
     ]
+    summary = {
+        "outcome": "partial" if failures else "complete",
+        "records": len(records),
+        "failed": len(failures),
+        "duration_ms": elapsed_ms(started),
+    }
+    emit("batch", summary)
     return {"batchItemFailures": failures}

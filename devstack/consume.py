@@ -8,7 +8,6 @@ timeout are the stage's own, and the handler is the very `worker` function that 
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 from types import FrameType
@@ -19,10 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # not its credential chatter
-
-    import app
+    import app  # its import makes stdlib logging write event lines (`configure_logging`)
     from chalicelib.clients import client
     from chalicelib.config import get_settings
     from chalicelib.queue import queue_url

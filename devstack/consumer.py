@@ -27,6 +27,8 @@ from typing import Any
 
 from chalice.local import LambdaContext
 
+from chalicelib.telemetry import elapsed_ms, emit
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -178,6 +180,25 @@ def _item_identifier(entry: Any, known: frozenset[str]) -> str:
     return identifier
 
 
+def _report(outcome: BatchOutcome, duration_ms: float) -> None:
+    """One `consumer_batch` line: what SQS was told about a batch, as Lambda's poller would."""
+    if not outcome.failed:
+        verdict = "deleted"
+    elif outcome.handler_error is not None:
+        verdict = "failed"
+    else:
+        verdict = "partial"
+    fields = {
+        "outcome": verdict,
+        "received": len(outcome.received),
+        "deleted": len(outcome.deleted),
+        "failed": len(outcome.failed),
+        "handler_error": outcome.handler_error,
+        "duration_ms": duration_ms,
+    }
+    emit("consumer_batch", fields, "INFO" if verdict == "deleted" else "WARNING")
+
+
 class QueueConsumer:
     """Poll one queue and invoke a handler with its batches, as Lambda's event source mapping.
 
@@ -281,6 +302,7 @@ class QueueConsumer:
         messages = self._receive_batch()
         if not messages:
             return None
+        started = time.perf_counter()
         ids = tuple(message["MessageId"] for message in messages)
         region = self._region(queue_arn)
         records = [lambda_record(message, queue_arn, region) for message in messages]
@@ -300,6 +322,7 @@ class QueueConsumer:
             records_failed=len(outcome.failed),
             handler_errors=int(handler_error is not None),
         )
+        _report(outcome, elapsed_ms(started))
         return outcome
 
     def _arn(self) -> str:

@@ -8,11 +8,19 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import BadRequestError, UnauthorizedError
 from chalice.test import Client
 
 from app import app
+from chalicelib.errors import (
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    UnsupportedMediaTypeError,
+)
+from chalicelib.ingest import rejection_reason
 from devstack.stage import PROJECT_DIR
 from tests.conftest import queued_message, sqs_record
+from tests.event_lines import assert_no_personal_data, dimension_sets, events, metric_values
 
 
 @pytest.fixture
@@ -70,7 +78,7 @@ def test_text_upload_takes_tenant_and_log_id_from_headers(client: Client, aws: A
         ('{"tenant_id": "a/b", "text": "x"}', "application/json", 400, "tenant_id must be"),
         ('{"tenant_id": "a", "text": 5}', "application/json", 400, "text must be a string"),
         ("hello", "text/plain", 400, "X-Tenant-ID header is required"),
-        ("a=b", "application/x-www-form-urlencoded", 415, "Unsupported media type"),
+        ("a=b", "application/x-www-form-urlencoded", 415, "is not supported"),
         ("hello", "text/plain; charset=latin-1", 415, "charset"),
         ("hello", "*/*", 415, "not supported"),
     ],
@@ -166,3 +174,108 @@ def test_chalice_can_analyze_app_py_for_deployment() -> None:
 
     source = (PROJECT_DIR / "app.py").read_text()
     assert isinstance(get_client_calls_for_app(source), dict)
+
+
+# --- event lines ------------------------------------------------------------------------------
+
+
+def ingest_line(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    output = capsys.readouterr().out
+    [line] = events(output, "ingest")
+    for personal in ("555-0199", "ann@example.com"):
+        assert personal not in output
+    assert_no_personal_data(line)
+    return line
+
+
+def test_an_accepted_log_is_one_line_a_log_can_be_followed_by(
+    client: Client, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = json.dumps({"tenant_id": "acme", "log_id": "101", "text": "call 555-0199"})
+    answer = post(client, body, "application/json").json_body
+    line = ingest_line(capsys)
+    assert {key: line[key] for key in ("outcome", "status", "tenant_id", "log_id")} == {
+        "outcome": "accepted",
+        "status": 202,
+        "tenant_id": "acme",
+        "log_id": "101",
+    }
+    assert line["request_id"] == answer["request_id"]
+    assert line["body_bytes"] == len(body)
+    assert metric_values(line) == {"IngestAccepted": 1, "IngestDuration": line["duration_ms"]}
+    assert "call" not in line.values()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason", "status"),
+    [
+        ('{"tenant_id": "ann@example.com", "text": "hi"}', "application/json", "bad_request", 400),
+        (
+            '{"tenant_id": "acme", "text": "555-0199", "x": 1}',
+            "application/json",
+            "bad_request",
+            400,
+        ),
+        ("call 555-0199", "text/csv", "unsupported_media_type", 415),
+    ],
+)
+def test_a_refusal_is_counted_by_reason_without_echoing_the_input(
+    client: Client,
+    aws: Any,
+    capsys: pytest.CaptureFixture[str],
+    body: str,
+    content_type: str,
+    reason: str,
+    status: int,
+) -> None:
+    assert post(client, body, content_type).status_code == status
+    line = ingest_line(capsys)
+    assert (line["outcome"], line["reason"], line["status"], line["level"]) == (
+        "rejected",
+        reason,
+        status,
+        "WARNING",
+    )
+    assert "error_message" not in line
+    assert metric_values(line) == {"IngestRejected": 1}
+    assert dimension_sets(line) == [{"Stage": "dev"}, {"Stage": "dev", "Reason": reason}]
+
+
+def test_a_log_too_large_is_refused_under_its_tenant(
+    client: Client, aws: Any, configure: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(WORK_SECONDS_PER_CHAR="0.05")
+    post(client, "x" * 2000, "text/plain", **{"X-Tenant-ID": "acme", "X-Log-ID": "big"})
+    line = ingest_line(capsys)
+    assert (line["reason"], line["status"], line["tenant_id"], line["log_id"]) == (
+        "payload_too_large",
+        413,
+        "acme",
+        "big",
+    )
+
+
+def test_an_unavailable_queue_is_an_error_with_the_cause(
+    client: Client, aws: Any, configure: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(QUEUE_NAME="no-such-queue")
+    post(client, "hello", "text/plain", **{"X-Tenant-ID": "acme"})
+    line = ingest_line(capsys)
+    assert (line["reason"], line["status"], line["level"]) == ("service_unavailable", 503, "ERROR")
+    assert line["error"] == "ServiceUnavailableError"
+    assert "retry with the same log_id" in line["error_message"]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (BadRequestError("x"), "bad_request"),
+        (UnauthorizedError("x"), "unauthorized"),
+        (PayloadTooLargeError("x"), "payload_too_large"),
+        (UnsupportedMediaTypeError("x"), "unsupported_media_type"),
+        (ServiceUnavailableError("x"), "service_unavailable"),
+        (KeyError("x"), "internal_error"),
+    ],
+)
+def test_rejection_reasons_are_the_error_types(error: Exception, reason: str) -> None:
+    assert rejection_reason(error) == reason

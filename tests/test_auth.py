@@ -16,6 +16,7 @@ from chalicelib.keys import new_key
 from devstack.stage import PROJECT_DIR
 from infra.keys import create_key, revoke_key
 from tests.conftest import processed_log
+from tests.event_lines import events
 
 MakeKey = Callable[[str], str]
 
@@ -160,6 +161,20 @@ def test_required_ingest_without_a_key_is_401_and_enqueues_nothing(
     )
     assert answer.status_code == 401
     assert queue_is_empty(aws)
+
+
+def test_a_refused_key_at_ingest_is_counted_as_unauthorized(
+    keyed_client: Client, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = keyed_client.http.post(
+        "/ingest",
+        headers={"Content-Type": "text/plain", **bearer("rdp_0123_wrong")},
+        body=b"call 555-0199",
+    )
+    assert answer.status_code == 401
+    [line] = events(capsys.readouterr().out, "ingest")
+    assert (line["outcome"], line["reason"], line["status"]) == ("rejected", "unauthorized", 401)
+    assert "tenant_id" not in line
 
 
 def post_as_acme(

@@ -33,6 +33,7 @@ def test_defaults_match_the_documented_behaviour() -> None:
         ("MAX_RECEIVE_COUNT", "0"),
         ("INGEST_AUTH", "sometimes"),
         ("AUTH_CACHE_TTL_SECONDS", "3601"),
+        ("METRICS_BY_TENANT", "yes"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -64,3 +65,18 @@ def test_ingest_is_keyed_unless_a_stage_opens_it() -> None:
     assert load_settings({"INGEST_AUTH": " Open "}).ingest_auth == "open"
     assert stage_settings("dev", "api_handler").ingest_auth == "open"
     assert stage_settings("prod", "api_handler").ingest_auth == "required"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_metrics_name_their_stage_and_go_per_tenant_only_where_tenants_are_keyed(
+    stage: str,
+) -> None:
+    # Open ingest lets anyone invent tenants: each would be a custom metric, paid for monthly.
+    settings = stage_settings(stage, "worker")
+    assert settings.stage == stage
+    assert settings.metrics_by_tenant <= (settings.ingest_auth == "required")
+
+
+def test_per_tenant_metrics_are_off_unless_asked_for() -> None:
+    assert load_settings({}).metrics_by_tenant is False
+    assert load_settings({"METRICS_BY_TENANT": " True "}).metrics_by_tenant is True

@@ -28,6 +28,7 @@ from devstack.consumer import (
     QueueConsumer,
     reported_failures,
 )
+from tests.event_lines import events
 
 REGION = "us-east-1"
 MAX_RECEIVE_COUNT = 2
@@ -256,11 +257,18 @@ def test_success_deletes_the_whole_batch(queues: Queues, response: Any) -> None:
 # 3. Partial failure deletes all but the reported ones.
 
 
-def test_partial_failure_keeps_only_the_reported_message(queues: Queues) -> None:
+def test_partial_failure_keeps_only_the_reported_message(
+    queues: Queues, capsys: pytest.CaptureFixture[str]
+) -> None:
     first, middle, last = send(queues.sqs, queues.url, "first", "middle", "last")
     consumer = consumer_for(queues.sqs, queues.url, Recorder(respond=fail_bodies("middle")))
 
     outcome = one_batch(consumer)
+
+    [line] = events(capsys.readouterr().out, "consumer_batch")
+    assert (line["outcome"], line["level"]) == ("partial", "WARNING")
+    assert (line["received"], line["deleted"], line["failed"]) == (3, 2, 1)
+    assert line["duration_ms"] >= 0
 
     assert outcome == BatchOutcome(
         received=(first, middle, last), deleted=(first, last), failed=(middle,), handler_error=None
@@ -286,7 +294,9 @@ def test_the_consumer_does_not_change_a_failed_messages_visibility(queues: Queue
 # 4. A raised exception or an invalid response fails the whole batch.
 
 
-def test_a_raising_handler_fails_the_whole_batch(queues: Queues, caplog: Any) -> None:
+def test_a_raising_handler_fails_the_whole_batch(
+    queues: Queues, caplog: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     ids = send(queues.sqs, queues.url, "a", "b")
 
     def explode(event: dict[str, Any], context: Any) -> Any:
@@ -296,6 +306,8 @@ def test_a_raising_handler_fails_the_whole_batch(queues: Queues, caplog: Any) ->
     with caplog.at_level(logging.ERROR, logger="devstack.consumer"):
         outcome = one_batch(consumer)
 
+    [line] = events(capsys.readouterr().out, "consumer_batch")
+    assert (line["outcome"], line["handler_error"]) == ("failed", "RuntimeError('boom')")
     assert outcome == BatchOutcome(
         received=tuple(ids), deleted=(), failed=tuple(ids), handler_error="RuntimeError('boom')"
     )

@@ -15,6 +15,7 @@ import schemathesis
 from requests.structures import CaseInsensitiveDict
 
 from app import app
+from chalicelib.normalize import MEDIA_TYPES
 from devstack.stage import PROJECT_DIR
 from tests.stack import Stack, demo_keys
 
@@ -61,12 +62,17 @@ def test_the_description_has_exactly_the_apps_routes() -> None:
 
 
 def test_request_bodies_have_exactly_the_routes_content_types() -> None:
-    """A route that reads a body is described with exactly the content types Chalice lets
-    through to it; a route that reads none is described without a body."""
+    """A route that reads a body is described with exactly the content types it reads; a route
+    that reads none is described without a body.
+
+    `/ingest` lets every type through to `normalize`, which reads two and refuses the rest with
+    its own 415 (and counts it), so its description lists `normalize`'s types.
+    """
     for (path, method), operation in operations(load_spec()).items():
         described = set(operation.get("requestBody", {}).get("content", {}))
         if method in BODY_METHODS:
-            assert described == set(app.routes[path][method].content_types), (path, method)
+            read = set(app.routes[path][method].content_types)
+            assert described == (set(MEDIA_TYPES) if read == {"*/*"} else read), (path, method)
         else:
             assert not described, (path, method)
 

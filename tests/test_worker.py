@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 from itertools import zip_longest
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib import store, worker
 from chalicelib.config import Settings, get_settings
-from chalicelib.message import LogMessage
+from chalicelib.message import _LOG_ID, LogMessage
 from devstack.poison import poison_bodies
 from tests.conftest import queued_message, sqs_record
+from tests.event_lines import (
+    assert_no_personal_data,
+    dimension_sets,
+    event_lines,
+    events,
+    metric_values,
+)
+from tests.test_redact import fillers, phones, pii
+
+log_ids = st.from_regex(_LOG_ID, fullmatch=True)
 
 
 def plenty() -> float:
@@ -118,7 +133,7 @@ def test_most_delivered_records_go_first(aws: Any, monkeypatch: pytest.MonkeyPat
     order: list[str] = []
     real = worker.process_record
 
-    def recording(message: LogMessage, attempt: int, settings: Any) -> bool:
+    def recording(message: LogMessage, attempt: int, settings: Any) -> worker.Processed:
         order.append(message.log_id)
         return real(message, attempt, settings)
 
@@ -139,5 +154,125 @@ def test_simulated_work_sleeps_for_each_character(
     slept: list[float] = []
     monkeypatch.setattr("chalicelib.worker.time.sleep", slept.append)
     message = LogMessage.from_json(sqs_record(queued_message(text="x" * 40))["body"])
-    assert worker.process_record(message, 1, get_settings()) is True
+    assert worker.process_record(message, 1, get_settings()).stored is True
     assert slept == [pytest.approx(2.0)]
+
+
+# --- event lines ------------------------------------------------------------------------------
+
+
+def test_a_stored_log_says_who_it_is_how_long_it_took_and_what_was_redacted(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "User 555-0199 wrote to ann@example.com"
+    worker.process_batch([sqs_record(queued_message(text=text), "m-1", receive_count=2)], plenty)
+    output = capsys.readouterr().out
+    [line] = events(output, "record")
+    assert {key: line[key] for key in ("outcome", "tenant_id", "log_id", "request_id")} == {
+        "outcome": "stored",
+        "tenant_id": "acme",
+        "log_id": "101",
+        "request_id": "req-1",
+    }
+    assert (line["message_id"], line["attempt"], line["redactions"]) == ("m-1", 2, 2)
+    assert line["duration_ms"] >= 0
+    assert line["lag_ms"] > 0  # received_at is in the past
+    metrics = metric_values(line)
+    assert metrics["LogsStored"] == 1
+    assert metrics["Redactions"] == 2
+    assert metrics["ProcessingLag"] == line["lag_ms"]
+    assert "555-0199" not in output
+    assert "ann@example.com" not in output
+    [batch] = events(output, "batch")
+    assert (batch["outcome"], batch["records"], batch["failed"]) == ("complete", 1, 0)
+
+
+def test_a_duplicate_is_counted_as_one(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    worker.process_batch([sqs_record(queued_message(), "m-1")], plenty)
+    capsys.readouterr()
+    worker.process_batch([sqs_record(queued_message(), "m-1", receive_count=2)], plenty)
+    [line] = events(capsys.readouterr().out, "record")
+    assert line["outcome"] == "duplicate"
+    assert "lag_ms" not in line
+    assert "redactions" not in line
+    assert metric_values(line)["DuplicatesSkipped"] == 1
+    assert "LogsStored" not in metric_values(line)
+
+
+def failure_line(output: str) -> dict[str, Any]:
+    [line] = events(output, "record")
+    assert line["outcome"] == "failed"
+    assert metric_values(line) == {"RecordsFailed": 1}
+    assert {"Stage": "dev", "Reason": line["reason"]} in dimension_sets(line)
+    return line
+
+
+def test_a_simulated_crash_is_a_failure_by_its_own_reason(
+    aws: Any, configure: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(CRASH_PROBABILITY="1")
+    worker.process_batch([sqs_record(queued_message(), "m-1")], plenty)
+    line = failure_line(capsys.readouterr().out)
+    assert (line["reason"], line["level"], line["error"]) == (
+        "simulated_crash",
+        "WARNING",
+        "SimulatedCrashError",
+    )
+    assert (line["tenant_id"], line["log_id"], line["attempt"]) == ("acme", "101", 1)
+
+
+def test_an_unexpected_error_keeps_its_traceback(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(item: dict[str, Any]) -> bool:
+        raise RuntimeError("table gone for +44 20 7946 0958")
+
+    monkeypatch.setattr(store, "put_new", broken)
+    worker.process_batch([sqs_record(queued_message(), "m-1")], plenty)
+    line = failure_line(capsys.readouterr().out)
+    assert (line["reason"], line["level"], line["error"]) == ("error", "ERROR", "RuntimeError")
+    assert "in broken" in line["traceback"]
+    assert "7946" not in json.dumps(line)
+
+
+def test_poison_and_records_out_of_time_say_why(
+    aws: Any, poison: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker.process_batch([sqs_record(poison["not JSON"], "bad")], fresh_invocation)
+    line = failure_line(capsys.readouterr().out)
+    assert (line["reason"], line["message_id"], line["error"]) == (
+        "poison",
+        "bad",
+        "InvalidFieldError",
+    )
+    long = queued_message(text="x" * 30)
+    worker.process_batch([sqs_record(long, "long")], lambda: 1_000.0)
+    line = failure_line(capsys.readouterr().out)
+    assert line["reason"] == "out_of_time"
+    assert line["needed_seconds"] > line["seconds_left"] == 1.0
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    before=fillers(),
+    found=pii,
+    after=fillers(),
+    log_id=st.one_of(log_ids, phones.filter(_LOG_ID.fullmatch)),
+)
+def test_no_text_and_no_personal_data_reach_the_worker_lines(
+    monkeypatch: pytest.MonkeyPatch, before: str, found: str, after: str, log_id: str
+) -> None:
+    monkeypatch.setattr(store, "put_new", lambda item: True)
+    text = f"{before} {found} {after}"
+    body = queued_message(text=text, log_id=log_id)
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        worker.process_batch([sqs_record(body, "m-1")], plenty)
+    lines = event_lines(output.getvalue())
+    assert [line["event"] for line in lines] == ["record", "batch"]
+    for line in lines:
+        assert_no_personal_data(line)
+        assert found not in json.dumps(line, ensure_ascii=False)
+        if len(text.strip()) > len(log_id):
+            assert text.strip() not in json.dumps(line, ensure_ascii=False)

@@ -70,7 +70,8 @@ class _Process:
     def time(self, cwd: Path) -> tuple[float, float]:
         """Seconds from starting the process to its answer, and to the end of its imports."""
         started = time.monotonic()
-        status, imported, answered = self.run(cwd).stdout.split()
+        # The app's event line for the request comes first; the script's answer is the last.
+        status, imported, answered = self.run(cwd).stdout.splitlines()[-1].split()
         if status not in {"200", "202"}:
             raise RuntimeError(f"the cold process answered {status}, not success")
         return float(answered) - started, float(imported) - started

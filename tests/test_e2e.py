@@ -68,6 +68,34 @@ def test_readme_examples_end_redacted_in_their_tenants_partitions(stack: Stack) 
     assert beta["request_id"] == answer["request_id"]
 
 
+def test_a_log_is_followed_from_post_to_stored_item_by_its_event_lines(stack: Stack) -> None:
+    status, answer = post(
+        f"{stack.api}/ingest",
+        b"Paged ann@example.com at 555-0142",
+        {"Content-Type": "text/plain", "X-Tenant-ID": "acme", "X-Log-ID": "followed"},
+    )
+    assert status == 202
+    wait_for(stack, "acme", 1)
+    deadline = time.monotonic() + PROCESSING_SECONDS
+    while True:  # the consumer may print its line a moment after the write
+        lines = [json.loads(text) for text in list(stack.output) if text.startswith("{")]
+        mine = [line for line in lines if line.get("request_id") == answer["request_id"]]
+        if [line["event"] for line in mine] == ["ingest", "record"]:
+            break
+        assert time.monotonic() < deadline, "".join(stack.output)
+        time.sleep(0.2)
+    ingest, record = mine
+    assert (ingest["outcome"], record["outcome"]) == ("accepted", "stored")
+    for line in mine:
+        assert (line["tenant_id"], line["log_id"], line["stage"]) == ("acme", "followed", "dev")
+        assert "_aws" in line
+    assert (record["attempt"], record["redactions"]) == (1, 2)
+    assert record["lag_ms"] > 0
+    shown = json.dumps(lines)
+    assert "ann@example.com" not in shown
+    assert "555-0142" not in shown
+
+
 def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, headers=headers)
     try:

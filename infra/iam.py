@@ -41,6 +41,9 @@ QUEUE_URL_LOOKUP: Final = "sqs:GetQueueUrl"
 
 #: What every Lambda function needs to write its own logs.
 LOG_ACTIONS: Final = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+#: What a traced function needs: the Lambda runtime, not our code, sends its X-Ray segments
+#: with the function's role. These actions take no resource-level permissions, hence "*".
+TRACE_ACTIONS: Final = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
 # Batch operations are authorized by the action of their single-message twin.
 _BATCH_ACTIONS: Final = {
@@ -79,12 +82,23 @@ def granted_actions(function_name: str, queue_url_known: bool) -> dict[str, tupl
     }
 
 
+def tracing(stage: str, function_name: str) -> bool:
+    """Whether Chalice runs `function_name` of `stage` with active X-Ray tracing.
+
+    That is the `xray` setting of `.chalice/config.json`, per stage (or per function).
+    """
+    from devstack.stage import chalice_config
+
+    return bool(chalice_config(stage, function_name).xray_enabled)
+
+
 def policy_document(
-    function_name: str, arns: dict[str, Any], queue_url_known: bool = False
+    function_name: str, arns: dict[str, Any], queue_url_known: bool = False, traced: bool = False
 ) -> dict[str, Any]:
     """The IAM policy of one function or role, given resources' ARNs or template references.
 
-    Functions also write their own logs; the tenant reader role runs no code.
+    Functions also write their own logs, and their traces where `traced`; the tenant reader
+    role runs no code.
     """
     statements: list[dict[str, Any]] = []
     if function_name in FUNCTIONS:
@@ -96,6 +110,15 @@ def policy_document(
                 "Resource": "arn:aws:logs:*:*:*",
             }
         )
+        if traced:
+            statements.append(
+                {
+                    "Sid": "WriteTraces",
+                    "Effect": "Allow",
+                    "Action": list(TRACE_ACTIONS),
+                    "Resource": "*",
+                }
+            )
     for resource, actions in granted_actions(function_name, queue_url_known).items():
         statements.append(
             {
@@ -135,7 +158,8 @@ def render(stage: str, function_name: str) -> str:
     from devstack.stage import stage_settings
 
     settings = stage_settings(stage, function_name)
-    document = policy_document(function_name, resource_arns(settings))
+    traced = tracing(stage, function_name)
+    document = policy_document(function_name, resource_arns(settings), traced=traced)
     return json.dumps(document, indent=2) + "\n"
 
 

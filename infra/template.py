@@ -2,27 +2,31 @@
 
 Runs `chalice package` with a merge template generated here from the stage's own settings (the
 ones `make dev` runs with), so the packaged stack and the local stack cannot drift apart. The
-merge template adds the queue, its dead-letter queue, the table, alarms and outputs; points the
-functions' environment, roles and event source mapping at those resources by reference; and
-turns on `ReportBatchItemFailures`, which Chalice 1.34 cannot (chalice issue #2029).
+merge template adds the queue, its dead-letter queue, the table, alarms, the dashboard and
+outputs; points the functions' environment, roles and event source mapping at those resources by
+reference; turns on `ReportBatchItemFailures`, which Chalice 1.34 cannot (chalice issue #2029);
+and traces the REST API where the stage traces its functions, which Chalice's template does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings
 from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
+from infra.dashboard import StackNames, dashboard_body, dashboard_name
 from infra.iam import (
     FUNCTIONS,
     TENANT_READER,
     policy_document,
     reader_role_name,
     reviewer_policy,
+    tracing,
 )
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
@@ -39,6 +43,7 @@ ROLE_RESOURCES = {
     "worker": "WorkerRole",
 }
 EVENT_SOURCE = "WorkerSqsEventSource"
+DASHBOARD = "Dashboard"
 
 
 #: Security-scan findings we accept, per resource, each with the reason it does not apply.
@@ -88,10 +93,6 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "RestAPI": (
         (
-            "CKV_AWS_73",
-            "X-Ray tracing is a per-stage switch planned with the observability work (issue 7)",
-        ),
-        (
             "CKV_AWS_76",
             "access logging needs the account-wide API Gateway CloudWatch role, which a fresh "
             "account lacks and this stack must not take over; Lambda logs carry request ids",
@@ -114,10 +115,17 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "LogsTable": (_TABLE_KEY,),
     "TenantsTable": (_TABLE_KEY,),
 }
+#: Accepted on the REST API only in stages without tracing (`"xray": false`).
+UNTRACED_API = (
+    "CKV_AWS_73",
+    "X-Ray tracing is off in this stage (`xray` in .chalice/config.json): a development "
+    "stage's traces are not worth their cost; stages that serve tenants trace",
+)
 
 
-def _scan_metadata(resource: str) -> dict[str, Any]:
-    skips = [{"id": check, "comment": reason} for check, reason in SCAN_EXCEPTIONS[resource]]
+def _scan_metadata(resource: str, *extra: tuple[str, str]) -> dict[str, Any]:
+    accepted = (*SCAN_EXCEPTIONS[resource], *extra)
+    skips = [{"id": check, "comment": reason} for check, reason in accepted]
     return {"Metadata": {"checkov": {"skip": skips}}}
 
 
@@ -184,10 +192,14 @@ def _table(resource: str, name: str, keys: tuple[tuple[str, str], ...]) -> dict[
     }
 
 
+def _alarm_resource(name: str) -> str:
+    return f"{name}Alarm"
+
+
 def _alarms(settings: Settings) -> dict[str, Any]:
     queues = {"queue": QUEUE, "dead_letter_queue": DEAD_LETTER_QUEUE}
     return {
-        f"{alarm.name}Alarm": {
+        _alarm_resource(alarm.name): {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
                 "AlarmDescription": alarm.description,
@@ -208,6 +220,55 @@ def _alarms(settings: Settings) -> dict[str, Any]:
             },
         }
         for alarm in queue_alarms(settings)
+    }
+
+
+def _sub(resource: str, attribute: str | None = None) -> str:
+    """A resource's `Ref`, or one of its attributes, as a `${...}` of `Fn::Sub`."""
+    return f"${{{resource}}}" if attribute is None else f"${{{resource}.{attribute}}}"
+
+
+def _dashboard(settings: Settings, api: Any, functions: Mapping[str, str]) -> dict[str, Any]:
+    """The stage's dashboard; `api` is Chalice's configuration of the API handler.
+
+    `functions` names each function: by reference, or as `chalice deploy` names it.
+    """
+    names = StackNames(
+        region="${AWS::Region}",
+        queue=_sub(QUEUE, "QueueName"),
+        dead_letter_queue=_sub(DEAD_LETTER_QUEUE, "QueueName"),
+        functions=functions,
+        # API Gateway names the API after its OpenAPI title, which Chalice makes the app's name.
+        api=api.app_name,
+        api_stage=api.api_gateway_stage,
+        alarm_arns=tuple(_sub(_alarm_resource(a.name), "Arn") for a in queue_alarms(settings)),
+    )
+    body = json.dumps(dashboard_body(settings, names))
+    return {
+        DASHBOARD: {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {
+                "DashboardName": dashboard_name(settings),
+                "DashboardBody": {"Fn::Sub": body},
+            },
+        }
+    }
+
+
+def _deployed_name(api: Any, function_name: str) -> str:
+    """A function's name as `chalice deploy` makes it: the API handler's has no suffix."""
+    prefix = f"{api.app_name}-{api.chalice_stage}"
+    return prefix if function_name == "api_handler" else f"{prefix}-{function_name}"
+
+
+def _rest_api(traced: bool) -> dict[str, Any]:
+    """API Gateway tracing: Chalice's template leaves it off, only `chalice deploy` sets it."""
+    untraced = () if traced else (UNTRACED_API,)
+    return {
+        "RestAPI": {
+            "Properties": {"TracingEnabled": traced},
+            **_scan_metadata("RestAPI", *untraced),
+        }
     }
 
 
@@ -239,7 +300,7 @@ def _role_arn(role_name: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name}"}
 
 
-def _role(function_name: str, settings: Settings) -> dict[str, Any]:
+def _role(function_name: str, settings: Settings, traced: bool) -> dict[str, Any]:
     arns = {
         "queue": _arn(QUEUE),
         "table": _arn(TABLE),
@@ -247,7 +308,8 @@ def _role(function_name: str, settings: Settings) -> dict[str, Any]:
         # By name, not by reference: the reader role's trust policy refers to the API's role.
         "reader_role": _role_arn(reader_role_name(settings)),
     }
-    document = policy_document(function_name, arns, queue_url_known=True)  # QUEUE_URL is set
+    # QUEUE_URL is set; the runtime writes traces where Chalice made the function traced.
+    document = policy_document(function_name, arns, queue_url_known=True, traced=traced)
     name = f"{ROLE_RESOURCES[function_name]}Policy"
     return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
 
@@ -326,6 +388,7 @@ def _outputs() -> dict[str, Any]:
         "LogsTableName": {"Value": {"Ref": TABLE}},
         "TenantsTableName": {"Value": {"Ref": TENANTS_TABLE}},
         "TenantReaderRoleArn": {"Value": _arn(READER_ROLE)},
+        "DashboardName": {"Value": {"Ref": DASHBOARD}},
     }
 
 
@@ -340,12 +403,17 @@ def _reviewer_output() -> dict[str, Any]:
 
 
 def resources_template(stage: str) -> dict[str, Any]:
-    """Queues, tables, reader role and alarms alone, for the plain `chalice deploy` path."""
+    """Queues, tables, reader role, alarms and dashboard alone, for the plain `chalice deploy` path.
+
+    `chalice deploy` makes the functions after this stack exists: the dashboard and the reader
+    role's trust name them as it will.
+    """
     from devstack.stage import chalice_config, stage_settings
 
     settings = stage_settings(stage, "worker")
-    # `chalice deploy` names the API's role `<app>-<stage>-api_handler`, after the stack exists.
-    api_role = f"{chalice_config(stage, 'api_handler').app_name}-{stage}-api_handler"
+    api = chalice_config(stage, "api_handler")
+    # `chalice deploy` names the API's role `<app>-<stage>-api_handler`.
+    api_role = f"{api.app_name}-{stage}-api_handler"
     trust = {
         "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
         "Condition": {"ArnEquals": {"aws:PrincipalArn": _role_arn(api_role)}},
@@ -353,9 +421,12 @@ def resources_template(stage: str) -> dict[str, Any]:
     resources = _queues(settings) | _tables(settings) | _reader_role(settings, trust)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"robust-data-processor {stage}: queues, tables, reader role, alarms",
+        "Description": f"robust-data-processor {stage}: queues, tables, alarms, dashboard",
         **_reviewer_switch(),
-        "Resources": resources | _alarms(settings) | _reviewer(),
+        "Resources": resources
+        | _alarms(settings)
+        | _dashboard(settings, api, {f: _deployed_name(api, f) for f in FUNCTIONS})
+        | _reviewer(),
         "Outputs": _outputs() | _reviewer_output(),
     }
 
@@ -371,12 +442,17 @@ def merge_template(stage: str) -> dict[str, Any]:
         resources[FUNCTION_RESOURCES[function_name]] = _function(
             function_name, settings, stage_variables
         )
-        resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings)
+        traced = tracing(stage, function_name)
+        resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings, traced)
     trust = {"Principal": {"AWS": _arn(ROLE_RESOURCES["api_handler"])}}
     resources |= _queues(settings) | _tables(settings) | _reader_role(settings, trust)
     resources |= _alarms(settings)
+    functions = {f: _sub(FUNCTION_RESOURCES[f]) for f in FUNCTIONS}
+    resources |= _dashboard(settings, chalice_config(stage, "api_handler"), functions)
     resources |= _reviewer()
-    resources["RestAPI"] = _scan_metadata("RestAPI")
+    # The API is traced as Chalice traces the API handler (the stage's `xray`, unless that
+    # function overrides it).
+    resources |= _rest_api(tracing(stage, "api_handler"))
     return {
         **_reviewer_switch(),
         "Resources": resources,

@@ -6,11 +6,13 @@ writes into the output directory:
 - `chalice.tf.json` and `deployment.zip`, exactly as Chalice packages them: the functions, their
   roles, the REST API and the worker's SQS event source mapping;
 - `resources.tf.json`: the ingest queue, its dead-letter queue, the logs table, two CloudWatch
-  alarms and outputs, all named and sized from the stage's `Settings`;
+  alarms, the dashboard (`infra.dashboard`), the REST API's stage and outputs, all named and
+  sized from the stage's `Settings`;
 - `chalice_override.tf.json`: a Terraform override file that wires Chalice's resources to
   them: `ReportBatchItemFailures` and the batch settings on the event source mapping, the
   resources' names and URL in both functions' environments, each role policy scoped to the
-  resources (from `infra.iam.policy_document`), and an AWS provider floor (see `docs/terraform.md`).
+  resources (from `infra.iam.policy_document`), the API's deployment without a stage of its own,
+  the `EndpointURL` of the stage, and an AWS provider floor (see `docs/terraform.md`).
 
 Terraform merges `*_override.tf.json` into the blocks of the same name: an argument replaces
 Chalice's, a nested block (such as `environment`) replaces Chalice's block as a whole.
@@ -31,7 +33,15 @@ from chalicelib.config import Settings
 from devstack.stage import PROJECT_DIR, chalice_config, stage_settings
 from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
-from infra.iam import FUNCTIONS, TENANT_READER, policy_document, reader_role_name, reviewer_policy
+from infra.dashboard import StackNames, dashboard_body, dashboard_name
+from infra.iam import (
+    FUNCTIONS,
+    TENANT_READER,
+    policy_document,
+    reader_role_name,
+    reviewer_policy,
+    tracing,
+)
 
 CHALICE_TEMPLATE: Final = "chalice.tf.json"
 RESOURCES_FILE: Final = "resources.tf.json"
@@ -43,6 +53,9 @@ DEAD_LETTER_QUEUE: Final = "dead_letter_queue"
 TABLE: Final = "logs_table"
 TENANTS_TABLE: Final = "tenants_table"
 READER_ROLE: Final = "tenant_reader"
+DASHBOARD: Final = "dashboard"
+#: The `aws_region` data source naming the region the dashboard's widgets read.
+REGION: Final = "current"
 
 #: What Chalice 1.34 calls the resources it generates for this app: a Lambda function per
 #: function name, a role and role policy per function (each has its own policy file), and
@@ -50,6 +63,10 @@ READER_ROLE: Final = "tenant_reader"
 #: the packaged template, so a Chalice upgrade that renames them fails loudly.
 WORKER: Final = "worker"
 EVENT_SOURCE_MAPPING: Final = f"{WORKER}-sqs-event-source"
+#: Chalice's REST API and its deployment; the API's stage added here takes the same name.
+REST_API: Final = "rest_api"
+#: The local holding the API's OpenAPI document: a new deployment whenever it changes.
+SWAGGER_LOCAL: Final = "chalice_api_swagger"
 
 
 def role_name(function_name: str) -> str:
@@ -78,11 +95,16 @@ def ref(resource_type: str, name: str, attribute: str) -> str:
     return f"${{{resource_type}.{name}.{attribute}}}"
 
 
+def _alarm_resource(name: str) -> str:
+    """An alarm's Terraform name: `DeadLetterQueueNotEmpty` is `dead_letter_queue_not_empty`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _alarms(settings: Settings) -> dict[str, Any]:
     queues = {"queue": QUEUE, "dead_letter_queue": DEAD_LETTER_QUEUE}
     names = {"queue": settings.queue_name, "dead_letter_queue": settings.dead_letter_queue_name}
     return {
-        re.sub(r"(?<!^)(?=[A-Z])", "_", alarm.name).lower(): {
+        _alarm_resource(alarm.name): {
             "alarm_name": f"{names[alarm.queue]}-{alarm.name}",
             "alarm_description": alarm.description,
             "namespace": "AWS/SQS",
@@ -99,8 +121,45 @@ def _alarms(settings: Settings) -> dict[str, Any]:
     }
 
 
-def resources(settings: Settings) -> dict[str, Any]:
-    """`resources.tf.json`: the queues, the table, the alarms and their outputs."""
+def _dashboard(settings: Settings) -> dict[str, Any]:
+    """The stage's dashboard, its body's references substituted by Terraform."""
+    names = StackNames(
+        region=f"${{data.aws_region.{REGION}.name}}",
+        queue=ref("aws_sqs_queue", QUEUE, "name"),
+        dead_letter_queue=ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "name"),
+        functions={f: ref("aws_lambda_function", f, "function_name") for f in FUNCTIONS},
+        api=ref("aws_api_gateway_rest_api", REST_API, "name"),
+        api_stage=ref("aws_api_gateway_stage", REST_API, "stage_name"),
+        alarm_arns=tuple(
+            ref("aws_cloudwatch_metric_alarm", _alarm_resource(alarm.name), "arn")
+            for alarm in queue_alarms(settings)
+        ),
+    )
+    return {
+        "dashboard_name": dashboard_name(settings),
+        "dashboard_body": json.dumps(dashboard_body(settings, names)),
+    }
+
+
+def _api_stage(stage: str) -> dict[str, Any]:
+    """The REST API's stage, traced where the stage says (`xray` in .chalice/config.json).
+
+    Chalice's template makes the stage through its deployment's `stage_name`, which cannot
+    trace it (`chalice deploy` does, by an API call): the override drops that argument and the
+    stage is this resource instead, pointing at Chalice's deployment.
+    """
+    return {
+        "rest_api_id": ref("aws_api_gateway_rest_api", REST_API, "id"),
+        "deployment_id": ref("aws_api_gateway_deployment", REST_API, "id"),
+        "stage_name": chalice_config(stage, "api_handler").api_gateway_stage,
+        # As Chalice traces the API handler: the stage's `xray`, unless the function overrides it.
+        "xray_tracing_enabled": tracing(stage, "api_handler"),
+    }
+
+
+def resources(stage: str) -> dict[str, Any]:
+    """`resources.tf.json`: what Chalice does not make, and its outputs."""
+    settings = stage_settings(stage, WORKER)
     redrive_policy = {
         "deadLetterTargetArn": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "arn"),
         "maxReceiveCount": settings.max_receive_count,
@@ -141,8 +200,11 @@ def resources(settings: Settings) -> dict[str, Any]:
                 }
             },
             "aws_cloudwatch_metric_alarm": _alarms(settings),
+            "aws_cloudwatch_dashboard": {DASHBOARD: _dashboard(settings)},
+            "aws_api_gateway_stage": {REST_API: _api_stage(stage)},
             **_reviewer(settings),
         },
+        "data": {"aws_region": {REGION: {}}},
         "variable": {
             "create_reviewer": {
                 "type": "bool",
@@ -156,6 +218,9 @@ def resources(settings: Settings) -> dict[str, Any]:
             "LogsTableName": {"value": ref("aws_dynamodb_table", TABLE, "name")},
             "TenantsTableName": {"value": ref("aws_dynamodb_table", TENANTS_TABLE, "name")},
             "TenantReaderRoleArn": {"value": ref("aws_iam_role", READER_ROLE, "arn")},
+            "DashboardName": {
+                "value": ref("aws_cloudwatch_dashboard", DASHBOARD, "dashboard_name")
+            },
             "ReviewerAccessKeyId": {"value": _reviewer_key("id")},
             "ReviewerSecretAccessKey": {"value": _reviewer_key("secret"), "sensitive": True},
         },
@@ -240,9 +305,10 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
         # An override replaces the whole `environment` block: keep the stage's other variables.
         variables = dict(chalice_config(stage, function_name).environment_variables)
         functions[function_name] = {"environment": {"variables": variables | resource_variables()}}
-        role_policies[role_name(function_name)] = {
-            "policy": json.dumps(policy_document(function_name, arns, queue_url_known=True))
-        }
+        # Chalice traces the function (`tracing_config`) where `xray` says: its role may too.
+        traced = tracing(stage, function_name)
+        document = policy_document(function_name, arns, queue_url_known=True, traced=traced)
+        role_policies[role_name(function_name)] = {"policy": json.dumps(document)}
     terraform: dict[str, Any] = {"required_providers": {"aws": {"version": AWS_PROVIDER_VERSION}}}
     if terraform_version is not None:
         terraform["required_version"] = terraform_version
@@ -261,7 +327,16 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
                     "scaling_config": {"maximum_concurrency": worker.worker_max_concurrency},
                 }
             },
+            # The stage is `aws_api_gateway_stage.rest_api` now; null leaves an argument unset.
+            "aws_api_gateway_deployment": {
+                REST_API: {
+                    "stage_name": None,
+                    "stage_description": None,
+                    "triggers": {"redeployment": f"${{md5(local.{SWAGGER_LOCAL})}}"},
+                }
+            },
         },
+        "output": {"EndpointURL": {"value": ref("aws_api_gateway_stage", REST_API, "invoke_url")}},
     }
 
 
@@ -283,6 +358,11 @@ def check_template(template: dict[str, Any], override: dict[str, Any]) -> None:
                     f"{CHALICE_TEMPLATE} has no {resource_type}.{name} to override: Chalice "
                     "named its resources differently, update the names in infra/terraform.py"
                 )
+    for name in override["output"]:
+        if name not in template.get("output", {}):
+            raise TemplateError(f"{CHALICE_TEMPLATE} has no output {name} to override")
+    if SWAGGER_LOCAL not in template.get("locals", {}):
+        raise TemplateError(f"{CHALICE_TEMPLATE} has no local {SWAGGER_LOCAL}")
     for function_name in FUNCTIONS:
         role = role_name(function_name)
         function_role = generated["aws_lambda_function"][function_name].get("role")
@@ -310,7 +390,7 @@ def generate(stage: str, out: Path, terraform_version: str | None = None) -> lis
     override = overrides(stage, terraform_version)
     check_template(template, override)
     written = [out / RESOURCES_FILE, out / OVERRIDE_FILE]
-    _write_json(written[0], resources(stage_settings(stage, WORKER)))
+    _write_json(written[0], resources(stage))
     _write_json(written[1], override)
     return [out / CHALICE_TEMPLATE, *written]
 
@@ -319,7 +399,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Command line: `python -m infra.terraform --stage prod --out build/prod/terraform`."""
     parser = argparse.ArgumentParser(
         prog="python -m infra.terraform",
-        description="Package a stage as Terraform: Chalice's template plus queue, table, alarms.",
+        description=(
+            "Package a stage as Terraform: Chalice's template plus queue, table, alarms, dashboard."
+        ),
     )
     parser.add_argument("--stage", default="dev", help="Chalice stage to package (dev)")
     parser.add_argument("--out", type=Path, help="output directory (build/<stage>/terraform)")

@@ -11,7 +11,16 @@ import pytest
 from chalice.test import Client
 
 from devstack.stage import PROJECT_DIR
-from infra.iam import FUNCTIONS, GRANTS, granted_actions, iam_action, policy_filename, render
+from infra.iam import (
+    FUNCTIONS,
+    GRANTS,
+    TRACE_ACTIONS,
+    granted_actions,
+    iam_action,
+    policy_filename,
+    render,
+    tracing,
+)
 from infra.keys import create_key
 from tests.conftest import SUITE_LOG, queued_message, recording, sqs_record
 
@@ -36,11 +45,33 @@ def test_chalice_uses_the_generated_policy_file(stage: str, function_name: str) 
 @pytest.mark.parametrize("stage", STAGES)
 def test_policies_name_only_their_stage_resources(stage: str) -> None:
     worker = json.loads(render(stage, "worker"))
-    resources = [s["Resource"] for s in worker["Statement"] if s["Sid"] != "WriteOwnLogs"]
+    runtime = ("WriteOwnLogs", "WriteTraces")  # the Lambda runtime's, not our code's
+    resources = [s["Resource"] for s in worker["Statement"] if s["Sid"] not in runtime]
     assert resources == [
         f"arn:aws:sqs:*:*:robust-data-processor-{stage}-ingest",
         f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-logs",
     ]
+
+
+def test_prod_traces_and_dev_does_not() -> None:
+    assert {stage: CONFIG["stages"][stage]["xray"] for stage in STAGES} == {
+        "dev": False,
+        "prod": True,
+    }
+    for stage in STAGES:
+        assert {tracing(stage, f) for f in FUNCTIONS} == {CONFIG["stages"][stage]["xray"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("function_name", FUNCTIONS)
+def test_only_traced_functions_may_write_traces(stage: str, function_name: str) -> None:
+    # The Lambda runtime sends the segments with the function's role; our code calls no X-Ray
+    # API, so the operation recorder cannot prove these grants: the stage's switch decides.
+    statements = json.loads(render(stage, function_name))["Statement"]
+    traces = [s for s in statements if any(a.startswith("xray:") for a in s["Action"])]
+    granted = {"Sid": "WriteTraces", "Effect": "Allow", "Action": list(TRACE_ACTIONS)}
+    expected = [granted | {"Resource": "*"}] if tracing(stage, function_name) else []
+    assert traces == expected
 
 
 def test_batch_operations_need_their_single_message_action() -> None:

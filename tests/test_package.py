@@ -12,11 +12,22 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
-from devstack.stage import stage_settings
-from infra.iam import LOG_ACTIONS, granted_actions, reader_role_name
-from infra.template import SCAN_EXCEPTIONS, package, resources_template
+from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
+from devstack.stage import PROJECT_DIR, stage_settings
+from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
+from infra.template import SCAN_EXCEPTIONS, merge_template, package, resources_template
 
 STAGE = "prod"
+CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+STAGES = sorted(CONFIG["stages"])
+#: Each function's logical id in Chalice's template.
+FUNCTIONS = {
+    "api_handler": "APIHandler",
+    "api_key_authorizer": "ApiKeyAuthorizer",
+    "worker": "Worker",
+}
+#: A `${...}` that CloudFormation's Fn::Sub (or Terraform) substitutes.
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +50,79 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
+def dashboard_text(template: dict[str, Any]) -> str:
+    """The dashboard's body as the template holds it, before CloudFormation substitutes it."""
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    text: str = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    return text
+
+
+def widgets(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The properties of the dashboard's widgets of one kind (`metric`, `log`, `alarm`)."""
+    return [widget["properties"] for widget in body["widgets"] if widget["type"] == kind]
+
+
+def graphed(body: dict[str, Any]) -> list[list[Any]]:
+    """Every line of every graph: a metric's array, or an expression in a one-element array."""
+    return [line for properties in widgets(body, "metric") for line in properties["metrics"]]
+
+
+def searches(body: dict[str, Any]) -> list[str]:
+    """Every metric math expression of the graphs."""
+    return [line[0]["expression"] for line in graphed(body) if isinstance(line[0], dict)]
+
+
+def graphed_metrics(body: dict[str, Any]) -> set[str]:
+    """Our metrics that some graph shows, as a metric or found by a SEARCH."""
+    plain = {line[1] for line in graphed(body) if line[0] == NAMESPACE}
+    return plain | {name for s in searches(body) for name in re.findall(r'MetricName="(\w+)"', s)}
+
+
+def dimension_values(body: dict[str, Any], namespace: str, dimension: str) -> set[str]:
+    """The values the graphs give `dimension` of `namespace`'s metrics."""
+    values: set[str] = set()
+    for line in graphed(body):
+        if line[0] == namespace:
+            pairs = [item for item in line[2:] if isinstance(item, str)]
+            values |= {
+                value
+                for name, value in zip(pairs[::2], pairs[1::2], strict=True)
+                if name == dimension
+            }
+    return values
+
+
+def graphed_names(body: dict[str, Any], namespace: str) -> set[str]:
+    """The metric names of `namespace` the graphs show."""
+    return {line[1] for line in graphed(body) if line[0] == namespace}
+
+
+def log_tables(body: dict[str, Any]) -> list[tuple[list[str], str]]:
+    """Each Logs Insights table: the log groups it reads, and the query it runs on them."""
+    tables = []
+    for properties in widgets(body, "log"):
+        query = properties["query"]
+        sources = re.findall(r"SOURCE '([^']*)' \| ", query)
+        tables.append((sources, re.sub(r"SOURCE '[^']*' \| ", "", query)))
+    return tables
+
+
+def check_log_tables(body: dict[str, Any], log_groups: dict[str, str]) -> None:
+    """Ingest tables read the API's log group, record tables the worker's, the rest all three."""
+    tables = log_tables(body)
+    for sources, query in tables:
+        if 'event = "ingest"' in query:
+            assert sources == [log_groups["api_handler"]], query
+        elif 'event = "record"' in query:
+            assert sources == [log_groups["worker"]], query
+        else:
+            assert sorted(sources) == sorted(log_groups.values()), query
+    queries = [query for _, query in tables]
+    assert any('outcome = "accepted"' in q and "by tenant_id" in q for q in queries)
+    assert any('outcome = "rejected"' in q and "by tenant_id, reason" in q for q in queries)
+    assert any('outcome = "failed"' in q and "by reason" in q for q in queries)
+
+
 def cfn_lint(path: Path) -> None:
     lint = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run([str(lint), str(path)], capture_output=True, text=True)
@@ -59,6 +143,14 @@ def test_resources_alone_for_chalice_deploy_match_the_stack(
             assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Sub"].endswith(
                 f":role/robust-data-processor-{STAGE}-api_handler"
             )
+            continue
+        if name == "Dashboard":  # names the functions as `chalice deploy` will make them
+            body = dashboard_text(template)
+            for function, logical_id in FUNCTIONS.items():
+                suffix = "" if function == "api_handler" else f"-{function}"
+                body = body.replace(f"${{{logical_id}}}", f"robust-data-processor-{STAGE}{suffix}")
+            assert resource["Properties"]["DashboardBody"] == {"Fn::Sub": body}
+            assert f"SOURCE '/aws/lambda/robust-data-processor-{STAGE}-worker'" in body
             continue
         assert template["Resources"][name] == resource
     path = tmp_path / "resources.json"
@@ -135,7 +227,7 @@ def test_roles_are_scoped_to_this_stacks_resources(
     scoped = {
         json.dumps(statement["Resource"]): set(statement["Action"])
         for statement in policy["PolicyDocument"]["Statement"]
-        if statement["Action"] != list(LOG_ACTIONS)
+        if statement["Action"] not in (list(LOG_ACTIONS), list(TRACE_ACTIONS))
     }
     reader = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{reader_role_name(settings)}"
     wanted = {
@@ -209,8 +301,9 @@ def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(template: dict[st
 
 def test_outputs_name_everything_a_user_needs(template: dict[str, Any]) -> None:
     wanted = {"EndpointURL", "IngestQueueUrl", "DeadLetterQueueUrl", "LogsTableName"}
-    wanted |= {"TenantsTableName", "TenantReaderRoleArn"}
+    wanted |= {"TenantsTableName", "TenantReaderRoleArn", "DashboardName"}
     assert wanted <= set(template["Outputs"])
+    assert template["Outputs"]["DashboardName"] == {"Value": {"Ref": "Dashboard"}}
 
 
 def test_every_accepted_scan_finding_is_on_a_real_resource_with_a_reason(
@@ -260,3 +353,105 @@ def test_the_local_stack_runs_with_the_packaged_stacks_queue_settings(
     assert int(attributes["MaximumMessageSize"]) == packaged["MaximumMessageSize"]
     redrive = json.loads(attributes["RedrivePolicy"])
     assert int(redrive["maxReceiveCount"]) == packaged["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_dashboard_body_is_json_once_cloudformation_substitutes_it(
+    template: dict[str, Any],
+) -> None:
+    text = dashboard_text(template)
+    # The stack's own resources, by reference; cfn-lint checks that each attribute exists.
+    assert set(PLACEHOLDER.findall(text)) == {
+        "AWS::Region",
+        "IngestQueue.QueueName",
+        "IngestDeadLetterQueue.QueueName",
+        "APIHandler",
+        "ApiKeyAuthorizer",
+        "Worker",
+        "DeadLetterQueueNotEmptyAlarm.Arn",
+        "OldestLogWaitingAlarm.Arn",
+    }
+    body = json.loads(PLACEHOLDER.sub("substituted-name", text))
+    assert len(body["widgets"]) > 20
+    for widget in body["widgets"]:
+        assert widget["x"] + widget["width"] <= 24
+    name = template["Resources"]["Dashboard"]["Properties"]["DashboardName"]
+    assert name == f"RobustDataProcessor-{STAGE}"
+
+
+def test_dashboard_watches_this_stacks_queues_functions_api_and_alarms(
+    template: dict[str, Any],
+) -> None:
+    body = json.loads(dashboard_text(template))
+    queue, dead_letter = "${IngestQueue.QueueName}", "${IngestDeadLetterQueue.QueueName}"
+    sqs_lines = {tuple(line[1:4]) for line in graphed(body) if line[0] == "AWS/SQS"}
+    assert sqs_lines == {
+        ("ApproximateNumberOfMessagesVisible", "QueueName", queue),
+        ("ApproximateNumberOfMessagesNotVisible", "QueueName", queue),
+        ("ApproximateAgeOfOldestMessage", "QueueName", queue),
+        ("ApproximateNumberOfMessagesVisible", "QueueName", dead_letter),
+    }
+    functions = {f"${{{logical_id}}}" for logical_id in FUNCTIONS.values()}
+    assert dimension_values(body, "AWS/Lambda", "FunctionName") == functions
+    lambda_metrics = {"Errors", "Throttles", "Duration", "ConcurrentExecutions"}
+    assert graphed_names(body, "AWS/Lambda") == lambda_metrics
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert dimension_values(body, "AWS/ApiGateway", "ApiName") == {
+        api["DefinitionBody"]["info"]["title"]
+    }
+    assert dimension_values(body, "AWS/ApiGateway", "Stage") == {api["StageName"]}
+    api_metrics = {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency"}
+    assert graphed_names(body, "AWS/ApiGateway") == api_metrics
+    [alarm_widget] = widgets(body, "alarm")
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert sorted(alarm_widget["alarms"]) == sorted(f"${{{name}.Arn}}" for name in alarms)
+    regions = {p["region"] for kind in ("metric", "log") for p in widgets(body, kind)}
+    assert regions == {"${AWS::Region}"}
+
+
+def test_dashboard_tables_read_each_functions_log_group(template: dict[str, Any]) -> None:
+    groups = {f: f"/aws/lambda/${{{logical_id}}}" for f, logical_id in FUNCTIONS.items()}
+    check_log_tables(json.loads(dashboard_text(template)), groups)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dashboard_graphs_every_metric_and_per_tenant_ones_where_published(stage: str) -> None:
+    dashboard = merge_template(stage)["Resources"]["Dashboard"]["Properties"]
+    body = json.loads(dashboard["DashboardBody"]["Fn::Sub"])
+    assert graphed_metrics(body) == {metric.name for metric in CATALOGUE}
+    assert dimension_values(body, NAMESPACE, "Stage") == {stage}
+    found = {
+        (dimension, metric)
+        for search in searches(body)
+        for dimension, metric in re.findall(
+            rf'{{{NAMESPACE},Stage,(\w+)}} MetricName="(\w+)" Stage="{stage}"', search
+        )
+    }
+    assert len(found) == len(searches(body))  # every SEARCH is for this stage's metrics
+    assert {("Reason", "IngestRejected"), ("Reason", "RecordsFailed")} <= found
+    by_tenant = {metric for dimension, metric in found if dimension == TENANT_DIMENSION}
+    published = stage_settings(stage, "worker").metrics_by_tenant
+    assert by_tenant == ({"IngestAccepted", "LogsStored"} if published else set())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) -> None:
+    traced = CONFIG["stages"][stage]["xray"]
+    packaged = json.loads(package(stage, tmp_path).read_text())
+    functions = resources(packaged, "AWS::Serverless::Function").values()
+    assert {f["Properties"]["Tracing"] for f in functions} == {
+        "Active" if traced else "PassThrough"
+    }
+    api = packaged["Resources"]["RestAPI"]
+    assert api["Properties"]["TracingEnabled"] is traced
+    # checkov's X-Ray check passes where the API is traced and is accepted only where not.
+    skipped = [skip["id"] for skip in api["Metadata"]["checkov"]["skip"]]
+    assert skipped == [check for check, _ in SCAN_EXCEPTIONS["RestAPI"]] + (
+        [] if traced else ["CKV_AWS_73"]
+    )
+    write_traces = {"Sid": "WriteTraces", "Effect": "Allow", "Action": list(TRACE_ACTIONS)}
+    for name, role in resources(packaged, "AWS::IAM::Role").items():
+        [policy] = role["Properties"]["Policies"]
+        statements = policy["PolicyDocument"]["Statement"]
+        tracing = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
+        may_trace = traced and name != "TenantReaderRole"  # the reader role runs no code
+        assert tracing == ([write_traces | {"Resource": "*"}] if may_trace else []), name

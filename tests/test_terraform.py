@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
+from chalicelib.metrics import CATALOGUE
 from devstack.stage import stage_settings
-from infra.iam import FUNCTIONS, LOG_ACTIONS, granted_actions, policy_document
+from infra.iam import FUNCTIONS, LOG_ACTIONS, TRACE_ACTIONS, granted_actions, policy_document
 from infra.terraform import (
     AWS_PROVIDER_VERSION,
     CHALICE_TEMPLATE,
@@ -25,6 +26,15 @@ from infra.terraform import (
     overrides,
     resource_variables,
     resources,
+)
+from tests.test_package import (
+    CONFIG,
+    PLACEHOLDER,
+    STAGES,
+    check_log_tables,
+    dimension_values,
+    graphed_metrics,
+    widgets,
 )
 
 STAGE = "prod"
@@ -38,6 +48,7 @@ ARNS = {
     "reader_role": "${aws_iam_role.tenant_reader.arn}",
 }
 REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
+TRACED = CONFIG["stages"][STAGE]["xray"]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +72,11 @@ def added(out: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def override(out: Path) -> dict[str, Any]:
     return dict(json.loads((out / OVERRIDE_FILE).read_text()))
+
+
+def dashboard_text(added: dict[str, Any]) -> str:
+    """The dashboard's body as the file holds it, before Terraform substitutes it."""
+    return str(added["resource"]["aws_cloudwatch_dashboard"]["dashboard"]["dashboard_body"])
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -176,13 +192,15 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
         f"${{aws_iam_role.{role}.arn}}"
     )
     document = json.loads(override["resource"]["aws_iam_role_policy"][role]["policy"])
-    assert document == policy_document(function_name, ARNS, queue_url_known=True)
+    assert document == policy_document(function_name, ARNS, queue_url_known=True, traced=TRACED)
     by_resource = {s["Resource"]: set(s["Action"]) for s in document["Statement"]}
     expected = {
         ARNS[resource]: set(actions)
         for resource, actions in granted_actions(function_name, queue_url_known=True).items()
     }
-    assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **expected}
+    assert TRACED
+    traces = {"*": set(TRACE_ACTIONS)}
+    assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **traces, **expected}
 
 
 def test_alarms_watch_the_dead_letter_queue_and_the_oldest_message(added: dict[str, Any]) -> None:
@@ -213,6 +231,7 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "LogsTableName": {"value": "${aws_dynamodb_table.logs_table.name}"},
         "TenantsTableName": {"value": "${aws_dynamodb_table.tenants_table.name}"},
         "TenantReaderRoleArn": {"value": "${aws_iam_role.tenant_reader.arn}"},
+        "DashboardName": {"value": "${aws_cloudwatch_dashboard.dashboard.dashboard_name}"},
         "ReviewerAccessKeyId": {"value": '${join("", aws_iam_access_key.reviewer[*].id)}'},
         "ReviewerSecretAccessKey": {
             "value": '${join("", aws_iam_access_key.reviewer[*].secret)}',
@@ -230,6 +249,8 @@ def test_added_resources_and_outputs_do_not_collide_with_chalices(
     # Outside override files, Terraform refuses a second block with the same name.
     for resource_type, blocks in added["resource"].items():
         assert not set(blocks) & set(chalice["resource"].get(resource_type, {}))
+    for data_type, blocks in added["data"].items():
+        assert not set(blocks) & set(chalice["data"].get(data_type, {}))
     assert not set(added["output"]) & set(chalice["output"])
 
 
@@ -246,6 +267,7 @@ def test_overrides_only_blocks_chalice_generated(
         ("aws_iam_role_policy", "api_key_authorizer_role"),
         ("aws_iam_role_policy", "worker_role"),
         ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
+        ("aws_api_gateway_deployment", "rest_api"),
     }
     for resource_type, name in overridden:
         assert name in chalice["resource"][resource_type], f"{resource_type}.{name}"
@@ -304,12 +326,15 @@ def test_a_renamed_chalice_resource_is_refused(chalice: dict[str, Any]) -> None:
     )
     with pytest.raises(TemplateError, match="worker's role policy"):
         check_template(rewired, overrides(STAGE))
+    without_document = copy.deepcopy(chalice)
+    del without_document["locals"]["chalice_api_swagger"]
+    with pytest.raises(TemplateError, match="chalice_api_swagger"):
+        check_template(without_document, overrides(STAGE))
 
 
 @pytest.mark.parametrize(("stage", "visibility"), [("dev", 360), ("prod", 5400)])
 def test_each_stage_sizes_its_own_resources(stage: str, visibility: int) -> None:
-    settings = stage_settings(stage, "worker")
-    queue = resources(settings)["resource"]["aws_sqs_queue"]["ingest_queue"]
+    queue = resources(stage)["resource"]["aws_sqs_queue"]["ingest_queue"]
     assert queue["name"] == f"robust-data-processor-{stage}-ingest"
     assert queue["visibility_timeout_seconds"] == visibility
 
@@ -349,3 +374,109 @@ def test_tenants_table_is_keyed_by_key_id(added: dict[str, Any]) -> None:
     assert (table["name"], table["hash_key"]) == ("robust-data-processor-prod-tenants", "key_id")
     assert "range_key" not in table
     assert table["server_side_encryption"] == {"enabled": True}
+
+
+def test_dashboard_body_is_json_once_terraform_substitutes_it(
+    added: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    text = dashboard_text(added)
+    references = set(PLACEHOLDER.findall(text))
+    # The stack's own resources, by reference, each one defined here or by Chalice.
+    assert references == {
+        "data.aws_region.current.name",
+        "aws_sqs_queue.ingest_queue.name",
+        "aws_sqs_queue.dead_letter_queue.name",
+        "aws_lambda_function.api_handler.function_name",
+        "aws_lambda_function.api_key_authorizer.function_name",
+        "aws_lambda_function.worker.function_name",
+        "aws_api_gateway_rest_api.rest_api.name",
+        "aws_api_gateway_stage.rest_api.stage_name",
+        "aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.arn",
+        "aws_cloudwatch_metric_alarm.oldest_log_waiting.arn",
+    }
+    defined = {
+        f"{kind}.{name}"
+        for document in (added, chalice)
+        for kind, blocks in document["resource"].items()
+        for name in blocks
+    } | {f"data.{kind}.{name}" for kind, blocks in added["data"].items() for name in blocks}
+    assert {reference.rsplit(".", 1)[0] for reference in references} <= defined
+    assert "%{" not in text  # would start a Terraform template directive
+    body = json.loads(PLACEHOLDER.sub("substituted-name", text))
+    assert graphed_metrics(body) == {metric.name for metric in CATALOGUE}
+    dashboard = added["resource"]["aws_cloudwatch_dashboard"]["dashboard"]
+    assert dashboard["dashboard_name"] == f"RobustDataProcessor-{STAGE}"
+
+
+def test_dashboard_watches_this_stacks_queues_functions_api_and_alarms(
+    added: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    body = json.loads(dashboard_text(added))
+    assert dimension_values(body, "AWS/SQS", "QueueName") == {
+        "${aws_sqs_queue.ingest_queue.name}",
+        "${aws_sqs_queue.dead_letter_queue.name}",
+    }
+    functions = {f"${{aws_lambda_function.{f}.function_name}}" for f in FUNCTIONS}
+    assert dimension_values(body, "AWS/Lambda", "FunctionName") == functions
+    api = {"${aws_api_gateway_rest_api.rest_api.name}"}
+    assert dimension_values(body, "AWS/ApiGateway", "ApiName") == api
+    stage = {"${aws_api_gateway_stage.rest_api.stage_name}"}
+    assert dimension_values(body, "AWS/ApiGateway", "Stage") == stage
+    [alarm_widget] = widgets(body, "alarm")
+    alarms = added["resource"]["aws_cloudwatch_metric_alarm"]
+    assert sorted(alarm_widget["alarms"]) == sorted(
+        f"${{aws_cloudwatch_metric_alarm.{name}.arn}}" for name in alarms
+    )
+    # Chalice names each function, and Lambda logs to `/aws/lambda/<function name>`.
+    assert all(f["function_name"] for f in chalice["resource"]["aws_lambda_function"].values())
+    groups = {f: f"/aws/lambda/${{aws_lambda_function.{f}.function_name}}" for f in FUNCTIONS}
+    check_log_tables(body, groups)
+
+
+def test_the_api_stage_is_added_on_chalices_deployment(
+    added: dict[str, Any], override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    deployment = chalice["resource"]["aws_api_gateway_deployment"]["rest_api"]
+    api_stage = added["resource"]["aws_api_gateway_stage"]["rest_api"]
+    assert api_stage == {
+        "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+        "deployment_id": "${aws_api_gateway_deployment.rest_api.id}",
+        "stage_name": deployment["stage_name"],
+        "xray_tracing_enabled": TRACED,
+    }
+    # Chalice's deployment made the stage itself, which would clash with this one; it still
+    # redeploys when the API's document changes, before the old deployment goes.
+    assert deployment["stage_description"] == "${md5(local.chalice_api_swagger)}"
+    assert deployment["lifecycle"] == {"create_before_destroy": True}
+    assert override["resource"]["aws_api_gateway_deployment"]["rest_api"] == {
+        "stage_name": None,
+        "stage_description": None,
+        "triggers": {"redeployment": "${md5(local.chalice_api_swagger)}"},
+    }
+    assert chalice["output"]["EndpointURL"] == {
+        "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
+    }
+    assert override["output"] == {
+        "EndpointURL": {"value": "${aws_api_gateway_stage.rest_api.invoke_url}"}
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) -> None:
+    traced = CONFIG["stages"][stage]["xray"]
+    main(["--stage", stage, "--out", str(tmp_path)])
+    generated, added, override = (
+        json.loads((tmp_path / name).read_text())
+        for name in (CHALICE_TEMPLATE, RESOURCES_FILE, OVERRIDE_FILE)
+    )
+    for function in generated["resource"]["aws_lambda_function"].values():
+        assert function.get("tracing_config") == ({"mode": "Active"} if traced else None)
+    assert added["resource"]["aws_api_gateway_stage"]["rest_api"]["xray_tracing_enabled"] is traced
+    write_traces = {"Sid": "WriteTraces", "Effect": "Allow", "Action": list(TRACE_ACTIONS)}
+    for function_name in FUNCTIONS:
+        policy = override["resource"]["aws_iam_role_policy"][f"{function_name}_role"]["policy"]
+        statements = json.loads(policy)["Statement"]
+        tracing = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
+        assert tracing == ([write_traces | {"Resource": "*"}] if traced else [])
+    reader = json.loads(added["resource"]["aws_iam_role_policy"]["tenant_reader"]["policy"])
+    assert "xray" not in json.dumps(reader)

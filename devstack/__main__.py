@@ -2,7 +2,9 @@
 
 Starts the AWS emulator (`devstack.emulator`), creates the stage's queue, dead-letter queue and
 table in it, serves the API with Chalice's local server, and runs the queue consumer that feeds
-the worker. Ctrl-C (or SIGTERM) stops all of them. `EMULATOR_PORT` and `API_PORT` move the ports.
+the worker. Their output (one JSON line per event) is relayed to the terminal, under a status
+line of queue depths, logs stored, lag and failures (`devstack.status`). Ctrl-C (or SIGTERM)
+stops all of them. `EMULATOR_PORT` and `API_PORT` move the ports.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import IO, cast
 
 from chalicelib.config import load_settings
 from devstack.processes import stop_all, wait_for_port
 from devstack.resources import create_reader_role, provision_local
 from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
+from devstack.status import PipelineWatch, StatusLine, read_depths
 
 READY_LINE = "devstack ready"
 
@@ -88,7 +93,12 @@ def main() -> None:
     worker_env = local_environment(args.stage, "worker", emulator_url)
     python = sys.executable
     try:
-        with _children() as processes, (log_dir / "emulator.log").open("wb") as emulator_log:
+        # Left in reverse order: the children stop first, then the watch relays their last words.
+        with (
+            PipelineWatch(StatusLine(sys.stdout, live=sys.stdout.isatty())) as watch,
+            _children() as processes,
+            (log_dir / "emulator.log").open("wb") as emulator_log,
+        ):
             emulator = subprocess.Popen(
                 [python, "-m", "devstack.emulator", "--port", str(emulator_port)],
                 stdout=emulator_log,
@@ -97,33 +107,43 @@ def main() -> None:
             )
             processes.append(emulator)
             wait_for_port(emulator_port, emulator, "the emulator")
-            queue_url = provision_local(worker_env).queue_url
+            resources = provision_local(worker_env)
             reader_role = create_reader_role(
                 load_settings(api_env), emulator_client(api_env, "iam")
             )
             for env in (api_env, worker_env):
-                env["QUEUE_URL"] = queue_url
+                env["QUEUE_URL"] = resources.queue_url
                 env["TENANT_READ_ROLE_ARN"] = reader_role
             keys = _demo_keys(api_env)
-            api_command = [python, "-m", "devstack.api", "--stage", args.stage]
-            processes.append(
-                subprocess.Popen(
-                    [*api_command, "--port", str(api_port)], env=api_env, cwd=PROJECT_DIR
-                )
-            )
-            processes.append(
-                subprocess.Popen(
-                    [python, "-m", "devstack.consume", "--stage", args.stage],
-                    env=worker_env,
-                    cwd=PROJECT_DIR,
-                )
-            )
+            api = [python, "-m", "devstack.api", "--stage", args.stage, "--port", str(api_port)]
+            consumer = [python, "-m", "devstack.consume", "--stage", args.stage]
+            processes.append(_relayed(watch, api, api_env))
+            processes.append(_relayed(watch, consumer, worker_env))
             wait_for_port(api_port, processes[1], "the API server")
             keyed_ingest = load_settings(api_env).ingest_auth == "required"
-            print(_banner(api_port, emulator_url, args.stage, keys, keyed_ingest), flush=True)
-            _watch(processes, Path(emulator_log.name))
+            watch.write(_banner(api_port, emulator_url, args.stage, keys, keyed_ingest))
+            sqs = emulator_client(worker_env, "sqs")
+            watch.poll_depths(
+                partial(read_depths, sqs, resources.queue_url, resources.dead_letter_queue_url)
+            )
+            _watch(processes, Path(emulator_log.name), watch.refresh)
     except KeyboardInterrupt:
         print("\nstopped", flush=True)
+
+
+def _relayed(
+    watch: PipelineWatch, command: list[str], environment: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start a child whose output (stdout and stderr, one stream) the watch relays and counts."""
+    process = subprocess.Popen(
+        command,
+        env={**environment, "PYTHONUNBUFFERED": "1"},  # each line as it happens, not per 8 KB
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    watch.relay(cast(IO[bytes], process.stdout))  # a pipe: stdout=PIPE above
+    return process
 
 
 def _demo_keys(environment: dict[str, str]) -> dict[str, str]:
@@ -136,8 +156,10 @@ def _demo_keys(environment: dict[str, str]) -> dict[str, str]:
     return {tenant: create_key(dynamodb, table, tenant, now).key for tenant in DEMO_TENANTS}
 
 
-def _watch(processes: list[subprocess.Popen[bytes]], emulator_log: Path) -> None:
-    """Block until a child dies (then fail loudly) or the user interrupts."""
+def _watch(
+    processes: list[subprocess.Popen[bytes]], emulator_log: Path, refresh: Callable[[], None]
+) -> None:
+    """Block until a child dies (then fail loudly) or the user interrupts; refresh meanwhile."""
     names = ["the emulator", "the API server", "the consumer"]
     while True:
         for name, process in zip(names, processes, strict=True):
@@ -147,6 +169,7 @@ def _watch(processes: list[subprocess.Popen[bytes]], emulator_log: Path) -> None
                     + (f" and {emulator_log}" if process is processes[0] else "")
                 )
         time.sleep(0.5)
+        refresh()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ moved to the dead-letter queue after `MAX_RECEIVE_COUNT` receives), reads the wh
 the dead-letter queue, and reconciles them with what was accepted (`devstack.reconcile`). It
 prints the figures, writes them to `--report` if asked, and exits 1 if anything was lost,
 doubled, misplaced or misredacted. Everything runs in bounded time: a time limit ends the wait
-for the queue, and whatever is missing by then counts as lost.
+for the queue, and whatever is missing by then counts as lost. Meanwhile a progress line on
+stderr (`SoakProgress`) shows the logs posted, then the logs stored against those accepted.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ from devstack.reconcile import Figures, epoch_seconds, reconcile
 from devstack.redrive import inspect
 from devstack.resources import provision_local
 from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
+from devstack.status import (
+    POLL_SECONDS,
+    PipelineStatus,
+    QueueDepths,
+    StatusLine,
+    draining_progress,
+    posting_progress,
+    queue_depth,
+    read_depths,
+    tally,
+)
 
 #: What the soak changes in the stage's settings: little simulated work, so thousands of logs
 #: fit in minutes; a 3 s worker timeout, so a crashed record is back in 18 s, not 6 minutes, with
@@ -194,28 +206,22 @@ class ChaosStack:
 
     def in_flight(self) -> int:
         """Messages received from the ingest queue and neither deleted nor visible again."""
-        return self._depth()[1]
+        return queue_depth(self.sqs, self.resources.queue_url)[1]
 
     def queued(self) -> int:
         """Messages on the ingest queue, waiting or in flight."""
-        return sum(self._depth())
+        return sum(queue_depth(self.sqs, self.resources.queue_url))
 
-    def _depth(self) -> tuple[int, int]:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.resources.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        )
+    def depths(self) -> QueueDepths:
+        """The ingest queue's depths and the dead-letter queue's."""
+        return read_depths(self.sqs, self.resources.queue_url, self.resources.dead_letter_queue_url)
 
     def crashes(self) -> int:
-        """Simulated crashes (`CRASH_PROBABILITY`) the workers logged, across every consumer."""
-        return sum(
-            path.read_text(errors="replace").count("SimulatedCrashError: simulated crash")
-            for path in self._options.log_dir.glob("consumer-*.log")
-        )
+        """Simulated crashes (`CRASH_PROBABILITY`) the workers logged, across every consumer.
+
+        Each is a `record` event line with outcome `failed` and reason `simulated_crash`.
+        """
+        return tally(ConsumerLogs(self._options.log_dir).new_lines()).crashes
 
     def stop(self) -> None:
         """Stop everything, newest first."""
@@ -240,6 +246,90 @@ class ChaosStack:
             )
         self._processes[name] = process
         return process
+
+
+class ConsumerLogs:
+    """The consumers' log files as they grow: each `new_lines` returns the lines added since.
+
+    Only whole lines count; a line still being written is read once its newline arrives.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
+        self._read: dict[Path, int] = {}
+
+    def new_lines(self) -> list[str]:
+        """The complete lines written to any consumer's log since the last call (all, first)."""
+        lines: list[str] = []
+        for path in sorted(self._log_dir.glob("consumer-*.log")):
+            offset = self._read.get(path, 0)
+            with path.open("rb") as log:
+                log.seek(offset)
+                added = log.read()
+            whole = added[: added.rfind(b"\n") + 1]
+            self._read[path] = offset + len(whole)
+            lines += whole.decode("utf-8", errors="replace").splitlines()
+        return lines
+
+
+class SoakProgress:
+    """The soak's progress line on stderr, redrawn every second from its own thread.
+
+    While the clients post: logs posted of those planned. Once they have their answers
+    (`draining`): logs stored, counted from the consumers' event lines, against those accepted,
+    with both queues' depths. A bar on a terminal, a plain line every few seconds elsewhere.
+    """
+
+    def __init__(
+        self,
+        depths: Callable[[], QueueDepths],
+        log_dir: Path,
+        planned: int,
+        posted: Callable[[], int],
+    ) -> None:
+        self._depths = depths
+        self._logs = ConsumerLogs(log_dir)
+        self._planned = planned
+        self._posted = posted
+        self._line = StatusLine(sys.stderr, live=sys.stderr.isatty())
+        self._status = PipelineStatus()
+        self._started = time.monotonic()
+        self._drain: tuple[int, float] | None = None  # logs accepted, when the drain began
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="soak-progress", daemon=True)
+
+    def __enter__(self) -> SoakProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._draw()
+        self._line.close()
+
+    def draining(self, accepted: int) -> None:
+        """Every client has its answer: from now on, show the drain of `accepted` logs."""
+        self._drain = (accepted, time.monotonic())
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._draw()
+            self._stopping.wait(POLL_SECONDS)
+
+    def _draw(self) -> None:
+        for line in self._logs.new_lines():
+            self._status.observe(line)
+        with contextlib.suppress(Exception):  # a failed read keeps the last depths shown
+            self._status.depths = self._depths()
+        now, drain = time.monotonic(), self._drain
+        if drain is None:
+            text = posting_progress(
+                self._posted(), self._planned, self._status, now - self._started
+            )
+        else:
+            text = draining_progress(self._status, drain[0], now - drain[1])
+        self._line.show(text, now)
 
 
 @contextlib.contextmanager
@@ -289,6 +379,12 @@ class FaultSchedule:
         """Count one planned log as posted."""
         with self._lock:
             self._done += 1
+
+    @property
+    def posted(self) -> int:
+        """Planned logs posted so far."""
+        with self._lock:
+            return self._done
 
     def _run(self) -> None:
         """Strike each fault at its mark; note the queue's depth every second meanwhile."""
@@ -350,6 +446,11 @@ def _drain(stack: ChaosStack, deadline: float) -> bool:
     return False
 
 
+def _accepted_logs(submissions: list[Submission]) -> int:
+    """Distinct logs answered 202, as the reconciliation counts them: what the drain must store."""
+    return len({(s.log.tenant_id, s.log.log_id) for s in submissions if s.status == 202})
+
+
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     pages = dynamodb.get_paginator("scan").paginate(TableName=table)
     return [
@@ -371,9 +472,15 @@ def run(options: Options) -> Report:
         deadline = started + options.time_limit_seconds
         client = IngestClient(EMULATOR_HOST, stack.api_port, deadline)
         load_started = time.time()
-        with FaultSchedule(stack, len(planned), options) as schedule:
+        with (
+            FaultSchedule(stack, len(planned), options) as schedule,
+            SoakProgress(
+                stack.depths, options.log_dir, len(planned), lambda: schedule.posted
+            ) as progress,
+        ):
             submissions = _post_all(client, planned, options.clients, schedule)
             load_seconds = time.time() - load_started
+            progress.draining(_accepted_logs(submissions))
             drained = _drain(stack, deadline)
         drain_seconds = time.time() - load_started - load_seconds
         stack.faults.set_rules([])

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import Any
 
 import boto3
+import pytest
 
 from devstack.stage import local_environment
+from devstack.status import parse_event
+from tests.stack import Stack
 
 EMULATOR = "http://127.0.0.1:5999"
 
@@ -100,3 +104,33 @@ def test_poison_reaches_the_dead_letter_queue_and_its_neighbours_do_not(aws: Any
     items = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
     assert sorted(item["log_id"]["S"] for item in items) == ["1", "2", "3"]
     assert consumer.stats.records_deleted == 3
+
+
+STATUS_SECONDS = 60  # a deadline for a line to show up, not a timing under test
+
+
+@pytest.mark.e2e
+def test_make_dev_off_a_terminal_prints_a_plain_status_line_of_what_it_stored(
+    stack: Stack,
+) -> None:
+    """Piped, `make dev` still relays every event line and prints its status, with no escapes."""
+    body = json.dumps({"tenant_id": "acme", "log_id": "status-1", "text": "call 555-0199"})
+    request = urllib.request.Request(
+        f"{stack.api}/ingest",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+    done = "pipeline: queue 0 waiting, 0 in flight | dead-letter 0 | stored 1 | lag "
+    deadline = time.monotonic() + STATUS_SECONDS
+    while not any(line.startswith(done) for line in list(stack.output)):
+        assert time.monotonic() < deadline, "".join(stack.output)
+        time.sleep(0.2)
+    output = "".join(stack.output)
+    assert "accepted 1, rejected 0" in output
+    records = [e for e in map(parse_event, stack.output) if e and e["event"] == "record"]
+    assert [(e["outcome"], e["log_id"]) for e in records] == [("stored", "status-1")]
+    assert "\r" not in output
+    assert "\x1b" not in output

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
+from devstack.status import queue_depth
 
 
 def _plain(item: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -37,15 +38,8 @@ def _items(dynamodb: Any, table: str, tenant: str | None) -> list[dict[str, Any]
 
 
 def _depth(sqs: Any, name: str) -> str:
-    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        f"{attributes['ApproximateNumberOfMessages']} waiting, "
-        f"{attributes['ApproximateNumberOfMessagesNotVisible']} in flight"
-    )
+    waiting, in_flight = queue_depth(sqs, sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    return f"{waiting} waiting, {in_flight} in flight"
 
 
 def main() -> None:

@@ -45,7 +45,8 @@ def _note(name: str, extra: float, where: dict[str, float]) -> str:
         f"{name}: {extra:.2f} ms over the bare call. Profiled: SendMessage (botocore) "
         f"{percent(where['sdk'])}; ours {percent(where['ours'] - where['sdk'])}: validation "
         f"with the JSON parse {percent(where['validation'])}, the queue message's JSON "
-        f"{percent(where['serialization'])}, the limits {percent(where['limits'])}; Chalice "
+        f"{percent(where['serialization'])}, the limits {percent(where['limits'])}, the event "
+        f"line {percent(where['events'])}; Chalice "
         f"and the route {percent(1 - where['ours'])}."
     )
 
@@ -92,6 +93,7 @@ def _case(name: str, text: str, form: str, requests: int, bare: Any) -> tuple[Ro
         "validation": ("chalicelib/normalize.py", "normalize"),
         "serialization": ("chalicelib/message.py", "to_json"),
         "limits": ("chalicelib/limits.py", "check_fits"),
+        "events": ("chalicelib/telemetry.py", "emit"),
     }
     where = shares(handler, _PROFILED, parts)
     return row, _note(name, value.median - floor_figure.median, where)

@@ -84,7 +84,8 @@ def render(
         if settings.metrics_by_tenant and isinstance(tenant_id, str):
             dimensions[TENANT_DIMENSION] = tenant_id
         line.update(embedded_metrics(metrics, dimensions, int(now * 1000)))
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+    # ASCII only: no character in a line (U+2028, say) is a line break to any reader.
+    return json.dumps(line, separators=(",", ":"))
 
 
 def emit(

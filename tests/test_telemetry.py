@@ -91,6 +91,14 @@ def test_ids_and_messages_shaped_like_personal_data_are_redacted() -> None:
     assert line["error_message"] == f"no mailbox for {REPLACEMENT}"
 
 
+def test_a_line_is_ascii_whatever_its_fields_hold() -> None:
+    text = telemetry.render("log", {"message": "caf\u00e9\u2028\n"}, Settings(), NOW)
+    assert text.isascii()
+    assert "\n" not in text
+    [line] = event_lines(text)
+    assert line["message"] == "caf\u00e9\u2028\n"
+
+
 def test_emit_writes_one_line_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     telemetry.emit("record", {"outcome": "stored"}, metrics={PROCESSING_LAG: 12.5})
     [line] = event_lines(capsys.readouterr().out)

@@ -278,6 +278,7 @@ class SoakProgress:
     While the clients post: logs posted of those planned. Once they have their answers
     (`draining`): logs stored, counted from the consumers' event lines, against those accepted,
     with both queues' depths. A bar on a terminal, a plain line every few seconds elsewhere.
+    The depths it reads once a second also give the report its deepest queue.
     """
 
     def __init__(
@@ -293,6 +294,7 @@ class SoakProgress:
         self._posted = posted
         self._line = StatusLine(sys.stderr, live=sys.stderr.isatty())
         self._status = PipelineStatus()
+        self.deepest_queue = 0  # messages on the ingest queue, waiting or in flight, at most
         self._started = time.monotonic()
         self._drain: tuple[int, float] | None = None  # logs accepted, when the drain began
         self._stopping = threading.Event()
@@ -322,6 +324,7 @@ class SoakProgress:
             self._status.observe(line)
         with contextlib.suppress(Exception):  # a failed read keeps the last depths shown
             self._status.depths = self._depths()
+            self.deepest_queue = max(self.deepest_queue, self._status.depths.queued)
         now, drain = time.monotonic(), self._drain
         if drain is None:
             text = posting_progress(
@@ -350,7 +353,6 @@ class FaultSchedule:
         self._stack = stack
         self._total = total
         self._window = options.window_seconds
-        self.deepest_queue = 0
         self._seed = options.seed
         self._done = 0
         self._lock = threading.Lock()
@@ -387,12 +389,8 @@ class FaultSchedule:
             return self._done
 
     def _run(self) -> None:
-        """Strike each fault at its mark; note the queue's depth every second meanwhile."""
-        next_look = 0.0
+        """Strike each fault at its mark."""
         while not self._finished.wait(0.05):
-            if time.monotonic() >= next_look:
-                self.deepest_queue = max(self.deepest_queue, self._stack.queued())
-                next_look = time.monotonic() + 1
             with self._lock:
                 share = self._done / self._total
             if self._pending and share >= self._pending[0][0]:
@@ -503,7 +501,7 @@ def run(options: Options) -> Report:
         crashes=crashes,
         events=tuple(schedule.events),
         load_seconds=load_seconds,
-        deepest_queue=schedule.deepest_queue,
+        deepest_queue=progress.deepest_queue,
         drain_seconds=drain_seconds,
         drained=drained,
         last_stored_after_seconds=last_stored - load_started,

@@ -19,7 +19,7 @@ from bench import coldstart, ingest, local, package, redaction, worker
 from bench.figures import Section
 from bench.report import Report, environment, markdown, text_table
 from bench.stub import running_stub
-from devstack.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR
 
 
 @dataclass(frozen=True)

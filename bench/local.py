@@ -118,8 +118,9 @@ def measure(rounds: int, seconds: float, clients: int, probes: int) -> Section:
     """`rounds` rounds of `clients` clients posting for `seconds`, then `probes` single logs."""
     import boto3
 
-    from devstack.stage import local_environment, stage_settings
-    from tests.stack import running_stack
+    from devstack.stack import running_stack
+    from devstack.stage import local_environment
+    from infra.stage import stage_settings
 
     settings = stage_settings(_STAGE, "worker")
     rates, medians, tails, failures = [], [], [], 0

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
-from devstack.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR
 
 HOST = "127.0.0.1"
 QUEUE_NAME = "bench-ingest"

@@ -7,10 +7,11 @@ touches a service never pays for it at cold start. The endpoint comes from the s
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from chalicelib.process_state import kept
 
 # Two attempts of at most 1 s to connect and 2 s to read, plus backoff, end well inside the
 # ingest function's 10 s timeout: a sick endpoint becomes our 503, never API Gateway's 504.
@@ -22,7 +23,7 @@ _RETRIES = {"total_max_attempts": 2, "mode": "standard"}  # botocore's max_attem
 _making = threading.Lock()
 
 
-@functools.cache
+@kept
 def _session() -> Any:
     """One boto3 session a process: it loads each service's model once for all its clients."""
     import boto3
@@ -36,7 +37,7 @@ def _client_config() -> Any:
     return Config(retries=_RETRIES, **_TIMEOUTS)
 
 
-@functools.cache
+@kept
 def client(service_name: str) -> Any:
     """Return this process's client for `service_name`, creating it on first use."""
     with _making:

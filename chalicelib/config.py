@@ -7,12 +7,13 @@ instead of surfacing later as a confusing error in the middle of a request.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+from chalicelib.process_state import kept
 
 IngestAuth = Literal["open", "required"]
 #: `open`: anyone may post for any tenant (the original spec). `required`: a tenant's API key
@@ -155,7 +156,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return settings
 
 
-@functools.cache
+@kept
 def get_settings() -> Settings:
     """Settings of this process, read once: Lambda's environment never changes while it runs."""
     return load_settings(os.environ)

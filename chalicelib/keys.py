@@ -4,7 +4,9 @@ A key reads `rdp_<key id>_<secret>`. The key id is public (it names the key in l
 in `make revoke-key`) and is the tenants table's partition key, so resolving a key is one
 `GetItem`. The secret is 256 random bits and only its SHA-256 is stored: a key that random
 needs no slow hash, and a leaked table yields no usable key. Creating, listing and revoking
-keys are operator actions and live in `infra/keys.py`, outside the deployed package.
+keys are operator actions (`ops/keys.py`, and `make dev`'s demo keys); they are here beside the
+format they write, but the deployed functions never call them and their roles may not write the
+table.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from chalicelib.clients import client
 from chalicelib.config import get_settings
+from chalicelib.message import check_tenant_id, utc_timestamp
 
 PREFIX: Final = "rdp"
 _KEY_ID_BYTES: Final = 8
@@ -94,3 +98,53 @@ def resolve(authorization: str | None) -> tuple[str, str]:
     stored = answer.get("Item")
     record = None if stored is None else {name: value["S"] for name, value in stored.items()}
     return tenant_of(record, key), key_id
+
+
+class UnknownKeyError(LookupError):
+    """No key has this id in the stage's tenants table."""
+
+
+def create_key(dynamodb: Any, table: str, tenant_id: str, now: datetime) -> NewKey:
+    """Store a new key for `tenant_id` and return it; its secret is never stored."""
+    made = new_key(check_tenant_id(tenant_id), utc_timestamp(now))
+    dynamodb.put_item(
+        TableName=table,
+        Item={name: {"S": value} for name, value in made.record.items()},
+        ConditionExpression="attribute_not_exists(key_id)",  # 64 random bits: never, but never
+    )
+    return made
+
+
+def list_keys(dynamodb: Any, table: str, tenant_id: str | None = None) -> list[dict[str, str]]:
+    """Every key's public record (never its hash), optionally one tenant's, oldest first."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "ProjectionExpression": "key_id, tenant_id, created_at, revoked_at",
+    }
+    if tenant_id is not None:
+        request["FilterExpression"] = "tenant_id = :tenant"
+        request["ExpressionAttributeValues"] = {":tenant": {"S": tenant_id}}
+    pages = dynamodb.get_paginator("scan").paginate(**request)
+    records = [
+        {name: value["S"] for name, value in item.items()}
+        for page in pages
+        for item in page["Items"]
+    ]
+    return sorted(records, key=lambda record: (record["created_at"], record["key_id"]))
+
+
+def revoke_key(dynamodb: Any, table: str, key_id: str, now: datetime) -> dict[str, str]:
+    """Mark a key revoked (once: a second revocation keeps the first time) and return it."""
+    try:
+        answer = dynamodb.update_item(
+            TableName=table,
+            Key={"key_id": {"S": key_id}},
+            UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
+            ConditionExpression="attribute_exists(key_id)",
+            ExpressionAttributeValues={":now": {"S": utc_timestamp(now)}},
+            ReturnValues="ALL_NEW",
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        raise UnknownKeyError(f"no key {key_id!r} in {table}") from None
+    attributes = answer["Attributes"]
+    return {name: attributes[name]["S"] for name in ("key_id", "tenant_id", "revoked_at")}

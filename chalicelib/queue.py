@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-
 from chalicelib.clients import client
 from chalicelib.config import get_settings
 from chalicelib.errors import unavailable_on_aws_failure
+from chalicelib.process_state import kept
 
 
-@functools.cache
+@kept
 def queue_url() -> str:
     """The ingest queue's URL: `QUEUE_URL` when set, else looked up once from `QUEUE_NAME`."""
     settings = get_settings()

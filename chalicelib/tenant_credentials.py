@@ -18,6 +18,7 @@ from typing import Any, Final
 from chalicelib.clients import client, client_with
 from chalicelib.config import get_settings
 from chalicelib.errors import ServiceUnavailableError
+from chalicelib.process_state import on_forget
 
 #: What a tenant's read credentials may do, on the logs table only.
 READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query")
@@ -79,6 +80,7 @@ def tenant_table_client(tenant_id: str, now: datetime | None = None) -> Any:
     return scoped
 
 
+@on_forget
 def forget() -> None:
     """Drop every kept client, as a new process would start without them."""
     with _lock:

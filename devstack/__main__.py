@@ -24,9 +24,10 @@ from typing import IO, cast
 
 from chalicelib.config import load_settings
 from devstack.processes import stop_all, wait_for_port
-from devstack.resources import create_reader_role, provision_local
-from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
+from devstack.resources import provision_stack
+from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
 from devstack.status import PipelineWatch, StatusLine, read_depths
+from infra.stage import PROJECT_DIR
 
 READY_LINE = "devstack ready"
 
@@ -107,13 +108,7 @@ def main() -> None:
             )
             processes.append(emulator)
             wait_for_port(emulator_port, emulator, "the emulator")
-            resources = provision_local(worker_env)
-            reader_role = create_reader_role(
-                load_settings(api_env), emulator_client(api_env, "iam")
-            )
-            for env in (api_env, worker_env):
-                env["QUEUE_URL"] = resources.queue_url
-                env["TENANT_READ_ROLE_ARN"] = reader_role
+            resources = provision_stack(api_env, worker_env)
             keys = _demo_keys(api_env)
             api = [python, "-m", "devstack.api", "--stage", args.stage, "--port", str(api_port)]
             consumer = [python, "-m", "devstack.consume", "--stage", args.stage]
@@ -148,7 +143,7 @@ def _relayed(
 
 def _demo_keys(environment: dict[str, str]) -> dict[str, str]:
     """A fresh API key for each demo tenant, in the emulator's tenants table."""
-    from infra.keys import create_key
+    from chalicelib.keys import create_key
 
     dynamodb = emulator_client(environment, "dynamodb")
     table = load_settings(environment).tenants_table_name

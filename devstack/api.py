@@ -15,7 +15,7 @@ def main() -> None:
     from chalice.deploy.validate import validate_routes
     from chalice.local import create_local_server
 
-    from devstack.stage import PROJECT_DIR, chalice_config
+    from infra.stage import PROJECT_DIR, chalice_config
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", default="dev")

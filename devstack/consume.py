@@ -23,7 +23,7 @@ def main() -> None:
     from chalicelib.config import get_settings
     from chalicelib.queue import queue_url
     from devstack.consumer import ConsumerSettings, QueueConsumer
-    from devstack.stage import chalice_config
+    from infra.stage import chalice_config
 
     settings = get_settings()
     function = chalice_config(args.stage, "worker")

@@ -1,6 +1,6 @@
 """Faults on demand: a WSGI layer around the emulator that makes SQS and DynamoDB misbehave.
 
-The chaos soak (`devstack.chaos`) needs AWS to fail the ways it really fails, at the moments it
+The chaos soak (`soak.chaos`) needs AWS to fail the ways it really fails, at the moments it
 chooses, while the app's code stays untouched: the app only ever sees what boto3 sees. With
 `python -m devstack.emulator --faults` every request passes through `FaultInjector`, which
 answers some operations with a fault instead of (or after) the emulator's own answer:

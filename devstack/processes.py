@@ -1,6 +1,6 @@
 """Child processes of the local stack: a free port, waiting for a server, stopping in order.
 
-Shared by `make dev` (`devstack.__main__`) and the chaos soak (`devstack.chaos`), which both run
+Shared by `make dev` (`devstack.__main__`) and the chaos soak (`soak.chaos`), which both run
 the emulator, the API server and the consumer as processes of their own.
 """
 

@@ -106,3 +106,21 @@ def provision_local(environment: Mapping[str, str]) -> Resources:
         emulator_client(environment, "sqs"),
         emulator_client(environment, "dynamodb"),
     )
+
+
+def provision_stack(
+    api_environment: dict[str, str], worker_environment: dict[str, str]
+) -> Resources:
+    """Provision the emulator for a local stack and point both functions' environments at it.
+
+    The one way `make dev` and the chaos soak set a stack up, so the two cannot drift apart:
+    both functions learn the queue's URL, and the API the reader role it assumes for reads.
+    """
+    resources = provision_local(worker_environment)
+    reader_role = create_reader_role(
+        load_settings(api_environment), emulator_client(api_environment, "iam")
+    )
+    for environment in (api_environment, worker_environment):
+        environment["QUEUE_URL"] = resources.queue_url
+        environment["TENANT_READ_ROLE_ARN"] = reader_role
+    return resources

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chalicelib.config import Settings
+from infra.stage import chalice_config
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 EMULATOR_HOST = "127.0.0.1"
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -24,22 +21,6 @@ _FAKE_CREDENTIALS = {
 }
 # Variables that could steer boto3 away from the emulator's fake credentials.
 _DROPPED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-
-
-def chalice_config(stage: str, function_name: str) -> Any:
-    """Chalice's own view of `function_name` in `stage`, scoped as it would be deployed."""
-    from chalice.cli.factory import CLIFactory
-
-    # A private dict for Chalice to write the stage's variables into, not os.environ.
-    factory = CLIFactory(str(PROJECT_DIR), environ={})
-    return factory.create_config_obj(chalice_stage_name=stage).scope(stage, function_name)
-
-
-def stage_settings(stage: str, function_name: str) -> Settings:
-    """The settings `function_name` of `stage` runs with, from Chalice's scoped configuration."""
-    from chalicelib.config import load_settings
-
-    return load_settings(chalice_config(stage, function_name).environment_variables)
 
 
 def local_environment(

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from devstack.stage import PROJECT_DIR
 from infra.bytecode import add_bytecode
+from infra.stage import PROJECT_DIR
 
 #: Chalice's command line in this interpreter (the chalice package has no `__main__`).
 _CHALICE_MAIN: Final = "import sys; from chalice.cli import main; sys.exit(main())"

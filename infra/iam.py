@@ -87,7 +87,7 @@ def tracing(stage: str, function_name: str) -> bool:
 
     That is the `xray` setting of `.chalice/config.json`, per stage (or per function).
     """
-    from devstack.stage import chalice_config
+    from infra.stage import chalice_config
 
     return bool(chalice_config(stage, function_name).xray_enabled)
 
@@ -155,7 +155,7 @@ def policy_filename(stage: str, function_name: str) -> str:
 
 def render(stage: str, function_name: str) -> str:
     """The policy file's text for one function of one stage."""
-    from devstack.stage import stage_settings
+    from infra.stage import stage_settings
 
     settings = stage_settings(stage, function_name)
     traced = tracing(stage, function_name)
@@ -165,7 +165,7 @@ def render(stage: str, function_name: str) -> str:
 
 def main() -> None:
     """Write every stage's policy files into `.chalice/`."""
-    from devstack.stage import PROJECT_DIR
+    from infra.stage import PROJECT_DIR
 
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     for stage in config["stages"]:

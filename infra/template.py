@@ -408,7 +408,7 @@ def resources_template(stage: str) -> dict[str, Any]:
     `chalice deploy` makes the functions after this stack exists: the dashboard and the reader
     role's trust name them as it will.
     """
-    from devstack.stage import chalice_config, stage_settings
+    from infra.stage import chalice_config, stage_settings
 
     settings = stage_settings(stage, "worker")
     api = chalice_config(stage, "api_handler")
@@ -433,7 +433,7 @@ def resources_template(stage: str) -> dict[str, Any]:
 
 def merge_template(stage: str) -> dict[str, Any]:
     """What `chalice package` merges into its template for `stage`."""
-    from devstack.stage import chalice_config, stage_settings
+    from infra.stage import chalice_config, stage_settings
 
     settings = stage_settings(stage, "worker")
     resources: dict[str, Any] = {}
@@ -478,7 +478,7 @@ def package(stage: str, out: Path) -> Path:
 
 def main() -> None:
     """Package one stage into `build/<stage>/`."""
-    from devstack.stage import PROJECT_DIR
+    from infra.stage import PROJECT_DIR
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", default="prod")

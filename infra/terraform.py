@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from chalicelib.config import Settings
-from devstack.stage import PROJECT_DIR, chalice_config, stage_settings
 from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
 from infra.dashboard import StackNames, dashboard_body, dashboard_name
@@ -42,6 +41,7 @@ from infra.iam import (
     reviewer_policy,
     tracing,
 )
+from infra.stage import PROJECT_DIR, chalice_config, stage_settings
 
 CHALICE_TEMPLATE: Final = "chalice.tf.json"
 RESOURCES_FILE: Final = "resources.tf.json"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import clients, config, queue, tenant_credentials
-from infra.iam import iam_action
-from tests.stack import Stack, running_stack
+from chalicelib import config, process_state
+from devstack.stack import Stack, running_stack
+from infra.iam import GRANTS, iam_action
 
 # What the tests run with unless they say otherwise: no simulated work, no simulated crashes.
 TEST_ENVIRONMENT = {
@@ -39,44 +39,66 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def forget_process_state() -> None:
     """Drop what a Lambda process would have cached, as if a new instance started."""
-    config.get_settings.cache_clear()
-    clients.client.cache_clear()
-    clients._session.cache_clear()
-    queue.queue_url.cache_clear()
-    tenant_credentials.forget()
+    process_state.forget_all()
 
 
-# Which function's role an AWS call runs under, by the module that makes it. The consumer
-# stands for Lambda's event source mapping, which polls with the worker's role.
+# Which role an AWS call runs under: by the function that makes it (`module:function`), else by
+# its module. The consumer stands for Lambda's event source mapping, which polls with the
+# worker's role. An operator's calls use the operator's own credentials, outside any function.
+OPERATOR = "operator"
 CALLERS = {
-    "chalicelib/queue.py": "api_handler",
-    "chalicelib/tenant_credentials.py": "api_handler",
-    "chalicelib/reads.py": "tenant_reader",
-    "chalicelib/keys.py": "api_key_authorizer",
-    "chalicelib/store.py": "worker",
-    "devstack/consumer.py": "worker",
+    "chalicelib.queue": "api_handler",
+    "chalicelib.tenant_credentials": "api_handler",
+    "chalicelib.reads": "tenant_reader",
+    "chalicelib.keys:resolve": "api_key_authorizer",
+    "chalicelib.keys:create_key": OPERATOR,
+    "chalicelib.keys:list_keys": OPERATOR,
+    "chalicelib.keys:revoke_key": OPERATOR,
+    "chalicelib.store": "worker",
+    "devstack.consumer": "worker",
 }
+#: Code whose AWS calls must be attributed: the deployed package and the consumer.
+ATTRIBUTED = ("chalicelib", "devstack.consumer")
 OperationLog = dict[str, set[str]]
-SUITE_LOG: OperationLog = defaultdict(set)
-_active_logs: list[OperationLog] = [SUITE_LOG]
+#: Calls no role may make: ungranted to the function that made them, or made by code that
+#: `CALLERS` does not attribute. Each test must end with none (see `aws_calls_are_granted`).
+VIOLATIONS: list[str] = []
+_active_logs: list[OperationLog] = []
 
 
-def _calling_function() -> str | None:
+def _calling_role() -> str | None:
+    """The role of the innermost attributed code on the stack; `?module:function` if unknown."""
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
-        for path, function in CALLERS.items():
-            if frame.f_code.co_filename.endswith(path):
-                return function
+        module = str(frame.f_globals.get("__name__", ""))
+        role = CALLERS.get(f"{module}:{frame.f_code.co_name}") or CALLERS.get(module)
+        if role is not None:
+            return role
+        if frame.f_code.co_name.startswith("<"):  # a comprehension or lambda: its function's
+            frame = frame.f_back
+            continue
+        if module.split(".")[0] == ATTRIBUTED[0] or module in ATTRIBUTED:
+            return f"?{module}:{frame.f_code.co_name}"
         frame = frame.f_back
     return None
 
 
+def granted(role: str) -> set[str]:
+    """Every IAM action `role`'s policy allows."""
+    return {action for actions in GRANTS[role].values() for action in actions}
+
+
 def _record(model: Any, **kwargs: Any) -> None:
-    function = _calling_function()
-    if function is not None:
-        action = iam_action(model.service_model.signing_name, model.name)
-        for log in _active_logs:
-            log[function].add(action)
+    role = _calling_role()
+    if role is None or role == OPERATOR:
+        return
+    action = iam_action(model.service_model.signing_name, model.name)
+    if role.startswith("?"):
+        VIOLATIONS.append(f"{role[1:]} calls {action} but CALLERS names no role for it")
+    elif action not in granted(role):
+        VIOLATIONS.append(f"{role} calls {action}, which its policy does not grant")
+    for log in _active_logs:
+        log[role].add(action)
 
 
 @contextmanager
@@ -107,10 +129,21 @@ def operations_recorder() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def aws_calls_are_granted() -> Iterator[None]:
+    """Fail any test during which code made an AWS call its role may not make."""
+    VIOLATIONS.clear()
+    yield
+    found, VIOLATIONS[:] = list(VIOLATIONS), []
+    if found:
+        pytest.fail("ungranted or unattributed AWS calls:\n" + "\n".join(sorted(set(found))))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the suite-wide permission check last, after every other test has made its calls."""
-    last = [item for item in items if item.name == "test_no_test_used_an_ungranted_operation"]
-    items[:] = [item for item in items if item not in last] + last
+    """A test that starts the local stack is end-to-end, whether or not it says so."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)

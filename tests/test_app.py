@@ -18,7 +18,7 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
 )
 from chalicelib.ingest import rejection_reason
-from devstack.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR
 from tests.conftest import queued_message, sqs_record
 from tests.event_lines import assert_no_personal_data, dimension_sets, events, metric_values
 

@@ -12,9 +12,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.auth import PROTECTED_ROUTES, authorize, caller_tenant
-from chalicelib.keys import new_key
-from devstack.stage import PROJECT_DIR
-from infra.keys import create_key, revoke_key
+from chalicelib.keys import create_key, new_key, revoke_key
+from infra.stage import PROJECT_DIR
 from tests.conftest import processed_log
 from tests.event_lines import events
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from devstack.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e  # the last section starts the local stack
 

@@ -19,10 +19,10 @@ import pytest
 from chalicelib.config import load_settings
 from chalicelib.normalize import normalize
 from chalicelib.redact import redact
-from devstack.chaos import CHAOS_ENVIRONMENT, SCHEDULE, ChaosStack, ConsumerLogs, Options, run
-from devstack.load import FORMS, Attempt, PlannedLog, Submission, plan
-from devstack.reconcile import Figures, reconcile
-from devstack.reliability import describe_tests, summary, write_report
+from soak.chaos import CHAOS_ENVIRONMENT, SCHEDULE, ChaosStack, ConsumerLogs, Options, run
+from soak.load import FORMS, Attempt, PlannedLog, Submission, plan
+from soak.reconcile import Figures, reconcile
+from soak.reliability import describe_tests, summary, write_report
 from tests.conftest import queued_message
 
 SHORT_SOAK = Options(

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chalicelib.config import ConfigError, Settings, load_settings
-from devstack.stage import PROJECT_DIR, chalice_config, stage_settings
+from infra.stage import PROJECT_DIR, chalice_config, stage_settings
 
 STAGES = sorted(json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"])
 

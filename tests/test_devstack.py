@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.stack import Stack
 from devstack.stage import local_environment
 from devstack.status import parse_event
-from tests.stack import Stack
 
 EMULATOR = "http://127.0.0.1:5999"
 

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.stack import Stack, demo_keys
+from devstack.stack import Stack, demo_keys
 
 pytestmark = pytest.mark.e2e
 PROCESSING_SECONDS = 60

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.message import LogMessage
-from devstack.stage import PROJECT_DIR, stage_settings
-from tests.stack import Stack
+from devstack.stack import Stack
+from infra.stage import PROJECT_DIR, stage_settings
 
 # The edge's promises are stated here on their own, not imported from the code that keeps them.
 TENANT_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.-")

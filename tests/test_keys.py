@@ -8,8 +8,18 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.keys import KeyRejectedError, key_hash, new_key, parse_authorization, resolve
-from infra.keys import UnknownKeyError, create_key, list_keys, main, revoke_key
+from chalicelib.keys import (
+    KeyRejectedError,
+    UnknownKeyError,
+    create_key,
+    key_hash,
+    list_keys,
+    new_key,
+    parse_authorization,
+    resolve,
+    revoke_key,
+)
+from ops.keys import main
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -103,7 +113,7 @@ def test_the_command_line_creates_lists_and_revokes(
 
     # The in-process emulator answers every endpoint; the command talks to "the emulator".
     monkeypatch.setattr(
-        "infra.keys._tenants_table",
+        "ops.keys._tenants_table",
         lambda stage, aws_: (boto3.client("dynamodb"), get_settings().tenants_table_name),
     )
     main(["create", "acme"])

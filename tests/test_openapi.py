@@ -16,8 +16,8 @@ from requests.structures import CaseInsensitiveDict
 
 from app import app
 from chalicelib.normalize import MEDIA_TYPES
-from devstack.stage import PROJECT_DIR
-from tests.stack import Stack, demo_keys
+from devstack.stack import Stack, demo_keys
+from infra.stage import PROJECT_DIR
 
 SPEC_PATH = PROJECT_DIR / "docs" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

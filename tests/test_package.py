@@ -13,8 +13,8 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
-from devstack.stage import PROJECT_DIR, stage_settings
 from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
+from infra.stage import PROJECT_DIR, stage_settings
 from infra.template import SCAN_EXCEPTIONS, merge_template, package, resources_template
 
 STAGE = "prod"

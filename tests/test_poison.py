@@ -11,8 +11,8 @@ import pytest
 
 from app import worker
 from devstack.consumer import ConsumerSettings, QueueConsumer
-from devstack.poison import poison_bodies
-from devstack.redrive import Journal, inspect, move_back
+from ops.redrive import Journal, inspect, move_back
+from soak.poison import poison_bodies
 from tests.conftest import queued_message
 
 ROUNDS = 50  # only guards against a loop that never ends; nothing here is timed

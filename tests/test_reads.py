@@ -12,9 +12,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import tenant_credentials
+from chalicelib.keys import create_key
 from chalicelib.reads import FIELDS, PAGE_MAX, decode_cursor, encode_cursor
-from devstack.stage import PROJECT_DIR
-from infra.keys import create_key
+from infra.stage import PROJECT_DIR
 from tests.conftest import processed_log
 
 

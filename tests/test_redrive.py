@@ -12,8 +12,8 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib import worker
-from devstack import redrive
-from devstack.redrive import Journal, inspect, move_back, move_back_on_aws
+from ops import redrive
+from ops.redrive import Journal, inspect, move_back, move_back_on_aws
 from tests.conftest import queued_message, sqs_record
 
 STEPS = ["after receive", "after send", "after journal", "after delete"]
@@ -153,7 +153,7 @@ def test_the_journal_ignores_a_line_cut_short_and_keeps_only_pending_ids(
 
 def test_on_aws_sqs_moves_the_messages_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto 5.2.5 lacks StartMessageMoveTask, so AWS's answers are stubbed from its model."""
-    monkeypatch.setattr("devstack.redrive.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("ops.redrive.time.sleep", lambda seconds: None)
     sqs = boto3.client("sqs", region_name="us-east-1")
     arn = "arn:aws:sqs:us-east-1:123456789012:robust-data-processor-prod-ingest-dlq"
     with Stubber(sqs) as stub:

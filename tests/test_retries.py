@@ -19,7 +19,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import clients, worker
-from devstack.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR
 from tests.conftest import sqs_record
 
 LOG = {"tenant_id": "acme", "log_id": "order-17", "text": "Paid by 555-0199"}

@@ -13,8 +13,8 @@ import pytest
 
 from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
 from chalicelib.metrics import CATALOGUE
-from devstack.stage import stage_settings
 from infra.iam import FUNCTIONS, LOG_ACTIONS, TRACE_ACTIONS, granted_actions, policy_document
+from infra.stage import stage_settings
 from infra.terraform import (
     AWS_PROVIDER_VERSION,
     CHALICE_TEMPLATE,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from chalicelib import store, worker
 from chalicelib.config import Settings, get_settings
 from chalicelib.message import _LOG_ID, LogMessage
-from devstack.poison import poison_bodies
+from soak.poison import poison_bodies
 from tests.conftest import queued_message, sqs_record
 from tests.event_lines import (
     assert_no_personal_data,

@@ -2,7 +2,7 @@
 
 Starts the emulator with fault injection (`devstack.faults`), the API server and the queue
 consumer as their own processes on free ports, puts one of each kind of poison message on the
-queue, then posts the planned logs (`devstack.load`) from many client threads while:
+queue, then posts the planned logs (`soak.load`) from many client threads while:
 
 - the worker crashes on `CRASH_PROBABILITY` of its records (the app's own simulation);
 - DynamoDB throttles some writes and loses the answer to others (the write happened, the
@@ -18,7 +18,7 @@ queue, then posts the planned logs (`devstack.load`) from many client threads wh
 
 When every client has its answer, it waits for the queue to empty (each message stored, or
 moved to the dead-letter queue after `MAX_RECEIVE_COUNT` receives), reads the whole table and
-the dead-letter queue, and reconciles them with what was accepted (`devstack.reconcile`). It
+the dead-letter queue, and reconciles them with what was accepted (`soak.reconcile`). It
 prints the figures, writes them to `--report` if asked, and exits 1 if anything was lost,
 doubled, misplaced or misredacted. Everything runs in bounded time: a time limit ends the wait
 for the queue, and whatever is missing by then counts as lost. Meanwhile a progress line on
@@ -27,7 +27,6 @@ stderr (`SoakProgress`) shows the logs posted, then the logs stored against thos
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -37,19 +36,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings, load_settings
 from devstack.faults import FaultControl, FaultRule, Mode
-from devstack.load import IngestClient, PlannedLog, Submission, plan
-from devstack.poison import poison_bodies
 from devstack.processes import free_port, stop, stop_all, wait_for_port
-from devstack.reconcile import Figures, epoch_seconds, reconcile
-from devstack.redrive import inspect
-from devstack.resources import provision_local
-from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
+from devstack.resources import provision_stack
+from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
 from devstack.status import (
     POLL_SECONDS,
     PipelineStatus,
@@ -61,6 +56,11 @@ from devstack.status import (
     read_depths,
     tally,
 )
+from infra.stage import PROJECT_DIR
+from ops.redrive import inspect
+from soak.load import IngestClient, PlannedLog, Submission, plan
+from soak.poison import poison_bodies
+from soak.reconcile import Figures, epoch_seconds, reconcile
 
 #: What the soak changes in the stage's settings: little simulated work, so thousands of logs
 #: fit in minutes; a 3 s worker timeout, so a crashed record is back in 18 s, not 6 minutes, with
@@ -167,10 +167,8 @@ class ChaosStack:
             os.environ,
         )
         wait_for_port(self.emulator_port, emulator, "the emulator")
-        self.resources = provision_local(self.worker_env)
+        self.resources = provision_stack(self.api_env, self.worker_env)
         self.sqs = self.client("sqs")
-        for environment in (self.api_env, self.worker_env):
-            environment["QUEUE_URL"] = self.resources.queue_url
         api = self._spawn(
             "api",
             ["devstack.api", "--stage", self._options.stage, "--port", str(self.api_port)],
@@ -506,40 +504,3 @@ def run(options: Options) -> Report:
         drained=drained,
         last_stored_after_seconds=last_stored - load_started,
     )
-
-
-def main() -> None:
-    """Run the soak from the command line; exit 1 unless it meets the bar."""
-    from devstack.reliability import summary, write_report
-
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    defaults = Options()
-    parser.add_argument("--logs", type=int, default=defaults.logs)
-    parser.add_argument("--tenants", type=int, default=defaults.tenants)
-    parser.add_argument("--clients", type=int, default=defaults.clients)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--time-limit", type=float, default=defaults.time_limit_seconds)
-    parser.add_argument("--report", type=Path, help="write the figures to this Markdown file")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # stop the children too
-    options = replace(
-        defaults,
-        logs=args.logs,
-        tenants=args.tenants,
-        clients=args.clients,
-        seed=args.seed,
-        time_limit_seconds=args.time_limit,
-    )
-    report = run(options)
-    print(summary(report))
-    if args.report:
-        write_report(report, args.report)
-        print(f"wrote {args.report}")
-    if not report.figures.passed:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -243,7 +243,8 @@ def main() -> None:
     import boto3
 
     from chalicelib.config import load_settings
-    from devstack.stage import EMULATOR_HOST, PROJECT_DIR, emulator_client, local_environment
+    from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
+    from infra.stage import PROJECT_DIR
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

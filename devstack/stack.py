@@ -1,7 +1,8 @@
 """The whole local stack as `make dev` runs it, started on free ports for tests that talk HTTP.
 
-Each test module that asks for the `stack` fixture (tests/conftest.py) gets its own stack, so a
-module that stops it (test_e2e's Ctrl-C test) cannot pull it from under another.
+Tests and `make bench` start it here. Each test module that asks for the `stack` fixture
+(tests/conftest.py) gets its own stack, so a module that stops it (test_e2e's Ctrl-C test)
+cannot pull it from under another.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from devstack.__main__ import READY_LINE
 from devstack.processes import free_port
-from devstack.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR
 
 STARTUP_SECONDS = 90
 
@@ -35,8 +36,7 @@ class Stack:
 
 
 def _read_lines(process: subprocess.Popen[str], kept: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
+    for line in process.stdout or ():
         kept.append(line)
 
 
@@ -66,8 +66,8 @@ def running_stack() -> Iterator[Stack]:
     deadline = time.monotonic() + STARTUP_SECONDS
     try:
         while READY_LINE not in "".join(output):
-            assert process.poll() is None, "".join(output)
-            assert time.monotonic() < deadline, "".join(output)
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the local stack did not start:\n" + "".join(output))
             time.sleep(0.2)
         yield Stack(
             process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{emulator_port}", output

@@ -33,7 +33,7 @@ from typing import Any
 
 from chalicelib.message import InvalidFieldError, LogMessage
 from chalicelib.redact import redact
-from devstack.load import KEEP_SAMPLES, PII_SAMPLES, Submission
+from soak.load import KEEP_SAMPLES, PII_SAMPLES, Submission
 
 Key = tuple[str, str]
 Item = Mapping[str, Any]

@@ -1,0 +1,31 @@
+"""A stage as Chalice sees it: `.chalice/config.json` scoped to one function, and its settings.
+
+Every renderer of the stack (SAM, Terraform, the emulator) and every tool reads a stage through
+here, so they all see the same variables Chalice would deploy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def chalice_config(stage: str, function_name: str) -> Any:
+    """Chalice's own view of `function_name` in `stage`, scoped as it would be deployed."""
+    from chalice.cli.factory import CLIFactory
+
+    # A private dict for Chalice to write the stage's variables into, not os.environ.
+    factory = CLIFactory(str(PROJECT_DIR), environ={})
+    return factory.create_config_obj(chalice_stage_name=stage).scope(stage, function_name)
+
+
+def stage_settings(stage: str, function_name: str) -> Settings:
+    """The settings `function_name` of `stage` runs with, from Chalice's scoped configuration."""
+    from chalicelib.config import load_settings
+
+    return load_settings(chalice_config(stage, function_name).environment_variables)

@@ -1,0 +1,1 @@
+"""Operator tools: API keys, the dead-letter queue, stored logs; each locally or with --aws."""

@@ -1,0 +1,1 @@
+"""The soak harness: chaos runs against the local stack, their load, reconciliation and report."""

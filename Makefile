@@ -8,17 +8,23 @@ SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: dev test lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
+.PHONY: help dev test quick lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	rm -f $(VENV)/.installed-* && touch $@
+	@echo "Installing the project's Python packages into $(VENV) (requirements-dev.txt); the first time takes a minute or two..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@ && echo "Installed."
 
 $(SCAN_INSTALLED): requirements-scan.txt
-	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
-	rm -f $(SCAN_VENV)/.installed-* && touch $@
+	@echo "Installing the template scanner into $(SCAN_VENV) (requirements-scan.txt)..."
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	@rm -f $(SCAN_VENV)/.installed-* && touch $@
+
+## help: list the targets and what each does
+help:
+	@awk '/^## / { sub(/^## /, ""); print; next } /^##/ { sub(/^##/, ""); print }' $(MAKEFILE_LIST)
 
 ## dev: run the emulator, the API on :8000 and the queue consumer; Ctrl-C stops them all
 dev: $(INSTALLED)
@@ -26,6 +32,10 @@ dev: $(INSTALLED)
 
 ## test: lint, type-check, run the whole test suite and scan the deployment templates
 test: lint unit scan
+
+## quick: lint and the tests that need no local stack: the inner loop while editing
+quick: lint
+	$(BIN)/python -m pytest -m "not e2e" -q
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -45,31 +55,31 @@ scan: $(INSTALLED) $(SCAN_INSTALLED)
 
 ## logs: print stored logs from the running local stack (TENANT=acme for one tenant)
 logs: $(INSTALLED)
-	$(BIN)/python -m devstack.show --stage $(STAGE) $(if $(TENANT),--tenant $(TENANT))
+	$(BIN)/python -m ops.show --stage $(STAGE) $(if $(TENANT),--tenant $(TENANT))
 
 ## tenant-key: create an API key for TENANT, shown once (AWS=1: the deployed STAGE, else make dev's)
 tenant-key: $(INSTALLED)
-	test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
-	$(BIN)/python -m infra.keys --stage $(STAGE) $(if $(AWS),--aws) create $(TENANT)
+	@test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
+	$(BIN)/python -m ops.keys --stage $(STAGE) $(if $(AWS),--aws) create $(TENANT)
 
 ## tenant-keys: list API keys (TENANT=acme for one tenant's), never their secrets
 tenant-keys: $(INSTALLED)
-	$(BIN)/python -m infra.keys --stage $(STAGE) $(if $(AWS),--aws) list $(if $(TENANT),--tenant $(TENANT))
+	$(BIN)/python -m ops.keys --stage $(STAGE) $(if $(AWS),--aws) list $(if $(TENANT),--tenant $(TENANT))
 
 ## revoke-key: revoke the API key KEY_ID (from `make tenant-keys`)
 revoke-key: $(INSTALLED)
-	test -n "$(KEY_ID)" || { echo "set KEY_ID=<key id>"; exit 2; }
-	$(BIN)/python -m infra.keys --stage $(STAGE) $(if $(AWS),--aws) revoke $(KEY_ID)
+	@test -n "$(KEY_ID)" || { echo "set KEY_ID=<key id>"; exit 2; }
+	$(BIN)/python -m ops.keys --stage $(STAGE) $(if $(AWS),--aws) revoke $(KEY_ID)
 
 ## chaos: soak the local stack with load, crashes and injected faults, reconcile every log, and
 ##        write docs/reliability.md from the run; fails if a log is lost, doubled or misplaced
 chaos: $(INSTALLED)
-	$(BIN)/python -m devstack.chaos --report docs/reliability.md
+	$(BIN)/python -m soak --report docs/reliability.md
 
 ## redrive: list make dev's dead-letter queue, then move its messages back to the ingest queue
 ##          (INSPECT=1: only list; AWS=1: the deployed STAGE's, with StartMessageMoveTask)
 redrive: $(INSTALLED)
-	$(BIN)/python -m devstack.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
+	$(BIN)/python -m ops.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
 
 ## bench: measure cold start, ingest, worker, redaction, the local stack and the package size;
 ##        print the tables and write docs/benchmarks.md (QUICK=1: a smoke run into build/bench/)
@@ -96,7 +106,7 @@ package-terraform: $(INSTALLED)
 ## deploy: upload the code to BUCKET and create or update the stack (needs the AWS CLI);
 ##         REVIEWER=true adds the read-only reviewer
 deploy: package
-	test -n "$(BUCKET)" || { echo "set BUCKET=<an S3 bucket for the deployment zip>"; exit 2; }
+	@test -n "$(BUCKET)" || { echo "set BUCKET=<an S3 bucket for the deployment zip>"; exit 2; }
 	aws cloudformation package --template-file build/$(STAGE)/sam.json \
 		--s3-bucket $(BUCKET) --output-template-file build/$(STAGE)/packaged.json --use-json
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.json \

@@ -8,7 +8,7 @@ SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: help dev test quick lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
+.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@echo "Installing the project's Python packages into $(VENV) (requirements-dev.txt); the first time takes a minute or two..."
@@ -30,8 +30,22 @@ help:
 dev: $(INSTALLED)
 	$(BIN)/python -m devstack --stage $(STAGE)
 
+## system: the Debian packages the tests drive (syslog-ng and its http() module); installs
+##         them when run as root, else says how
+SYSTEM_PACKAGES := syslog-ng-core syslog-ng-mod-http
+system:
+	@if command -v syslog-ng >/dev/null && test -e /usr/lib/syslog-ng/*/libhttp.so; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $(SYSTEM_PACKAGES) (the shipper the tests drive)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+		echo "The tests drive syslog-ng: sudo apt-get install $(SYSTEM_PACKAGES)"; exit 1; \
+	fi
+
 ## test: lint, type-check, run the whole test suite and scan the deployment templates
-test: lint unit scan
+test: system lint unit scan
 
 ## quick: lint and the tests that need no local stack: the inner loop while editing
 quick: lint

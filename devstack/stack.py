@@ -17,12 +17,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from devstack.__main__ import READY_LINE
 from devstack.processes import free_port
-from infra.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR, stage_settings
 
 STARTUP_SECONDS = 90
+#: How long a test waits for the consumer to store what it posted.
+PROCESSING_SECONDS = 60
+#: The stage the stack runs: dev, with the shell's overrides below.
+STAGE = "dev"
 
 
 @dataclass
@@ -33,6 +38,37 @@ class Stack:
     api: str
     emulator: str
     output: list[str]
+
+    def stored(self, tenant: str) -> list[dict[str, Any]]:
+        """The items in `tenant`'s partition of the logs table, as plain Python values."""
+        import boto3
+        from boto3.dynamodb.types import TypeDeserializer
+
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.emulator)
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=stage_settings(STAGE, "worker").table_name,
+            KeyConditionExpression="tenant_id = :t",
+            ExpressionAttributeValues={":t": {"S": tenant}},
+        )
+        plain = TypeDeserializer().deserialize
+        return [
+            {name: plain(value) for name, value in item.items()}
+            for page in pages
+            for item in page["Items"]
+        ]
+
+    def wait_for_stored(
+        self, tenant: str, count: int, seconds: float = PROCESSING_SECONDS
+    ) -> list[dict[str, Any]]:
+        """`tenant`'s items once there are at least `count`; fails after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while len(items := self.stored(tenant)) < count:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise TimeoutError(
+                    f"{len(items)} of {count} logs of {tenant!r} stored:\n" + "".join(self.output)
+                )
+            time.sleep(0.3)
+        return items
 
 
 def _read_lines(process: subprocess.Popen[str], kept: list[str]) -> None:
@@ -53,7 +89,7 @@ def running_stack() -> Iterator[Stack]:
         "CRASH_PROBABILITY": "0",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--stage", "dev"],
+        [sys.executable, "-m", "devstack", "--stage", STAGE],
         cwd=PROJECT_DIR,
         env=environment,
         stdout=subprocess.PIPE,

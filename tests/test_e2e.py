@@ -10,13 +10,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-import boto3
 import pytest
 
-from devstack.stack import Stack, demo_keys
+from devstack.stack import PROCESSING_SECONDS, Stack, demo_keys
 
 pytestmark = pytest.mark.e2e
-PROCESSING_SECONDS = 60
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -26,24 +24,6 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
-
-
-def stored(stack: Stack, tenant: str) -> list[dict[str, Any]]:
-    dynamodb = boto3.client("dynamodb", endpoint_url=stack.emulator)
-    items = dynamodb.query(
-        TableName="robust-data-processor-dev-logs",
-        KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": tenant}},
-    )["Items"]
-    return [{k: v.get("S", v.get("N")) for k, v in item.items()} for item in items]
-
-
-def wait_for(stack: Stack, tenant: str, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + PROCESSING_SECONDS
-    while len(items := stored(stack, tenant)) < count:
-        assert time.monotonic() < deadline, "".join(stack.output)
-        time.sleep(0.3)
-    return items
 
 
 def test_readme_examples_end_redacted_in_their_tenants_partitions(stack: Stack) -> None:
@@ -60,8 +40,8 @@ def test_readme_examples_end_redacted_in_their_tenants_partitions(stack: Stack) 
         {"Content-Type": "text/plain", "X-Tenant-ID": "beta_inc"},
     )
     assert status == 202
-    [acme] = wait_for(stack, "acme", 1)
-    [beta] = wait_for(stack, "beta_inc", 1)
+    [acme] = stack.wait_for_stored("acme", 1)
+    [beta] = stack.wait_for_stored("beta_inc", 1)
     assert acme["modified_data"].startswith("Call [REDACTED] now. ")
     assert beta["modified_data"] == "Error - [REDACTED] - NullPointerException at module X"
     assert (beta["log_id"], beta["source"]) == (answer["log_id"], "text_upload")
@@ -75,7 +55,7 @@ def test_a_log_is_followed_from_post_to_stored_item_by_its_event_lines(stack: St
         {"Content-Type": "text/plain", "X-Tenant-ID": "acme", "X-Log-ID": "followed"},
     )
     assert status == 202
-    wait_for(stack, "acme", 1)
+    stack.wait_for_stored("acme", 1)
     deadline = time.monotonic() + PROCESSING_SECONDS
     while True:  # the consumer may print its line a moment after the write
         lines = [json.loads(text) for text in list(stack.output) if text.startswith("{")]
@@ -113,8 +93,8 @@ def test_each_tenant_reads_back_its_own_logs_with_its_printed_key(stack: Stack) 
             post(f"{stack.api}/ingest", body.encode(), {"Content-Type": "application/json"})[0]
             == 202
         )
-    wait_for(stack, "acme", 1)
-    wait_for(stack, "beta_inc", 1)
+    stack.wait_for_stored("acme", 1)
+    stack.wait_for_stored("beta_inc", 1)
     for tenant, headers in keys.items():
         status, page = get(f"{stack.api}/logs?limit=100", headers)
         assert status == 200

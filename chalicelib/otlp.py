@@ -24,24 +24,30 @@ A log object has `log_id` and `text` always, and each other key only when the re
     resource            the resource's attributes, as a JSON object
     scope               {"name", "version", "attributes"}, each when set
 
-Values become plain JSON: bytes as base64 text, doubles as numbers (NaN and the infinities as
-the strings "NaN", "Infinity", "-Infinity", as protobuf's JSON mapping writes them), integers as
-numbers while a JavaScript reader keeps them exact (|n| < 2**53), as decimal strings beyond;
-a key given twice in a key-value list keeps its last value.
+The `resource` and `scope` objects of one scope's records are one object, made once: treat log
+objects as read-only. Values become plain JSON: bytes as base64 text, doubles as numbers (NaN and
+the infinities as the strings "NaN", "Infinity", "-Infinity", as protobuf's JSON mapping writes
+them), integers as numbers while a JavaScript reader keeps them exact (|n| < 2**53), as decimal
+strings beyond; a key given twice in a key-value list keeps its last value.
 
 Answers, from the OTLP specification ("OTLP/HTTP Response"), for the route:
 
-- Every answer has the request's Content-Type (`application/x-protobuf` or `application/json`).
-- 200 with `encode_response`: `partial_success` set only when records were rejected, counting
-  them with a message; clients never retry it. An empty request is a success.
-- 400 for a body that cannot be decoded or is otherwise permanently invalid, with
-  `encode_status` (a `google.rpc.Status`, details holding a `BadRequest`): clients drop the data.
+- Every answer has the request's Content-Type (`application/x-protobuf` or `application/json`);
+  a Content-Type that is neither is a 415 (`request_encoding`), answered in our JSON form.
+- 200 with `encode_response`: `partial_success` set only when records were rejected, with their
+  count (ours and those ingest refused) and `rejection_message`; clients never retry it. An empty
+  request is a success, and so is one whose every record was rejected: the records were read,
+  and each was refused on its own account.
+- 400 for a body that cannot be decoded (`OtlpDecodeError`), with `encode_status(encoding,
+  message, error.field)`: a `google.rpc.Status` whose details hold a `BadRequest`. Clients drop
+  the data and never retry.
 - 413 when the body, decompressed, exceeds the limit (the spec recommends 64 MiB; ours is
-  Lambda's). Not retried: of all 4xx and 5xx, clients retry only the four below.
-- 429 (throttled) and 503 (overloaded, or the queue did not take the logs) with `Retry-After`
-  in seconds or as an HTTP-date; 502 and 504 are the gateway's. These four are retried with the
-  same body, after Retry-After if given, else with exponential backoff. The Python exporter gives
-  up when Retry-After outlasts its export timeout (10 s by default): keep it to a few seconds.
+  Lambda's). Not retried: of all 4xx and 5xx (401 and 403 included), clients retry only these:
+- 429 (throttled) and 503 (overloaded, or the queue did not take every log) with `Retry-After`,
+  in seconds or as an HTTP-date; 502 and 504 come from gateways. Clients resend the same body
+  after Retry-After if given, else with exponential backoff; derived log ids make that resend
+  store each log once. The Python exporter gives up when Retry-After outlasts what remains of its
+  export timeout (10 s by default): keep Retry-After to a few seconds.
 - Every 4xx and 5xx body is a `google.rpc.Status` in the request's encoding; `Status.code` is
   unused by the spec and left out.
 
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
@@ -286,7 +293,12 @@ def _timestamp(unix_nano: int) -> str | None:
     if not unix_nano:
         return None
     seconds, nanos = divmod(unix_nano, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+    return f"{_utc_second(seconds)}.{nanos:09d}Z"
+
+
+@functools.lru_cache(maxsize=256)  # a batch's records mostly share their seconds
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def _hex_id(value: bytes) -> str | None:

@@ -85,6 +85,7 @@ MEDIA_TYPES: Final[Mapping[str, Encoding]] = {
 }
 UID_ATTRIBUTE: Final = "log.record.uid"
 TENANT_ATTRIBUTE: Final = "tenant.id"
+DERIVED_ID_PREFIX: Final = "otlp:"
 # As deep as protobuf's parser lets a record's body nest arrays (it stops at 100 messages, two a
 # level): deeper JSON is refused too, so neither encoding recurses without end.
 MAX_NESTING: Final = 48
@@ -314,7 +315,7 @@ def _log_id(record: _Record, scope: _Scope) -> str:
             pass
     digest = scope.digest.copy()
     digest.update(ascii(tuple(record)).encode("ascii"))
-    return "otlp:" + digest.hexdigest()[:32]
+    return DERIVED_ID_PREFIX + digest.hexdigest()[:32]
 
 
 # --- Binary protobuf ---------------------------------------------------------------------------

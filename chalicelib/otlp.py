@@ -65,11 +65,11 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from chalicelib.errors import UnsupportedMediaTypeError
-from chalicelib.message import InvalidFieldError, check_log_id
+from chalicelib.message import InvalidFieldError, check_log_id, describe_type
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -450,15 +450,10 @@ def decode_json(body: bytes | str) -> list[Outcome]:
     if not isinstance(request, dict):
         raise OtlpDecodeError(
             "",
-            f"the body must be a JSON object (an ExportLogsServiceRequest), got {_kind(request)}",
+            "the body must be a JSON object (an ExportLogsServiceRequest), "
+            f"got {describe_type(request)}",
         )
     return _outcomes(_json_located(request), _json_record)
-
-
-def _kind(value: object) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    names.update({list: "an array", dict: "an object", type(None): "null"})
-    return names.get(type(value), type(value).__name__)
 
 
 def _field(message: dict[str, Any], camel: str, snake: str) -> Any:
@@ -476,7 +471,7 @@ def _object(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _FieldError("", f"must be an object, got {_kind(value)}")
+        raise _FieldError("", f"must be an object, got {describe_type(value)}")
     return value
 
 
@@ -485,7 +480,7 @@ def _array(message: dict[str, Any], camel: str, snake: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _FieldError(camel, f"must be an array, got {_kind(value)}")
+        raise _FieldError(camel, f"must be an array, got {describe_type(value)}")
     return value
 
 
@@ -555,7 +550,7 @@ def _string(message: dict[str, Any], camel: str, snake: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _FieldError(camel, f"must be a string, got {_kind(value)}")
+        raise _FieldError(camel, f"must be a string, got {describe_type(value)}")
     return value
 
 
@@ -615,8 +610,9 @@ def _hex_field(message: dict[str, Any], camel: str, snake: str) -> bytes:
 
 
 def _json_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    pairs = _array(message, "attributes", "attributes")
     try:
-        return _json_pairs(_array(message, "attributes", "attributes"), 0)
+        return _json_pairs(pairs, 0)
     except _FieldError as error:
         raise error.within("attributes") from None
 
@@ -664,13 +660,13 @@ def _json_value(value: Any, depth: int) -> Any:
 
 def _string_value(content: Any) -> str:
     if not isinstance(content, str):
-        raise _FieldError("stringValue", f"must be a string, got {_kind(content)}")
+        raise _FieldError("stringValue", f"must be a string, got {describe_type(content)}")
     return content
 
 
 def _bool_value(content: Any) -> bool:
     if not isinstance(content, bool):
-        raise _FieldError("boolValue", f"must be true or false, got {_kind(content)}")
+        raise _FieldError("boolValue", f"must be true or false, got {describe_type(content)}")
     return content
 
 
@@ -738,7 +734,7 @@ def _shown(value: Any) -> str:
 # --- Answers -------------------------------------------------------------------------------------
 
 
-def rejection_message(reasons: list[str]) -> str:
+def rejection_message(reasons: Sequence[str]) -> str:
     """A partial success's `error_message`: how many records were rejected, the first reasons."""
     shown = "; ".join(reason[:_REASON_CHARS] for reason in reasons[:_SHOWN_REASONS])
     more = len(reasons) - _SHOWN_REASONS

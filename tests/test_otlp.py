@@ -583,6 +583,7 @@ def records_json(*records: Any) -> bytes:
             "must be an integer",
         ),
         ({"body": {"stringValue": "x"}, "attributes": [3]}, "attributes[0]", "must be an object"),
+        ({"body": {"stringValue": "x"}, "attributes": {}}, "attributes", "must be an array"),
         ("a string", "", "must be an object"),
     ],
 )

@@ -251,7 +251,9 @@ def measure(
         "`ours / peer` is ours divided by the peer: for a cold start, round by round (each "
         "round starts every process once, in rotating order); warm, each round's median x "
         "floor over the peer's in the same round (each round runs every contender's process "
-        "once, in rotating order). Below 1 we are ahead.",
+        "once, in rotating order). Below 1 we are ahead; a quotient whose min-max spans 1 "
+        "is a tie on this machine, whatever side its median falls on. Where our own time goes "
+        "at each body size is profiled in the warm ingest section's notes.",
         "Every contender's handler is called as Lambda calls it, `handler(event, context)`, "
         "with the same API Gateway proxy events carrying the same JSON log; each writes its "
         "request's line (our event line, Powertools' Logger line and EMF metrics; the FastAPI "

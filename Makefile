@@ -6,6 +6,8 @@ STAGE ?= dev
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
+PEERS_VENV := .venv-peers
+PEERS_INSTALLED := $(PEERS_VENV)/.installed-$(shell cat requirements-peers.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
 .PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
@@ -21,6 +23,12 @@ $(SCAN_INSTALLED): requirements-scan.txt
 	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
 	@$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	@rm -f $(SCAN_VENV)/.installed-* && touch $@
+
+$(PEERS_INSTALLED): requirements-peers.txt
+	@echo "Installing into $(PEERS_VENV) the peers make bench compares us with (requirements-peers.txt)..."
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	@$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-peers.txt
+	@rm -f $(PEERS_VENV)/.installed-* && touch $@
 
 ## help: list the targets and what each does
 help:
@@ -95,9 +103,10 @@ chaos: $(INSTALLED)
 redrive: $(INSTALLED)
 	$(BIN)/python -m ops.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
 
-## bench: measure cold start, ingest, worker, redaction, the local stack and the package size;
-##        print the tables and write docs/benchmarks.md (QUICK=1: a smoke run into build/bench/)
-bench: $(INSTALLED)
+## bench: measure cold start, ingest, worker, redaction, the local stack and the package size,
+##        ours beside the peers a user would pick instead (in .venv-peers); print the tables
+##        and write docs/benchmarks.md (QUICK=1: a smoke run into build/bench/)
+bench: $(INSTALLED) $(PEERS_INSTALLED)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 ## policies: regenerate .chalice/policy-<stage>-<function>.json from infra/iam.py's grants
@@ -129,4 +138,4 @@ deploy: package
 		$(if $(REVIEWER),--parameter-overrides CreateReviewer=$(REVIEWER))
 
 clean:
-	rm -rf $(VENV) $(SCAN_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SCAN_VENV) $(PEERS_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

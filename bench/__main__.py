@@ -1,8 +1,10 @@
 """Measure what users pay for and write `docs/benchmarks.md`: `python -m bench` (`make bench`).
 
 Sections, in order: package size (the zip the cold starts then run), cold start, warm ingest,
-worker, redaction, and the local stack end to end. `--quick` runs each with few repetitions
-and small inputs, to check that the whole benchmark works, not to measure.
+the peers (cold start and warm ingest beside FastAPI's and Powertools'), worker, redaction, and
+the local stack end to end. `--quick` runs each with few repetitions and small inputs, to
+check that the whole benchmark works, not to measure; it measures the peers only where
+`.venv-peers` exists (`make bench` builds it), and says so where it does not.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import coldstart, ingest, local, package, redaction, worker
+from bench import coldstart, ingest, local, package, peer_comparison, redaction, worker
 from bench.figures import Section
 from bench.report import Report, environment, markdown, text_table
 from bench.stub import running_stub
@@ -30,6 +32,7 @@ class Plan:
     import_runs: int = 5
     ingest_requests: int = 300
     large_text: int = 150_000
+    peer_rounds: int = 5
     worker_batches: int = 60
     redaction_size: int = 1_000_000
     redaction_repeats: int = 5
@@ -45,6 +48,7 @@ QUICK = Plan(
     import_runs=1,
     ingest_requests=10,
     large_text=50_000,
+    peer_rounds=1,
     worker_batches=5,
     redaction_size=50_000,
     redaction_repeats=2,
@@ -56,11 +60,23 @@ QUICK = Plan(
 )
 
 
-def run(plan: Plan) -> list[Section]:
-    """Every section, measured as `plan` says."""
+def _peers(endpoint: str, unpacked: Path, scratch: Path, plan: Plan) -> Section:
+    return peer_comparison.measure(
+        endpoint,
+        unpacked,
+        scratch,
+        plan.cold_pairs,
+        plan.peer_rounds,
+        plan.ingest_requests,
+        plan.large_text,
+    )
+
+
+def run(plan: Plan, peers_only: bool = False) -> list[Section]:
+    """Every section, measured as `plan` says; or, with `peers_only`, the peers' alone."""
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         deployment = package.build(Path(scratch) / "package")
-        sections = [package.measure(deployment)]
+        sections = [] if peers_only else [package.measure(deployment)]
         unpacked = package.unpack(deployment, Path(scratch) / "task")
         # The functions' event lines are written, as on Lambda, but not onto the report.
         with (
@@ -68,8 +84,11 @@ def run(plan: Plan) -> list[Section]:
             open(os.devnull, "w") as discard,
             contextlib.redirect_stdout(discard),
         ):
+            if peers_only:
+                return [_peers(endpoint, unpacked, Path(scratch), plan)]
             sections += coldstart.measure(endpoint, unpacked, plan.cold_pairs, plan.import_runs)
             sections.append(ingest.measure(endpoint, plan.ingest_requests, plan.large_text))
+            sections.append(_peers(endpoint, unpacked, Path(scratch), plan))
             sections.append(worker.measure(endpoint, plan.worker_batches))
     sections += redaction.measure(
         plan.redaction_size, plan.redaction_repeats, plan.adversarial_sizes
@@ -88,10 +107,22 @@ def main() -> None:
         "--out", type=Path, help="the Markdown report (docs/benchmarks.md; build/bench/ if quick)"
     )
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument(
+        "--peers-only",
+        action="store_true",
+        help="measure only ours beside the peers (report in build/bench/ unless --out)",
+    )
     args = parser.parse_args()
+    if not args.quick and peer_comparison.peers_python() is None:
+        parser.error(
+            f"{peer_comparison.PEERS_VENV} is missing: `make bench` builds it (or use --quick)"
+        )
     mode = "quick (`python -m bench --quick`)" if args.quick else "full (`make bench`)"
     out = args.out or PROJECT_DIR / ("build/bench" if args.quick else "docs") / "benchmarks.md"
-    report = Report(environment(mode), run(QUICK if args.quick else Plan()))
+    if args.peers_only:
+        mode += ", the peers only (--peers-only)"
+        out = args.out or PROJECT_DIR / "build/bench/peers.md"
+    report = Report(environment(mode), run(QUICK if args.quick else Plan(), args.peers_only))
     print(text_table(report), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(report), encoding="utf-8")

@@ -36,7 +36,7 @@ imported = time.monotonic()
 answer = app.app(event, None)
 print(answer["statusCode"], imported, time.monotonic())
 """
-_FLOOR: Final = """
+FLOOR: Final = """
 import sys, time
 import boto3
 imported = time.monotonic()
@@ -48,17 +48,29 @@ _SDK = ("boto3", "botocore", "urllib3", "s3transfer", "jmespath", "dateutil", "s
 _SHOWN_GROUPS = 12
 
 
-class _Process:
-    """How to start one kind of cold process: its code, arguments and environment."""
+class ColdProcess:
+    """How to start one kind of cold process: its code, arguments, environment and Python.
 
-    def __init__(self, code: str, arguments: Sequence[str], environment: dict[str, str]) -> None:
+    The code prints its status, then the monotonic times at the end of its imports and at its
+    answer, as its last line.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        arguments: Sequence[str],
+        environment: dict[str, str],
+        python: str = sys.executable,
+    ) -> None:
         self.code = code
         self.arguments = list(arguments)
         self.environment = environment
+        self.python = python
 
     def run(self, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
+        """Run the process once in `cwd`, with interpreter `options`, and wait for it."""
         return subprocess.run(
-            [sys.executable, *options, "-c", self.code, *self.arguments],
+            [self.python, *options, "-c", self.code, *self.arguments],
             cwd=cwd,
             env=self.environment,
             capture_output=True,
@@ -117,7 +129,7 @@ def _import_rows(
     return rows, total, sdk
 
 
-def _processes(endpoint: str, package: Path) -> tuple[_Process, _Process]:
+def _processes(endpoint: str, package: Path) -> tuple[ColdProcess, ColdProcess]:
     environment = {
         **os.environ,
         **stub_environment(endpoint),
@@ -125,8 +137,8 @@ def _processes(endpoint: str, package: Path) -> tuple[_Process, _Process]:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     headers, body = ingest_body(log_lines(1, pii=True)[0], "json")
-    app = _Process(_APP, [json.dumps(proxy_event(headers, body))], environment)
-    floor = _Process(_FLOOR, [environment["QUEUE_URL"], body], environment)
+    app = ColdProcess(_APP, [json.dumps(proxy_event(headers, body))], environment)
+    floor = ColdProcess(FLOOR, [environment["QUEUE_URL"], body], environment)
     return app, floor
 
 
@@ -135,7 +147,7 @@ def measure(endpoint: str, package: Path, pairs: int, import_runs: int) -> list[
     app, floor = _processes(endpoint, package)
     app.time(package)  # a first run of each warms the file cache, as a busy host would have
     floor.time(package)
-    samples: dict[_Process, list[tuple[float, float]]] = {app: [], floor: []}
+    samples: dict[ColdProcess, list[tuple[float, float]]] = {app: [], floor: []}
     for pair in range(pairs):
         for process in (app, floor) if pair % 2 == 0 else (floor, app):
             samples[process].append(process.time(package))

@@ -84,3 +84,8 @@ def at_most(limit: float, measured: float, unit: str = "x") -> Target:
 def at_least(limit: float, measured: float, unit: str) -> Target:
     """A target met when the measured median is at least `limit`."""
     return Target(f">= {limit:g} {unit}", measured, measured >= limit)
+
+
+def below(limit: float, measured: float) -> Target:
+    """A target met when the measured median ratio is strictly under `limit`: ahead, not level."""
+    return Target(f"< {limit:g}x", measured, measured < limit)

@@ -9,28 +9,20 @@ one of each, and the ratio is taken pair by pair.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from bench.figures import Figure, Row, Section, at_most, ratios
 from bench.profiling import percent, shares
 from bench.stub import stub_process_environment
+from bench.timed_handler import interleaved
 from bench.workload import TENANT, LambdaContext, ingest_body, log_text, proxy_event
 
 TARGET: Final = 1.10
-_WARM_UP = 10
 _PROFILED = 50
 
 
-def _elapsed(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
-def _queue_body(text: str, form: str) -> str:
+def queue_body(text: str, form: str) -> str:
     """The queue message ingest sends for this upload, for the floor to send too."""
     from chalicelib.message import LogMessage, Source
 
@@ -63,20 +55,12 @@ def _case(name: str, text: str, form: str, requests: int, bare: Any) -> tuple[Ro
         if answer["statusCode"] != 202:
             raise RuntimeError(f"{name}: ingest answered {answer['statusCode']}: {answer['body']}")
 
-    queue_body, queue_url = _queue_body(text, form), os.environ["QUEUE_URL"]
+    message, queue_url = queue_body(text, form), os.environ["QUEUE_URL"]
 
     def floor() -> None:
-        bare.send_message(QueueUrl=queue_url, MessageBody=queue_body)
+        bare.send_message(QueueUrl=queue_url, MessageBody=message)
 
-    for _ in range(_WARM_UP):
-        handler()
-        floor()
-    handled, floors = [], []
-    for index in range(requests):
-        first, second = (handler, floor) if index % 2 == 0 else (floor, handler)
-        one, other = _elapsed(first), _elapsed(second)
-        handled.append(one if first is handler else other)
-        floors.append(other if first is handler else one)
+    handled, floors = interleaved(handler, floor, requests)
     ratio = ratios(handled, floors)
     value, floor_figure = Figure.of(handled).scaled(1000), Figure.of(floors).scaled(1000)
     row = Row(

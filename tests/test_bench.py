@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bench.peer_comparison import PEERS_VENV, peers_python
 from infra.stage import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e  # the last section starts the local stack
@@ -23,12 +24,17 @@ SECTIONS = [
     "Cold start",
     "Cold start: import time the app adds (python -X importtime)",
     "Warm ingest",
+    "Peers: cold start and warm ingest",
     "Worker",
     "Redaction: realistic log lines",
     "Redaction: adversarial inputs",
     "Local end to end (chalice local + emulator)",
 ]
+#: The quick run measures the peers where `.venv-peers` exists (`make bench` builds it).
+PEERS_BUILT = peers_python() is not None
 TARGETED = {"Cold start", "Warm ingest", "Worker", "Redaction: realistic log lines"}
+TARGETED |= {"Peers: cold start and warm ingest"} if PEERS_BUILT else set()
+PEERS = ("ours (Chalice)", "FastAPI + Mangum + pydantic", "Powertools resolver + Logger + Metrics")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +78,23 @@ def test_every_floor_comes_with_its_ratio(report: tuple[dict[str, Any], str]) ->
     assert all(row["ratio"] is not None for row in rows if row["floor"] is not None)
     cold = data["sections"][SECTIONS.index("Cold start")]["rows"][0]
     assert cold["floor"] is not None
+
+
+def test_the_peers_are_measured_beside_ours_or_said_to_be_missing(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    data, _ = report
+    section = data["sections"][SECTIONS.index("Peers: cold start and warm ingest")]
+    names = [row["name"] for row in section["rows"]]
+    measured = PEERS if PEERS_BUILT else PEERS[:1]
+    for stage in ("cold start", "warm, small", "warm, large"):
+        found = [name for name in names if name.startswith(stage) and " / " not in name]
+        assert [name.rsplit(": ", 1)[1] for name in found] == list(measured), stage
+        compared = [name for name in names if name.startswith(stage) and "ours / " in name]
+        assert len(compared) == len(measured) - 1, stage
+    missing = [note for note in section["notes"] if "were not measured" in note]
+    assert bool(missing) != PEERS_BUILT
+    assert all(PEERS_VENV.name in note and "make bench" in note for note in missing)
 
 
 def test_each_target_is_checked_where_the_issue_sets_one(

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
+from chalicelib import process_state
 from infra.stage import PROJECT_DIR
 
 HOST = "127.0.0.1"
@@ -131,28 +132,18 @@ def stub_environment(endpoint: str) -> dict[str, str]:
     }
 
 
-def _forget_process_state() -> None:
-    """Drop the settings, clients and queue URL this process cached, as a new instance would."""
-    from chalicelib import clients, config, queue
-
-    config.get_settings.cache_clear()
-    clients.client.cache_clear()
-    clients._session.cache_clear()
-    queue.queue_url.cache_clear()
-
-
 @contextmanager
 def stub_process_environment(endpoint: str) -> Iterator[None]:
     """Run this process's app code against the stub, then restore the environment it had."""
     saved = dict(os.environ)
     os.environ.update(stub_environment(endpoint))
-    _forget_process_state()
+    process_state.forget_all()
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        _forget_process_state()
+        process_state.forget_all()
 
 
 @contextmanager

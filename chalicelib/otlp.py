@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from chalicelib.errors import UnsupportedMediaTypeError
 from chalicelib.message import InvalidFieldError, check_log_id, describe_type
+from chalicelib.process_state import on_forget
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -302,6 +303,9 @@ def _timestamp(unix_nano: int) -> str | None:
 @functools.lru_cache(maxsize=256)  # a batch's records mostly share their seconds
 def _utc_second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+on_forget(_utc_second.cache_clear)
 
 
 def _hex_id(value: bytes) -> str | None:

@@ -9,16 +9,49 @@ import pytest
 from chalicelib import config, process_state
 from infra.stage import PROJECT_DIR
 
+_CACHES = ("cache", "lru_cache")
+
+
+def _decorated_caches(tree: ast.AST) -> set[str]:
+    """Functions decorated with functools.cache or lru_cache."""
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if any(
+            isinstance(part, ast.Attribute) and part.attr in _CACHES for part in ast.walk(decorator)
+        )
+    }
+
+
+def _cleared(tree: ast.AST) -> set[str]:
+    """Names whose `cache_clear` the code mentions: registered, or called by hand."""
+    return {
+        node.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "cache_clear"
+        and isinstance(node.value, ast.Name)
+    }
+
 
 def _unregistered_caches() -> list[str]:
+    """Caches in chalicelib no `on_forget` registers, and caches cleared by hand anywhere else."""
     found = []
-    for path in sorted((PROJECT_DIR / "chalicelib").glob("*.py")):
-        if path.name == "process_state.py":
+    for path in sorted(PROJECT_DIR.glob("*/*.py")):
+        if path.name == "process_state.py" or path.parts[-2].startswith("."):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr in ("cache", "lru_cache"):
-                found.append(f"{path.name}:{node.lineno}")
-    return found
+        tree = ast.parse(path.read_text())
+        where = f"{path.parent.name}/{path.name}"
+        if path.parent.name == "chalicelib":
+            found += [f"{where}: {name}" for name in _decorated_caches(tree) - _cleared(tree)]
+        elif any(
+            isinstance(node, ast.Attribute) and node.attr == "cache_clear"
+            for node in ast.walk(tree)
+        ):
+            found.append(f"{where}: clears a cache by hand")
+    return sorted(found)
 
 
 def test_every_cache_goes_through_process_state() -> None:

@@ -4,7 +4,7 @@ import uuid
 from typing import Any, cast
 from urllib.parse import unquote
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
@@ -32,9 +32,9 @@ def _request_id(request: Request) -> str:
 
 
 @app.authorizer(ttl_seconds=_settings.auth_cache_ttl_seconds)
-def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
-    """Resolve `Authorization: Bearer <key>` to the key's tenant for the routes behind it."""
-    return authorize(auth_request.token)
+def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
+    """Resolve `Authorization: Bearer <key>` to the key's tenant, or deny the request."""
+    return authorize(auth_request)
 
 
 # INGEST_AUTH=open keeps the original, unauthenticated ingest; `required` puts it behind keys.

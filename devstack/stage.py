@@ -7,6 +7,7 @@ it sets, and the emulator's endpoint and fake credentials are added so nothing r
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,20 @@ _FAKE_CREDENTIALS = {
 }
 # Variables that could steer boto3 away from the emulator's fake credentials.
 _DROPPED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+
+
+def deployed_stages() -> list[str]:
+    """The stages of `.chalice/config.json` that deploy to AWS: not those aimed at an emulator.
+
+    The `local` stage is `chalice local`'s view of `make dev`'s emulator: it has no functions,
+    roles or templates of its own.
+    """
+    stages = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]
+    return sorted(
+        name
+        for name, stage in stages.items()
+        if "AWS_ENDPOINT_URL" not in stage.get("environment_variables", {})
+    )
 
 
 def chalice_config(stage: str, function_name: str) -> Any:

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from devstack.stage import PROJECT_DIR
+from devstack.stage import PROJECT_DIR, deployed_stages
 from infra.iam import (
     FUNCTIONS,
     GRANTS,
@@ -25,7 +25,7 @@ from infra.keys import create_key
 from tests.conftest import SUITE_LOG, queued_message, recording, sqs_record
 
 CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-STAGES = sorted(CONFIG["stages"])
+STAGES = deployed_stages()
 
 
 def granted(function_name: str) -> set[str]:

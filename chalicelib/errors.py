@@ -76,7 +76,11 @@ GATEWAY_REFUSALS: Final = {
         GatewayRefusal("UNAUTHORIZED", 401, "UnauthorizedError", KEY_REQUIRED),
         GatewayRefusal("ACCESS_DENIED", 401, "UnauthorizedError", "{reason}"),
         GatewayRefusal("MISSING_AUTHENTICATION_TOKEN", 404, "NotFoundError", NO_ROUTE),
+        # An authorizer that raises: API Gateway names it one or the other, by how it failed.
         GatewayRefusal("AUTHORIZER_FAILURE", 503, "ServiceUnavailableError", KEY_NOT_CHECKED),
+        GatewayRefusal(
+            "AUTHORIZER_CONFIGURATION_ERROR", 503, "ServiceUnavailableError", KEY_NOT_CHECKED
+        ),
     )
 }
 #: What each placeholder is in an API Gateway response template.

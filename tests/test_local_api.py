@@ -29,7 +29,13 @@ from devstack.__main__ import READY_LINE, emulator_log_file
 from devstack.api import serve
 from devstack.processes import free_port, stop, wait_for_port
 from devstack.resources import create_reader_role, provision_local
-from devstack.stage import PROJECT_DIR, chalice_config, emulator_client, local_environment
+from devstack.stage import (
+    PROJECT_DIR,
+    chalice_config,
+    deployed_stages,
+    emulator_client,
+    local_environment,
+)
 from infra.keys import create_key
 from tests.event_lines import assert_no_personal_data, event_lines, events
 from tests.stack import Stack
@@ -167,6 +173,7 @@ def test_the_local_stage_is_the_dev_stage_pointed_at_the_emulator() -> None:
         k: v for k, v in dev.items() if k != "STAGE"
     }
     assert local["STAGE"] == "local"
+    assert deployed_stages() == ["dev", "prod"], "the local stage deploys nothing"
     assert local["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"  # `make dev`'s EMULATOR_PORT
 
 

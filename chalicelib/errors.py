@@ -76,6 +76,9 @@ GATEWAY_REFUSALS: Final = {
         GatewayRefusal("UNAUTHORIZED", 401, "UnauthorizedError", KEY_REQUIRED),
         GatewayRefusal("ACCESS_DENIED", 401, "UnauthorizedError", "{reason}"),
         GatewayRefusal("MISSING_AUTHENTICATION_TOKEN", 404, "NotFoundError", NO_ROUTE),
+        # With an `Authorization` header, API Gateway reads a request for no route as a badly
+        # signed IAM call; no route of this API uses IAM, so only a missing route gets here.
+        GatewayRefusal("INVALID_SIGNATURE", 404, "NotFoundError", NO_ROUTE),
         # An authorizer that raises: API Gateway names it one or the other, by how it failed.
         GatewayRefusal("AUTHORIZER_FAILURE", 503, "ServiceUnavailableError", KEY_NOT_CHECKED),
         GatewayRefusal(

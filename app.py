@@ -1,10 +1,11 @@
 """Robust Data Processor: the HTTP edge and the queue worker, wired to `chalicelib`."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
@@ -13,7 +14,9 @@ from chalicelib.reads import get_log, list_logs
 from chalicelib.telemetry import configure_logging
 from chalicelib.worker import process_batch
 
-app = Chalice(app_name="robust-data-processor")
+# Chalice's own logger would write an unexpected error's traceback as many plain lines: without
+# it, the record reaches the root logger, whose handler writes one redacted event line.
+app = Chalice(app_name="robust-data-processor", configure_logs=False)
 _settings = get_settings()
 configure_logging()
 
@@ -32,9 +35,9 @@ def _request_id(request: Request) -> str:
 
 
 @app.authorizer(ttl_seconds=_settings.auth_cache_ttl_seconds)
-def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
-    """Resolve `Authorization: Bearer <key>` to the key's tenant for the routes behind it."""
-    return authorize(auth_request.token)
+def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
+    """Resolve `Authorization: Bearer <key>` to the key's tenant, or deny the request."""
+    return authorize(auth_request)
 
 
 # INGEST_AUTH=open keeps the original, unauthenticated ingest; `required` puts it behind keys.
@@ -55,23 +58,24 @@ def ingest_log() -> Response:
     return Response(body=accepted, status_code=202)
 
 
-def _reader(request: Request) -> str:
+def _reader(request: Request) -> Callable[[], str]:
     """The tenant whose logs a read may see: its key's, and no other it names."""
-    return caller_tenant(request.context, request.headers.get("x-tenant-id"))
+    return lambda: caller_tenant(request.context, request.headers.get("x-tenant-id"))
 
 
 @app.route("/logs", methods=["GET"], authorizer=api_key_authorizer)
 def list_tenant_logs() -> dict[str, Any]:
     """One page of the calling tenant's processed logs."""
     request = _request()
-    return list_logs(_reader(request), request.query_params)
+    return list_logs(_reader(request), request.query_params, _request_id(request))
 
 
 @app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer)
 def get_tenant_log(log_id: str) -> dict[str, str]:
     """One of the calling tenant's processed logs, or 404."""
+    request = _request()
     # API Gateway and `chalice local` hand path parameters over still percent-encoded.
-    return get_log(_reader(_request()), unquote(log_id))
+    return get_log(_reader(request), unquote(log_id), _request_id(request))
 
 
 @app.on_sqs_message(

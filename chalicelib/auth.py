@@ -1,38 +1,85 @@
 """Who is calling: the authorizer's verdict on a key, and the tenant a route acts for.
 
-The authorizer lets every request through to the routes and hands them either the key's tenant
-or the reason the key was refused, so that the refusal reaches the caller as our own 401 with a
-message instead of API Gateway's bare one; `caller_tenant` turns a refusal into that 401. A
-missing header never reaches the authorizer: API Gateway (and `chalice local`) answer 401 first.
+The authorizer itself denies a refused key, so no route behind it runs for a caller without a
+valid key, whether or not the route asks who is calling. The denial carries its reason in the
+authorizer's context (`errors.REASON_KEY`), which the gateway response for `ACCESS_DENIED`
+echoes in our 401 (`errors.GATEWAY_REFUSALS`). A missing header never reaches the authorizer:
+API Gateway answers `UNAUTHORIZED` first.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from chalice.app import AuthResponse, ForbiddenError, UnauthorizedError
+from chalice.app import (
+    AuthRequest,
+    AuthResponse,
+    ChaliceViewError,
+    ForbiddenError,
+    UnauthorizedError,
+)
 
+from chalicelib.errors import KEY_REQUIRED, REASON_KEY, unavailable_on_aws_failure
 from chalicelib.keys import KeyRejectedError, resolve
+from chalicelib.telemetry import describe_error, elapsed_ms, emit
 
 #: Every route behind the authorizer. API Gateway caches one verdict per key for all of them.
 PROTECTED_ROUTES: Final = ("/ingest", "/logs", "/logs/*")
 ANONYMOUS: Final = "anonymous"
 
 
-def authorize(token: str | None) -> AuthResponse:
-    """The authorizer's answer for one `Authorization` header value."""
+def _whole_api(method_arn: str) -> str:
+    """`arn:...:<api id>/<stage>/*` from one method's ARN: a verdict API Gateway may cache."""
+    api, stage, _ = method_arn.split("/", 2)
+    return f"{api}/{stage}/*"
+
+
+def denial(method_arn: str, reason: str) -> dict[str, Any]:
+    """The authorizer's answer refusing every route of the API, saying why in its context."""
+    statement = {
+        "Action": "execute-api:Invoke",
+        "Effect": "Deny",
+        "Resource": [_whole_api(method_arn)],
+    }
+    return {
+        "principalId": ANONYMOUS,
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        "context": {REASON_KEY: reason},
+    }
+
+
+def authorize(request: AuthRequest) -> dict[str, Any]:
+    """The authorizer's answer: the key's tenant on every protected route, or a denial saying why.
+
+    A table that cannot be read raises (a 503 or, misconfigured, a 500): API Gateway does not
+    cache a failure as it would a denial.
+    """
+    started = time.perf_counter()
     try:
-        tenant_id, key_id = resolve(token)
+        with unavailable_on_aws_failure(
+            "tenants table",
+            refused="API keys could not be checked ({code}); retry later",
+            unreachable="API keys could not be checked; retry later",
+        ):
+            tenant_id, key_id = resolve(request.token)
     except KeyRejectedError as rejected:
-        return AuthResponse(list(PROTECTED_ROUTES), ANONYMOUS, {"rejection": str(rejected)})
-    return AuthResponse(
+        refused = {"outcome": "refused", "reason": str(rejected), "status": 401}
+        emit("auth", refused | {"duration_ms": elapsed_ms(started)}, "WARNING")
+        return denial(request.method_arn, str(rejected))
+    except ChaliceViewError as error:
+        failed = {"outcome": "failed", "status": error.STATUS_CODE, **describe_error(error)}
+        emit("auth", failed | {"duration_ms": elapsed_ms(started)}, "ERROR")
+        raise
+    verdict = AuthResponse(
         list(PROTECTED_ROUTES), tenant_id, {"tenant_id": tenant_id, "key_id": key_id}
     )
+    return verdict.to_dict(request)
 
 
 def caller_tenant(request_context: Mapping[str, Any] | None, named: str | None = None) -> str:
-    """The tenant the authorizer resolved for this request, else a 401 saying why not.
+    """The tenant the authorizer resolved for this request; a 401 on a route without one.
 
     `named` is a tenant the request itself names (a read's `X-Tenant-ID`): another tenant's
     is a 403, so a client that means another tenant learns so instead of getting its own data.
@@ -40,7 +87,7 @@ def caller_tenant(request_context: Mapping[str, Any] | None, named: str | None =
     verdict = (request_context or {}).get("authorizer") or {}
     tenant_id = verdict.get("tenant_id")
     if not (isinstance(tenant_id, str) and tenant_id):
-        raise UnauthorizedError(verdict.get("rejection") or "an API key is required")
+        raise UnauthorizedError(KEY_REQUIRED)
     if named is not None and named != tenant_id:
         raise ForbiddenError(f"this API key belongs to tenant {tenant_id!r}, not {named!r}")
     return tenant_id

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from chalicelib.clients import client
 from chalicelib.config import get_settings
+from chalicelib.errors import KEY_REQUIRED
 from chalicelib.message import check_tenant_id, utc_timestamp
 
 PREFIX: Final = "rdp"
@@ -63,7 +64,7 @@ def new_key(tenant_id: str, created_at: str) -> NewKey:
 def parse_authorization(header: str | None) -> tuple[str, str]:
     """Split an `Authorization: Bearer <key>` value into the key id and the whole key."""
     if not header:
-        raise KeyRejectedError("an API key is required: send 'Authorization: Bearer <key>'")
+        raise KeyRejectedError(KEY_REQUIRED)
     bearer = _BEARER.fullmatch(header)
     if bearer is None:
         raise KeyRejectedError("the Authorization header must read 'Bearer <key>'")

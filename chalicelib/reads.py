@@ -4,15 +4,18 @@ Logs are listed in ascending `log_id` order (the table's sort key, compared as U
 so a listing is keyset-paginated: the cursor names the last log returned, and logs written
 while a client pages appear in their place without shifting or repeating any other. The cursor
 is opaque to clients and carries its tenant; it only ever positions a query inside the caller's
-own partition. Answers carry the redacted text, never `original_text`.
+own partition. Answers carry the redacted text, never `original_text`. Every read, answered or
+refused, writes one `read` event line.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 from chalice.app import BadRequestError, ForbiddenError, NotFoundError
@@ -20,6 +23,7 @@ from chalice.app import BadRequestError, ForbiddenError, NotFoundError
 from chalicelib.config import get_settings
 from chalicelib.errors import unavailable_on_aws_failure
 from chalicelib.message import InvalidFieldError, check_log_id
+from chalicelib.telemetry import describe_error, elapsed_ms, emit
 from chalicelib.tenant_credentials import tenant_table_client
 
 PAGE_DEFAULT: Final = 50
@@ -39,6 +43,7 @@ _NAMES: Final = {f"#{field}": field for field in FIELDS}
 _PROJECTION: Final = ", ".join(_NAMES)
 
 T = TypeVar("T")
+Reader = Callable[[], str]  # the tenant the caller may read, or the 401/403 saying why not
 
 
 def encode_cursor(tenant_id: str, after: str) -> str:
@@ -47,9 +52,16 @@ def encode_cursor(tenant_id: str, after: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+#: The longest cursor this API returns: a longer one is refused before it is decoded, so no
+#: forged cursor can nest JSON deep enough to exhaust the parser's recursion.
+CURSOR_MAX_CHARS: Final = len(encode_cursor("t" * 64, "l" * 128))
+
+
 def decode_cursor(cursor: str, tenant_id: str) -> str:
     """The log a cursor continues after: 400 if it is not one of ours, 403 if not the tenant's."""
     invalid = BadRequestError("cursor is not one this API returned: start again without it")
+    if len(cursor) > CURSOR_MAX_CHARS:
+        raise invalid
     try:
         fields = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
@@ -67,9 +79,17 @@ def decode_cursor(cursor: str, tenant_id: str) -> str:
 def _page_size(raw: str | None) -> int:
     if raw is None:
         return PAGE_DEFAULT
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= PAGE_MAX:
-        raise BadRequestError(f"limit must be a whole number from 1 to {PAGE_MAX}, got {raw!r}")
-    return int(raw)
+    # Without its leading zeros, a number longer than PAGE_MAX is larger: int() is never asked
+    # to parse more digits than its limit (4,300) allows.
+    digits = raw.lstrip("0")
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(digits) > len(str(PAGE_MAX))
+        or not 1 <= int(digits or "0") <= PAGE_MAX
+    ):
+        shown = raw if len(raw) <= 20 else raw[:17] + "..."
+        raise BadRequestError(f"limit must be a whole number from 1 to {PAGE_MAX}, got {shown!r}")
+    return int(digits)
 
 
 def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
@@ -86,9 +106,32 @@ def _read(call: Callable[[], T]) -> T:
         return call()
 
 
-def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]:
-    """One page of `tenant_id`'s logs and the cursor of the next page (None after the last)."""
-    query = query or {}
+@contextlib.contextmanager
+def _read_event(trace: dict[str, object]) -> Iterator[dict[str, object]]:
+    """Write the `read` line of the read inside the block; it adds its fields to `trace`."""
+    started = time.perf_counter()
+    try:
+        yield trace
+    except Exception as error:
+        status = getattr(error, "STATUS_CODE", 500)
+        refused = {"outcome": "refused", "status": status, "duration_ms": elapsed_ms(started)}
+        # A client error's message echoes the query; a server error's says what broke.
+        refused |= describe_error(error) if status >= 500 else {"error": type(error).__name__}
+        emit("read", trace | refused, "ERROR" if status >= 500 else "WARNING")
+        raise
+    emit("read", trace | {"outcome": "answered", "status": 200, "duration_ms": elapsed_ms(started)})
+
+
+def list_logs(reader: Reader, query: Mapping[str, str] | None, request_id: str) -> dict[str, Any]:
+    """One page of the reader's logs and the cursor of the next page (None after the last)."""
+    with _read_event({"request_id": request_id, "route": "/logs"}) as trace:
+        tenant_id = trace["tenant_id"] = reader()
+        page = _page(tenant_id, query or {})
+        trace["returned"] = len(page["logs"])
+    return page
+
+
+def _page(tenant_id: str, query: Mapping[str, str]) -> dict[str, Any]:
     unknown = sorted(set(query) - set(QUERY_PARAMETERS))
     if unknown:
         raise BadRequestError(
@@ -122,12 +165,18 @@ def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]
     }
 
 
-def get_log(tenant_id: str, log_id: str) -> dict[str, str]:
-    """One of `tenant_id`'s logs, or 404."""
-    try:
-        check_log_id(log_id)
-    except InvalidFieldError as error:
-        raise BadRequestError(str(error)) from None
+def get_log(reader: Reader, log_id: str, request_id: str) -> dict[str, str]:
+    """One of the reader's logs, or 404."""
+    with _read_event({"request_id": request_id, "route": "/logs/{log_id}"}) as trace:
+        tenant_id = trace["tenant_id"] = reader()
+        try:
+            trace["log_id"] = check_log_id(log_id)
+        except InvalidFieldError as error:
+            raise BadRequestError(str(error)) from None
+        return _one(tenant_id, log_id)
+
+
+def _one(tenant_id: str, log_id: str) -> dict[str, str]:
     answer = _read(
         lambda: tenant_table_client(tenant_id).get_item(
             TableName=get_settings().table_name,

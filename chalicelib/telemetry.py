@@ -131,12 +131,17 @@ class JsonLogFormatter(logging.Formatter):
         return render("log", fields, get_settings(), record.created, level)
 
 
+def _writes_to_stdout(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout
+
+
 def configure_logging() -> None:
     """Make stdlib logging write event lines too, once per process, at start-up.
 
     On Lambda the runtime's handler on the root logger writes each record as one CloudWatch
-    event: it gets our formatter. Elsewhere a process without handlers gets one on stdout;
-    one that has handlers (pytest's) keeps them.
+    event: it gets our formatter. Elsewhere a process without handlers gets one on stdout, and
+    the plain stdout handler `chalice local` installs before it imports the app gets our
+    formatter; any other handler (pytest's) is left as it is.
     """
     root = logging.getLogger()
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
@@ -145,7 +150,9 @@ def configure_logging() -> None:
         handlers = [logging.StreamHandler(sys.stdout)]
         root.addHandler(handlers[0])
     else:
-        return
+        handlers = [handler for handler in root.handlers if _writes_to_stdout(handler)]
+        if not handlers:
+            return
     for handler in handlers:
         handler.setFormatter(JsonLogFormatter())
     root.setLevel(logging.INFO)

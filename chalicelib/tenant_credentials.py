@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from chalicelib.clients import client, client_with
 from chalicelib.config import get_settings
-from chalicelib.errors import ServiceUnavailableError
+from chalicelib.errors import ConfigurationError
 from chalicelib.process_state import on_forget
 
 #: What a tenant's read credentials may do, on the logs table only.
@@ -58,7 +58,7 @@ def tenant_table_client(tenant_id: str, now: datetime | None = None) -> Any:
     """A DynamoDB client that can read only `tenant_id`'s partition."""
     settings = get_settings()
     if not settings.tenant_read_role_arn:
-        raise ServiceUnavailableError("reads are not configured: TENANT_READ_ROLE_ARN is not set")
+        raise ConfigurationError("reads are not configured: set TENANT_READ_ROLE_ARN")
     now = now or datetime.now(UTC)
     with _lock:
         cached = _clients.get(tenant_id)

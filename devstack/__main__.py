@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -45,8 +46,25 @@ def _children() -> Iterator[list[subprocess.Popen[bytes]]]:
 DEMO_TENANTS = ("acme", "beta_inc")
 
 
+def emulator_log_file(port: int) -> Path:
+    """Where the emulator's output goes: outside the project, which `chalice local` watches.
+
+    Its reloader restarts the server on any file written under the project directory, and the
+    emulator writes a line per request.
+    """
+    state = os.environ.get("XDG_STATE_HOME") or tempfile.gettempdir()
+    path = Path(state) / "robust-data-processor" / f"emulator-{port}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _banner(
-    api_port: int, emulator_url: str, stage: str, keys: dict[str, str], keyed_ingest: bool
+    api_port: int,
+    emulator_url: str,
+    stage: str,
+    keys: dict[str, str],
+    keyed_ingest: bool,
+    emulator_log_path: Path,
 ) -> str:
     api = f"http://{EMULATOR_HOST}:{api_port}"
     auth = {tenant: f"-H 'Authorization: Bearer {key}'" for tenant, key in keys.items()}
@@ -55,7 +73,7 @@ def _banner(
     return f"""
 Robust Data Processor, stage {stage}, running locally:
   API        {api}/ingest, {api}/logs
-  emulator   {emulator_url} (SQS and DynamoDB)
+  emulator   {emulator_url} (SQS and DynamoDB), its log in {emulator_log_path}
 
 Send logs from another shell; ingest takes {mode}:
   curl -X POST {api}/ingest -H 'Content-Type: application/json'{ingest_auth["acme"]} \\
@@ -87,8 +105,7 @@ def main() -> None:
     emulator_port = int(os.environ.get("EMULATOR_PORT", "5000"))
     api_port = int(os.environ.get("API_PORT", "8000"))
     emulator_url = f"http://{EMULATOR_HOST}:{emulator_port}"
-    log_dir = PROJECT_DIR / "build" / "local"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    emulator_log_path = emulator_log_file(emulator_port)
 
     api_env = local_environment(args.stage, "api_handler", emulator_url)
     worker_env = local_environment(args.stage, "worker", emulator_url)
@@ -98,7 +115,7 @@ def main() -> None:
         with (
             PipelineWatch(StatusLine(sys.stdout, live=sys.stdout.isatty())) as watch,
             _children() as processes,
-            (log_dir / "emulator.log").open("wb") as emulator_log,
+            emulator_log_path.open("wb") as emulator_log,
         ):
             emulator = subprocess.Popen(
                 [python, "-m", "devstack.emulator", "--port", str(emulator_port)],
@@ -116,7 +133,9 @@ def main() -> None:
             processes.append(_relayed(watch, consumer, worker_env))
             wait_for_port(api_port, processes[1], "the API server")
             keyed_ingest = load_settings(api_env).ingest_auth == "required"
-            watch.write(_banner(api_port, emulator_url, args.stage, keys, keyed_ingest))
+            watch.write(
+                _banner(api_port, emulator_url, args.stage, keys, keyed_ingest, emulator_log_path)
+            )
             sqs = emulator_client(worker_env, "sqs")
             watch.poll_depths(
                 partial(read_depths, sqs, resources.queue_url, resources.dead_letter_queue_url)

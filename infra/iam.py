@@ -165,10 +165,9 @@ def render(stage: str, function_name: str) -> str:
 
 def main() -> None:
     """Write every stage's policy files into `.chalice/`."""
-    from infra.stage import PROJECT_DIR
+    from infra.stage import PROJECT_DIR, deployed_stages
 
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    for stage in config["stages"]:
+    for stage in deployed_stages():
         for function_name in FUNCTIONS:
             path = PROJECT_DIR / ".chalice" / policy_filename(stage, function_name)
             path.write_text(render(stage, function_name))

@@ -6,6 +6,7 @@ here, so they all see the same variables Chalice would deploy.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,20 @@ if TYPE_CHECKING:
     from chalicelib.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def deployed_stages() -> list[str]:
+    """The stages of `.chalice/config.json` that deploy to AWS: not those aimed at an emulator.
+
+    The `local` stage is `chalice local`'s view of `make dev`'s emulator: it has no functions,
+    roles or templates of its own.
+    """
+    stages = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]
+    return sorted(
+        name
+        for name, stage in stages.items()
+        if "AWS_ENDPOINT_URL" not in stage.get("environment_variables", {})
+    )
 
 
 def chalice_config(stage: str, function_name: str) -> Any:

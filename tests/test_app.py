@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,14 +15,22 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.errors import (
+    ConfigurationError,
     PayloadTooLargeError,
     ServiceUnavailableError,
     UnsupportedMediaTypeError,
 )
 from chalicelib.ingest import rejection_reason
+from chalicelib.telemetry import JsonLogFormatter
 from infra.stage import PROJECT_DIR
-from tests.conftest import queued_message, sqs_record
-from tests.event_lines import assert_no_personal_data, dimension_sets, events, metric_values
+from tests.conftest import forget_process_state, queued_message, sqs_record
+from tests.event_lines import (
+    assert_no_personal_data,
+    dimension_sets,
+    event_lines,
+    events,
+    metric_values,
+)
 
 
 @pytest.fixture
@@ -119,6 +129,43 @@ def test_missing_queue_is_503(client: Client, aws: Any, configure: Any) -> None:
     configure(QUEUE_NAME="no-such-queue")
     response = post(client, "hello", "text/plain", **{"X-Tenant-ID": "acme"})
     assert response.status_code == 503
+
+
+def test_without_a_region_ingest_says_which_setting_is_missing(
+    client: Client, aws: Any, environment: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        environment.delenv(name, raising=False)
+    environment.setenv("AWS_CONFIG_FILE", "/nonexistent")  # nor a region from ~/.aws/config
+    forget_process_state()
+    response = post(client, "hello", "text/plain", **{"X-Tenant-ID": "acme"})
+    assert response.status_code == 500
+    assert response.json_body["Code"] == "ConfigurationError"
+    assert "set AWS_DEFAULT_REGION" in response.json_body["Message"]
+    assert "retry" not in response.json_body["Message"]
+
+
+def test_an_unexpected_error_is_one_redacted_event_line(
+    client: Client, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(body: str) -> str:
+        raise RuntimeError("boom for ann@example.com")
+
+    monkeypatch.setattr("chalicelib.queue.send", broken)
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)  # stands for Lambda's handler on the root logger
+    handler.setFormatter(JsonLogFormatter())
+    logging.getLogger().addHandler(handler)
+    try:
+        response = post(client, "hello", "text/plain", **{"X-Tenant-ID": "acme"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert response.status_code == 500
+    assert not app.log.handlers, "Chalice's own handler would write the traceback as plain lines"
+    [line] = event_lines(sink.getvalue())
+    assert (line["logger"], line["level"], line["error"]) == (app.app_name, "ERROR", "RuntimeError")
+    assert "Traceback" in line["traceback"]
+    assert_no_personal_data(line)
 
 
 def stored(aws: Any, tenant: str) -> list[dict[str, Any]]:
@@ -274,6 +321,7 @@ def test_an_unavailable_queue_is_an_error_with_the_cause(
         (PayloadTooLargeError("x"), "payload_too_large"),
         (UnsupportedMediaTypeError("x"), "unsupported_media_type"),
         (ServiceUnavailableError("x"), "service_unavailable"),
+        (ConfigurationError("x"), "configuration"),
         (KeyError("x"), "internal_error"),
     ],
 )

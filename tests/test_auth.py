@@ -9,13 +9,19 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import AuthRequest
 from chalice.test import Client
 
 from chalicelib.auth import PROTECTED_ROUTES, authorize, caller_tenant
+from chalicelib.errors import KEY_REQUIRED
 from chalicelib.keys import create_key, new_key, revoke_key
 from infra.stage import PROJECT_DIR
 from tests.conftest import processed_log
 from tests.event_lines import events
+from tests.gateway import through_gateway
+
+#: What API Gateway hands the authorizer for `GET /logs` on stage `api`.
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/GET/logs"
 
 MakeKey = Callable[[str], str]
 
@@ -34,13 +40,13 @@ def client(aws: Any) -> Iterator[Client]:
     import app
 
     with Client(app.app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
+        yield through_gateway(test_client)
 
 
 @pytest.fixture
 def keyed_client(aws: Any, keyed_app: Any) -> Iterator[Client]:
     with Client(keyed_app.app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
+        yield through_gateway(test_client)
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -57,11 +63,32 @@ def queue_is_empty(aws: Any) -> bool:
 def test_a_valid_key_passes_its_tenant_to_every_protected_route(
     aws: Any, make_key: MakeKey
 ) -> None:
-    verdict = authorize(f"Bearer {make_key('acme')}")
-    assert verdict.principal_id == "acme"
-    assert verdict.context["tenant_id"] == "acme"
-    assert verdict.routes == list(PROTECTED_ROUTES)
-    assert caller_tenant({"authorizer": verdict.context}) == "acme"
+    verdict = authorize(AuthRequest("TOKEN", f"Bearer {make_key('acme')}", METHOD_ARN))
+    assert verdict["principalId"] == "acme"
+    assert verdict["context"]["tenant_id"] == "acme"
+    [allowed] = verdict["policyDocument"]["Statement"]
+    assert allowed["Effect"] == "Allow"
+    base = METHOD_ARN.rsplit("/", 2)[0]
+    assert allowed["Resource"] == [f"{base}/*/{route.lstrip('/')}" for route in PROTECTED_ROUTES]
+    assert caller_tenant({"authorizer": verdict["context"]}) == "acme"
+
+
+def test_a_refused_key_is_denied_by_the_authorizer_saying_why(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verdict = authorize(AuthRequest("TOKEN", "Bearer not-a-key", METHOD_ARN))
+    [denied] = verdict["policyDocument"]["Statement"]
+    assert (denied["Effect"], denied["Resource"]) == ("Deny", [METHOD_ARN.rsplit("/", 2)[0] + "/*"])
+    assert "malformed" in verdict["context"]["rejection"]
+    assert "tenant_id" not in verdict["context"]
+    [line] = events(capsys.readouterr().out, "auth")
+    assert (line["outcome"], line["status"], line["level"]) == ("refused", 401, "WARNING")
+    assert "malformed" in line["reason"]
+
+
+def test_a_route_without_the_authorizer_has_no_tenant() -> None:
+    with pytest.raises(Exception, match=KEY_REQUIRED):
+        caller_tenant({})
 
 
 def test_every_route_behind_the_authorizer_is_in_its_verdict(keyed_app: Any) -> None:
@@ -162,7 +189,7 @@ def test_required_ingest_without_a_key_is_401_and_enqueues_nothing(
     assert queue_is_empty(aws)
 
 
-def test_a_refused_key_at_ingest_is_counted_as_unauthorized(
+def test_a_refused_key_at_ingest_never_reaches_ingest(
     keyed_client: Client, aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answer = keyed_client.http.post(
@@ -171,9 +198,11 @@ def test_a_refused_key_at_ingest_is_counted_as_unauthorized(
         body=b"call 555-0199",
     )
     assert answer.status_code == 401
-    [line] = events(capsys.readouterr().out, "ingest")
-    assert (line["outcome"], line["reason"], line["status"]) == ("rejected", "unauthorized", 401)
-    assert "tenant_id" not in line
+    output = capsys.readouterr().out
+    assert events(output, "ingest") == []
+    [line] = events(output, "auth")
+    assert (line["outcome"], line["status"]) == ("refused", 401)
+    assert queue_is_empty(aws)
 
 
 def post_as_acme(
@@ -254,3 +283,94 @@ def test_a_read_naming_another_tenant_in_a_header_is_403(
 def test_another_tenant_as_a_query_parameter_is_refused(client: Client, make_key: MakeKey) -> None:
     answer = client.http.get("/logs?tenant_id=beta_inc", headers=bearer(make_key("acme")))
     assert answer.status_code == 400
+
+
+#: The only route a stage may serve without a key, and only where `INGEST_AUTH=open`.
+OPEN_ROUTES = {"open": {("/ingest", "POST")}, "required": set[tuple[str, str]]()}
+
+
+def routes(app_module: Any) -> list[tuple[str, str, Any]]:
+    """Every (path, method, route entry) the app serves."""
+    return [
+        (path, method, entry)
+        for path, methods in app_module.app.routes.items()
+        for method, entry in methods.items()
+    ]
+
+
+@pytest.fixture(params=["open", "required"])
+def any_app(request: pytest.FixtureRequest) -> tuple[str, Any]:
+    """The app as each `INGEST_AUTH` mode loads it."""
+    import app
+
+    mode = request.param
+    return mode, (app if mode == "open" else request.getfixturevalue("keyed_app"))
+
+
+def test_every_route_is_behind_the_authorizer_unless_declared_open(any_app: Any) -> None:
+    mode, app_module = any_app
+    for path, method, entry in routes(app_module):
+        if (path, method) in OPEN_ROUTES[mode]:
+            assert entry.authorizer is None, (path, method)
+        else:
+            assert entry.authorizer is app_module.api_key_authorizer, (
+                f"{method} {path} serves without a key: put it behind the authorizer"
+            )
+
+
+def revoked(aws: Any) -> str:
+    dynamodb = boto3.client("dynamodb")
+    made = create_key(dynamodb, aws.tenants_table_name, "acme", datetime.now(UTC))
+    revoke_key(dynamodb, aws.tenants_table_name, made.record["key_id"], datetime.now(UTC))
+    return f"Bearer {made.key}"
+
+
+BAD_CREDENTIALS: dict[str, Callable[[Any], str | None]] = {
+    "missing": lambda aws: None,
+    "not bearer": lambda aws: "Basic dXNlcjpwYXNz",
+    "malformed": lambda aws: "Bearer not-a-key",
+    "unknown": lambda aws: f"Bearer {new_key('acme', 't').key}",
+    "revoked": revoked,
+}
+
+
+@pytest.mark.parametrize("credential", BAD_CREDENTIALS)
+@pytest.mark.parametrize("gateway", ["ours", "chalice"])
+def test_no_keyed_route_runs_for_a_refused_key(
+    aws: Any,
+    any_app: Any,
+    capsys: pytest.CaptureFixture[str],
+    credential: str,
+    gateway: str,
+) -> None:
+    mode, app_module = any_app
+    authorization = BAD_CREDENTIALS[credential](aws)
+    headers = {"Content-Type": "text/plain", "X-Tenant-ID": "acme"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    processed_log("acme", "101")
+    keyed = [(p, m) for p, m, _ in routes(app_module) if (p, m) not in OPEN_ROUTES[mode]]
+    assert keyed
+    with Client(app_module.app, project_dir=str(PROJECT_DIR)) as plain:
+        client = through_gateway(plain) if gateway == "ours" else plain
+        for path, method in keyed:
+            url = path.replace("{log_id}", "101")
+            answer = client.http.request(method, url, headers=headers, body=b"call 555-0199")
+            if gateway == "ours":
+                assert answer.status_code == 401, (method, path)
+                assert answer.json_body["Code"] == "UnauthorizedError"
+            else:  # Chalice's bare gateway: its own 401 or 403, never the view's answer
+                assert answer.status_code in {401, 403}, (method, path)
+    output = capsys.readouterr().out
+    assert events(output, "ingest") == events(output, "read") == []
+    assert queue_is_empty(aws)
+
+
+def test_every_refusal_reason_can_be_echoed_in_a_gateway_response(aws: Any) -> None:
+    # API Gateway pastes `$context.authorizer.rejection` into the JSON body unescaped.
+    for credential, make in BAD_CREDENTIALS.items():
+        authorization = make(aws)
+        if authorization is None:
+            continue  # API Gateway answers a missing header before the authorizer runs
+        reason = authorize(AuthRequest("TOKEN", authorization, METHOD_ARN))["context"]["rejection"]
+        assert json.dumps(reason) == f'"{reason}"', credential

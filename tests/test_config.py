@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from chalicelib.config import ConfigError, Settings, load_settings
-from infra.stage import PROJECT_DIR, chalice_config, stage_settings
+from infra.stage import chalice_config, deployed_stages, stage_settings
 
-STAGES = sorted(json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"])
+STAGES = deployed_stages()
 
 
 def test_defaults_match_the_documented_behaviour() -> None:

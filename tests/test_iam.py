@@ -21,11 +21,11 @@ from infra.iam import (
     render,
     tracing,
 )
-from infra.stage import PROJECT_DIR
+from infra.stage import PROJECT_DIR, deployed_stages
 from tests.conftest import granted, queued_message, recording, sqs_record
 
 CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-STAGES = sorted(CONFIG["stages"])
+STAGES = deployed_stages()
 
 
 @pytest.mark.parametrize("stage", STAGES)

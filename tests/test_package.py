@@ -14,12 +14,12 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
 from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
-from infra.stage import PROJECT_DIR, stage_settings
+from infra.stage import PROJECT_DIR, deployed_stages, stage_settings
 from infra.template import SCAN_EXCEPTIONS, merge_template, package, resources_template
 
 STAGE = "prod"
 CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-STAGES = sorted(CONFIG["stages"])
+STAGES = deployed_stages()
 #: Each function's logical id in Chalice's template.
 FUNCTIONS = {
     "api_handler": "APIHandler",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,10 @@ from chalice.test import Client
 
 from chalicelib import tenant_credentials
 from chalicelib.keys import create_key
-from chalicelib.reads import FIELDS, PAGE_MAX, decode_cursor, encode_cursor
+from chalicelib.reads import CURSOR_MAX_CHARS, FIELDS, PAGE_MAX, decode_cursor, encode_cursor
 from infra.stage import PROJECT_DIR
 from tests.conftest import processed_log
+from tests.event_lines import events
 
 
 @pytest.fixture
@@ -96,12 +98,61 @@ def test_pagination_is_stable_while_writes_go_on(aws: Any, client: Client) -> No
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", f"limit={PAGE_MAX + 1}", "limit=ten", "limit=-1", "page=2"]
+    "query",
+    [
+        "limit=0",
+        f"limit={PAGE_MAX + 1}",
+        "limit=ten",
+        "limit=-1",
+        "limit=" + "9" * 5000,  # more digits than int() parses
+        "limit=" + "0" * 5000 + "500",
+        "page=2",
+        # JSON nested deeper than the parser's recursion limit
+        "cursor=" + base64.urlsafe_b64encode(b"[" * 3000).decode(),
+        "cursor=" + encode_cursor("acme", "x" * 129),
+    ],
 )
 def test_bad_query_parameters_are_400(aws: Any, client: Client, query: str) -> None:
     answer = client.http.get(f"/logs?{query}", headers=key_for(aws, "acme"))
     assert answer.status_code == 400
     assert answer.json_body["Message"]
+
+
+def test_leading_zeros_do_not_change_a_limit(aws: Any, client: Client) -> None:
+    for log_id in ("1", "2"):
+        processed_log("acme", log_id)
+    answer = client.http.get("/logs?limit=001", headers=key_for(aws, "acme"))
+    assert [log["log_id"] for log in answer.json_body["logs"]] == ["1"]
+
+
+def test_the_longest_cursor_this_api_returns_is_accepted() -> None:
+    longest = encode_cursor("t" * 64, "l" * 128)
+    assert len(longest) == CURSOR_MAX_CHARS
+    assert decode_cursor(longest, "t" * 64) == "l" * 128
+
+
+def test_every_read_writes_one_event_line(
+    aws: Any, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    processed_log("acme", "101")
+    headers = key_for(aws, "acme")
+    capsys.readouterr()
+    assert client.http.get("/logs", headers=headers).status_code == 200
+    assert client.http.get("/logs/101", headers=headers).status_code == 200
+    assert client.http.get("/logs/555-0199", headers=headers).status_code == 404
+    assert client.http.get("/logs?limit=x", headers=headers).status_code == 400
+    lines = events(capsys.readouterr().out, "read")
+    shown = [(line["route"], line["outcome"], line["status"], line.get("log_id")) for line in lines]
+    assert shown == [
+        ("/logs", "answered", 200, None),
+        ("/logs/{log_id}", "answered", 200, "101"),
+        ("/logs/{log_id}", "refused", 404, "[REDACTED]"),
+        ("/logs", "refused", 400, None),
+    ]
+    assert lines[0]["returned"] == 1
+    assert {line["tenant_id"] for line in lines} == {"acme"}
+    assert all(line["request_id"] for line in lines)
+    assert "error_message" not in lines[3], "a client error's message echoes the query"
 
 
 def test_a_cursor_round_trips_only_for_its_tenant() -> None:
@@ -155,11 +206,14 @@ def test_credentials_are_renewed_before_they_expire(aws: Any, client: Client) ->
     assert tenant_credentials.tenant_table_client("beta_inc") is not first
 
 
-def test_reads_without_a_reader_role_are_503(aws: Any, client: Client, configure: Any) -> None:
+def test_reads_without_a_reader_role_are_a_500_naming_it(
+    aws: Any, client: Client, configure: Any
+) -> None:
     configure(TENANT_READ_ROLE_ARN="")
     answer = client.http.get("/logs", headers=key_for(aws, "acme"))
-    assert answer.status_code == 503
-    assert "TENANT_READ_ROLE_ARN" in answer.json_body["Message"]
+    assert answer.status_code == 500
+    assert answer.json_body["Code"] == "ConfigurationError"
+    assert "set TENANT_READ_ROLE_ARN" in answer.json_body["Message"]
 
 
 def test_a_percent_encoded_log_id_in_the_path_is_decoded(aws: Any, client: Client) -> None:

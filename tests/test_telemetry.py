@@ -189,6 +189,20 @@ def test_a_process_that_logs_its_own_way_is_left_alone(bare_root: logging.Logger
     assert bare_root.level == logging.WARNING
 
 
+def test_chalice_locals_plain_stdout_handler_writes_event_lines(
+    bare_root: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", sink)
+    plain = logging.StreamHandler(sys.stdout)  # what `chalice local`'s basicConfig installs
+    plain.setFormatter(logging.Formatter("%(message)s"))
+    bare_root.handlers[:] = [plain]
+    telemetry.configure_logging()
+    logging.getLogger("chalicelib.errors").error("ingest queue unreachable: %s", "NoRegionError")
+    [line] = event_lines(sink.getvalue())
+    assert line["message"] == "ingest queue unreachable: NoRegionError"
+
+
 def test_on_lambda_the_runtime_handler_writes_event_lines(
     bare_root: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,11 @@ from chalice.app import ChaliceViewError
 
 logger = logging.getLogger(__name__)
 
+#: What a request without an API key is told, by API Gateway on AWS and by the local server.
+MISSING_KEY_MESSAGE = "an API key is required: send Authorization: Bearer <key>"
+#: What a request for a path or method the API does not have is told, on AWS and locally.
+NO_ROUTE_MESSAGE = "no route matches this method and path"
+
 
 class PayloadTooLargeError(ChaliceViewError):
     """The log is valid but larger than the pipeline can carry or process."""

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from chalicelib.config import Settings
 
 #: What one resource can tell another: each renderer maps these to its own syntax.
-Attribute = Literal["arn", "id", "name", "role_arn", "secret", "url"]
+Attribute = Literal["arn", "id", "name", "role_arn", "secret", "stream_arn", "url"]
 
 
 @dataclass(frozen=True)
@@ -511,8 +511,8 @@ def _gateway_responses(api: RestApi) -> tuple[GatewayResponse, ...]:
     )
 
 
-def declare(settings: Settings, config: StageConfig) -> Stack:
-    """The stack of the stage whose worker runs with `settings`, as Chalice's `config` has it."""
+def _queues(settings: Settings) -> tuple[Queue, Queue]:
+    """The dead-letter queue, and the ingest queue that redrives to it."""
     dead_letter_queue = Queue(
         names=Names("IngestDeadLetterQueue", "dead_letter_queue"),
         findings=(_SSE_SQS,),
@@ -530,7 +530,14 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
             dead_letter_queue=dead_letter_queue, max_receive_count=settings.max_receive_count
         ),
     )
-    # Logs are the product and keys are in use: both tables outlive the stack.
+    return dead_letter_queue, queue
+
+
+def _tables(settings: Settings) -> tuple[Table, Table]:
+    """The logs table and the tenants table of API keys.
+
+    Logs are the product and keys are in use: both tables outlive the stack (`retained`).
+    """
     logs_table = Table(
         names=Names("LogsTable", "logs_table"),
         findings=(_TABLE_KEY,),
@@ -543,22 +550,23 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         name=settings.tenants_table_name,
         keys=(Key("key_id", "HASH"),),
     )
+    return logs_table, tenants_table
+
+
+def _functions(config: StageConfig) -> list[Function]:
+    """Chalice's functions with their stage variables, not yet wired to the resources."""
     prefix = f"{config.app_name}-{config.stage}"
-    # The reader role trusts the API's role and the functions may use the reader role: the
-    # functions are declared first and wired once the role exists. A `Ref` is resolved by its
-    # resource's names, so the function the role trusts is the wired one.
     functions = []
     for function_name in FUNCTIONS:
         names, role = _CHALICE_FUNCTIONS[function_name]
+        # `chalice deploy` gives the API handler the app's and stage's name alone.
+        deployed = prefix if function_name == "api_handler" else f"{prefix}-{function_name}"
         functions.append(
             Function(
                 names=names,
                 findings=_FUNCTION_FINDINGS[function_name],
                 function_name=function_name,
-                # `chalice deploy` gives the API handler the app's and stage's name alone.
-                deployed_name=prefix
-                if function_name == "api_handler"
-                else f"{prefix}-{function_name}",
+                deployed_name=deployed,
                 deployed_role_name=f"{prefix}-{function_name}",
                 role=role,
                 environment=dict(config.functions[function_name].stage_variables),
@@ -566,11 +574,84 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
                 traced=config.functions[function_name].traced,
             )
         )
-    api_function = functions[FUNCTIONS.index("api_handler")]
+    return functions
+
+
+def _alarms(settings: Settings, queue: Queue, dead_letter_queue: Queue) -> tuple[Alarm, ...]:
+    """The alarms of `infra.alarms`, on this stack's queues."""
+    watched = {"ingest": queue, "dead_letter": dead_letter_queue}
+    return tuple(
+        Alarm(
+            names=Names(f"{alarm.name}Alarm", named(alarm.name).terraform),
+            name=f"{watched[alarm.queue].name}-{alarm.name}",
+            description=alarm.description,
+            namespace="AWS/SQS",
+            metric=alarm.metric,
+            dimensions={"QueueName": Ref(watched[alarm.queue], "name")},
+            statistic=alarm.statistic,
+            period_seconds=alarm.period_seconds,
+            evaluation_periods=alarm.evaluation_periods,
+            threshold=alarm.threshold,
+            comparison=alarm.comparison,
+        )
+        for alarm in queue_alarms(settings)
+    )
+
+
+def _reviewer(settings: Settings, logs_table: Table) -> tuple[Switch, User, AccessKey, Secret]:
+    """The optional read-only reviewer: a user, its access key, and the secret holding it."""
+    create_reviewer = Switch(
+        Names("CreateReviewer", "create_reviewer"),
+        "Create an IAM user that can only read the logs table",
+    )
+    reviewer = User(
+        names=Names("Reviewer", "reviewer"),
+        only_if=create_reviewer,
+        name=f"{settings.table_name}-reviewer",
+        policy_name="ReadLogsTable",
+        policy=reviewer_policy(Ref(logs_table, "arn")),
+    )
+    key = AccessKey(
+        names=Names("ReviewerAccessKey", "reviewer"), only_if=create_reviewer, user=reviewer
+    )
+    # Not in the outputs, which anyone allowed to describe the stack could read.
+    credentials = Secret(
+        names=Names("ReviewerCredentials", "reviewer"),
+        only_if=create_reviewer,
+        findings=(_SECRET_KEY,),
+        description="Access key of the read-only reviewer of the logs table",
+        value={"aws_access_key_id": Ref(key, "id"), "aws_secret_access_key": Ref(key, "secret")},
+    )
+    return create_reviewer, reviewer, key, credentials
+
+
+def _api(config: StageConfig) -> RestApi:
+    """The REST API, traced as Chalice traces the API handler.
+
+    That is the stage's `xray`, unless the API handler's own setting overrides it.
+    """
+    traced = config.functions["api_handler"].traced
+    return RestApi(
+        names=_REST_API,
+        findings=_API_FINDINGS + (() if traced else (UNTRACED_API,)),
+        name=config.app_name,
+        stage_name=config.api_gateway_stage,
+        traced=traced,
+    )
+
+
+def declare(settings: Settings, config: StageConfig) -> Stack:
+    """The stack of the stage whose worker runs with `settings`, as Chalice's `config` has it."""
+    dead_letter_queue, queue = _queues(settings)
+    logs_table, tenants_table = _tables(settings)
+    # The reader role trusts the API's role and the functions may use the reader role: the
+    # functions are declared first and wired once the role exists. A renderer resolves a `Ref`
+    # by its resource's names, so the function the role trusts is the wired one.
+    unwired = _functions(config)
     reader_role = Role(
         names=Names("TenantReaderRole", TENANT_READER),
         name=reader_role_name(settings),
-        trusted=Ref(api_function, "role_arn"),
+        trusted=Ref(unwired[FUNCTIONS.index("api_handler")], "role_arn"),
         policy_name="ReadLogsTable",
         policy=policy_document(TENANT_READER, {"table": Ref(logs_table, "arn")}),
     )
@@ -588,7 +669,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         "QUEUE_URL": Ref(queue, "url"),
         "DEAD_LETTER_QUEUE_NAME": Ref(dead_letter_queue, "name"),
     }
-    functions = [
+    functions = tuple(
         replace(
             function,
             environment={**function.environment, **wiring},
@@ -596,25 +677,9 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
                 function.function_name, arns, queue_url_known=True, traced=function.traced
             ),
         )
-        for function in functions
-    ]
-    watched = {"ingest": queue, "dead_letter": dead_letter_queue}
-    alarms = tuple(
-        Alarm(
-            names=Names(f"{alarm.name}Alarm", named(alarm.name).terraform),
-            name=f"{watched[alarm.queue].name}-{alarm.name}",
-            description=alarm.description,
-            namespace="AWS/SQS",
-            metric=alarm.metric,
-            dimensions={"QueueName": Ref(watched[alarm.queue], "name")},
-            statistic=alarm.statistic,
-            period_seconds=alarm.period_seconds,
-            evaluation_periods=alarm.evaluation_periods,
-            threshold=alarm.threshold,
-            comparison=alarm.comparison,
-        )
-        for alarm in queue_alarms(settings)
+        for function in unwired
     )
+    alarms = _alarms(settings, queue, dead_letter_queue)
     dashboard = Dashboard(
         names=Names("Dashboard", "dashboard"),
         name=dashboard_name(settings),
@@ -627,49 +692,8 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         api_stage=config.api_gateway_stage,
         alarms=tuple(Ref(alarm, "arn") for alarm in alarms),
     )
-    create_reviewer = Switch(
-        Names("CreateReviewer", "create_reviewer"),
-        "Create an IAM user that can only read the logs table",
-    )
-    reviewer = User(
-        names=Names("Reviewer", "reviewer"),
-        only_if=create_reviewer,
-        name=f"{settings.table_name}-reviewer",
-        policy_name="ReadLogsTable",
-        policy=reviewer_policy(Ref(logs_table, "arn")),
-    )
-    reviewer_key = AccessKey(
-        names=Names("ReviewerAccessKey", "reviewer"), only_if=create_reviewer, user=reviewer
-    )
-    reviewer_credentials = Secret(
-        names=Names("ReviewerCredentials", "reviewer"),
-        only_if=create_reviewer,
-        findings=(_SECRET_KEY,),
-        description="Access key of the read-only reviewer of the logs table",
-        value={
-            "aws_access_key_id": Ref(reviewer_key, "id"),
-            "aws_secret_access_key": Ref(reviewer_key, "secret"),
-        },
-    )
-    worker = functions[FUNCTIONS.index("worker")]
-    event_source = EventSource(
-        names=_WORKER_EVENT_SOURCE,
-        function=worker,
-        queue=queue,
-        batch_size=settings.worker_batch_size,
-        batching_window_seconds=settings.worker_batching_window_seconds,
-        max_concurrency=settings.worker_max_concurrency,
-    )
-    # The API is traced as Chalice traces the API handler: the stage's `xray`, unless that
-    # function overrides it.
-    traced = config.functions["api_handler"].traced
-    api = RestApi(
-        names=_REST_API,
-        findings=_API_FINDINGS + (() if traced else (UNTRACED_API,)),
-        name=config.app_name,
-        stage_name=config.api_gateway_stage,
-        traced=traced,
-    )
+    create_reviewer, reviewer, reviewer_key, reviewer_credentials = _reviewer(settings, logs_table)
+    api = _api(config)
     outputs = (
         Output("IngestQueueUrl", Ref(queue, "url")),
         Output("DeadLetterQueueUrl", Ref(dead_letter_queue, "url")),
@@ -696,8 +720,15 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         reviewer=reviewer,
         reviewer_key=reviewer_key,
         reviewer_credentials=reviewer_credentials,
-        functions=tuple(functions),
-        event_source=event_source,
+        functions=functions,
+        event_source=EventSource(
+            names=_WORKER_EVENT_SOURCE,
+            function=functions[FUNCTIONS.index("worker")],
+            queue=queue,
+            batch_size=settings.worker_batch_size,
+            batching_window_seconds=settings.worker_batching_window_seconds,
+            max_concurrency=settings.worker_max_concurrency,
+        ),
         api=api,
         gateway_responses=_gateway_responses(api),
         switches=(create_reviewer,),
@@ -707,6 +738,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
 
 
 def _stage_config(stage: str) -> StageConfig:
+    """Chalice's configuration of `stage`, with each function's variables and tracing."""
     from infra.iam import tracing
     from infra.stage import chalice_config
 

@@ -1,7 +1,10 @@
-"""Create the stage's queues, tables and reader role in the emulator, as AWS would have them.
+"""The stage's queues, tables and reader role, made in the emulator from `infra.model`.
 
-The settings are the stage's own (`chalicelib.config.Settings`), so the local stack runs with the
-same redrive count, visibility timeout and retention as the deployed one.
+The emulator's renderer of the stack: it maps each resource the emulator can play (SQS,
+DynamoDB, IAM) to boto3 calls, with the model's names and settings, so the local stack runs with
+the same redrive count, visibility timeout, retention and keys as the deployed one. There is no
+Lambda, API Gateway or CloudWatch locally: functions, the API, its gateway responses, alarms and
+the dashboard are not made here.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from chalicelib.config import Settings, load_settings
 from devstack.stage import emulator_client
+from infra.model import Function, Names, Queue, Ref, Role, Stack, Table, declare, stage_config
 
 
 @dataclass(frozen=True)
@@ -26,86 +30,168 @@ class Resources:
     tenants_table_name: str
 
 
-def _queue_arn(sqs: Any, url: str) -> str:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return str(attributes["Attributes"]["QueueArn"])
+def local_stack(settings: Settings) -> Stack:
+    """The stack as the emulator makes it: the declaration of `settings`' stage."""
+    return declare(settings, stage_config(settings.stage))
 
 
-def _create_table(dynamodb: Any, name: str, keys: tuple[tuple[str, str], ...]) -> None:
-    try:
-        dynamodb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
-            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
+class _Emulator:
+    """Creates (or finds) resources in the emulator and remembers their attributes."""
+
+    def __init__(self) -> None:
+        self.attributes: dict[Names, dict[str, str]] = {}
+
+    def value(self, ref: Ref) -> str:
+        """What `ref` is in the emulator.
+
+        There are no function roles locally, and the emulator does not enforce IAM: a role
+        trusted by a function trusts anyone.
+        """
+        if isinstance(ref.resource, Function):
+            return "*"
+        return self.attributes[ref.resource.names][ref.attribute]
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with every `Ref` in it replaced by what it is in the emulator."""
+        if isinstance(value, Ref):
+            return self.value(value)
+        if isinstance(value, Mapping):
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve(item) for item in value]
+        return value
+
+    def queue(self, queue: Queue, sqs: Any) -> None:
+        attributes = {
+            "MessageRetentionPeriod": str(queue.retention_seconds),
+            "SqsManagedSseEnabled": str(queue.encrypted).lower(),
+        }
+        if queue.visibility_timeout_seconds is not None:
+            attributes["VisibilityTimeout"] = str(queue.visibility_timeout_seconds)
+        if queue.max_message_bytes is not None:
+            attributes["MaximumMessageSize"] = str(queue.max_message_bytes)
+        if queue.redrive is not None:
+            redrive = {
+                "deadLetterTargetArn": self.value(Ref(queue.redrive.dead_letter_queue, "arn")),
+                "maxReceiveCount": str(queue.redrive.max_receive_count),
+            }
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        url = sqs.create_queue(QueueName=queue.name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        self.attributes[queue.names] = {
+            "url": url,
+            "arn": arn["Attributes"]["QueueArn"],
+            "name": queue.name,
+        }
+
+    def table(self, table: Table, dynamodb: Any) -> None:
+        stream = (
+            {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": table.stream_view}}
+            if table.stream_view is not None
+            else {}
         )
-    except dynamodb.exceptions.ResourceInUseException:
-        return
-    dynamodb.get_waiter("table_exists").wait(TableName=name)
+        try:
+            dynamodb.create_table(
+                TableName=table.name,
+                BillingMode=table.billing_mode,
+                AttributeDefinitions=[
+                    {"AttributeName": key.attribute, "AttributeType": key.type}
+                    for key in table.keys
+                ],
+                KeySchema=[
+                    {"AttributeName": key.attribute, "KeyType": key.kind} for key in table.keys
+                ],
+                SSESpecification={"Enabled": table.encrypted},
+                **stream,
+            )
+        except dynamodb.exceptions.ResourceInUseException:
+            pass
+        else:
+            dynamodb.get_waiter("table_exists").wait(TableName=table.name)
+            dynamodb.update_continuous_backups(
+                TableName=table.name,
+                PointInTimeRecoverySpecification={
+                    "PointInTimeRecoveryEnabled": table.point_in_time_recovery
+                },
+            )
+            if table.ttl_attribute is not None:
+                dynamodb.update_time_to_live(
+                    TableName=table.name,
+                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+                )
+        described = dynamodb.describe_table(TableName=table.name)["Table"]
+        self.attributes[table.names] = {
+            "name": table.name,
+            "arn": described["TableArn"],
+            **(
+                {"stream_arn": described["LatestStreamArn"]}
+                if "LatestStreamArn" in described
+                else {}
+            ),
+        }
+
+    def role(self, role: Role, iam: Any) -> None:
+        try:
+            arn = iam.get_role(RoleName=role.name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": self.value(role.trusted)},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            made = iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust))
+            arn = made["Role"]["Arn"]
+            iam.put_role_policy(
+                RoleName=role.name,
+                PolicyName=role.policy_name,
+                PolicyDocument=json.dumps(self.resolve(role.policy)),
+            )
+        self.attributes[role.names] = {"arn": str(arn), "name": role.name}
+
+
+def _provision(model: Stack, sqs: Any, dynamodb: Any, emulator: _Emulator) -> Resources:
+    for resource in model.resources:
+        if isinstance(resource, Queue):
+            emulator.queue(resource, sqs)
+        elif isinstance(resource, Table):
+            emulator.table(resource, dynamodb)
+    queue, dead_letter = (
+        emulator.attributes[q.names] for q in (model.queue, model.dead_letter_queue)
+    )
+    return Resources(
+        queue_url=queue["url"],
+        queue_arn=queue["arn"],
+        dead_letter_queue_url=dead_letter["url"],
+        table_name=model.logs_table.name,
+        tenants_table_name=model.tenants_table.name,
+    )
 
 
 def provision(settings: Settings, sqs: Any, dynamodb: Any) -> Resources:
-    """Create (or find) the queue with its redrive policy, the dead-letter queue and the tables."""
-    dead_letter_url = sqs.create_queue(
-        QueueName=settings.dead_letter_queue_name,
-        Attributes={"MessageRetentionPeriod": str(settings.dead_letter_retention_seconds)},
-    )["QueueUrl"]
-    redrive = {
-        "deadLetterTargetArn": _queue_arn(sqs, dead_letter_url),
-        "maxReceiveCount": str(settings.max_receive_count),
-    }
-    queue_url = sqs.create_queue(
-        QueueName=settings.queue_name,
-        Attributes={
-            "VisibilityTimeout": str(settings.queue_visibility_timeout_seconds),
-            "MessageRetentionPeriod": str(settings.queue_retention_seconds),
-            "MaximumMessageSize": str(settings.queue_message_max_bytes),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
-    _create_table(dynamodb, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE")))
-    _create_table(dynamodb, settings.tenants_table_name, (("key_id", "HASH"),))
-    return Resources(
-        queue_url=queue_url,
-        queue_arn=_queue_arn(sqs, queue_url),
-        dead_letter_queue_url=dead_letter_url,
-        table_name=settings.table_name,
-        tenants_table_name=settings.tenants_table_name,
-    )
+    """Create (or find) the stage's queues, with their redrive policy, and its tables."""
+    return _provision(local_stack(settings), sqs, dynamodb, _Emulator())
 
 
-def create_reader_role(settings: Settings, iam: Any) -> str:
-    """Create (or find) the tenant reader role and return its ARN, for `TENANT_READ_ROLE_ARN`.
+def provision_all(
+    settings: Settings, sqs: Any, dynamodb: Any, iam: Any
+) -> tuple[Resources, dict[str, str]]:
+    """Create (or find) every resource the emulator plays; also return the functions' wiring.
 
-    The emulator does not enforce IAM, so the role is there for the ARN the API assumes, with
-    the same read grant as the deployed one.
+    The wiring is the environment variables that tell a function the resources, as the
+    deployed stack sets them (the queue's URL, the reader role's ARN, ...).
     """
-    from infra.iam import TENANT_READER, policy_document, reader_role_name, resource_arns
-
-    name = reader_role_name(settings)
-    try:
-        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
-    except iam.exceptions.NoSuchEntityException:
-        pass
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-    arn = str(
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    )
-    read = policy_document(TENANT_READER, resource_arns(settings))
-    iam.put_role_policy(RoleName=name, PolicyName="ReadLogsTable", PolicyDocument=json.dumps(read))
-    return arn
-
-
-def provision_local(environment: Mapping[str, str]) -> Resources:
-    """Provision, in the emulator `environment` points at, the resources its settings name."""
-    return provision(
-        load_settings(environment),
-        emulator_client(environment, "sqs"),
-        emulator_client(environment, "dynamodb"),
-    )
+    model = local_stack(settings)
+    emulator = _Emulator()
+    resources = _provision(model, sqs, dynamodb, emulator)
+    for resource in model.resources:
+        if isinstance(resource, Role):
+            emulator.role(resource, iam)
+    return resources, {name: emulator.value(ref) for name, ref in model.wiring.items()}
 
 
 def provision_stack(
@@ -113,14 +199,14 @@ def provision_stack(
 ) -> Resources:
     """Provision the emulator for a local stack and point both functions' environments at it.
 
-    The one way `make dev` and the chaos soak set a stack up, so the two cannot drift apart:
-    both functions learn the queue's URL, and the API the reader role it assumes for reads.
+    The one way `make dev` and the chaos soak set a stack up, so the two cannot drift apart.
     """
-    resources = provision_local(worker_environment)
-    reader_role = create_reader_role(
-        load_settings(api_environment), emulator_client(api_environment, "iam")
+    resources, wiring = provision_all(
+        load_settings(worker_environment),
+        emulator_client(worker_environment, "sqs"),
+        emulator_client(worker_environment, "dynamodb"),
+        emulator_client(api_environment, "iam"),
     )
     for environment in (api_environment, worker_environment):
-        environment["QUEUE_URL"] = resources.queue_url
-        environment["TENANT_READ_ROLE_ARN"] = reader_role
+        environment.update(wiring)
     return resources

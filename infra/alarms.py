@@ -19,7 +19,7 @@ class QueueAlarm:
 
     name: str
     description: str
-    queue: Literal["queue", "dead_letter_queue"]
+    queue: Literal["ingest", "dead_letter"]
     metric: str
     threshold: int
     comparison: Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold"]
@@ -37,7 +37,7 @@ def queue_alarms(settings: Settings) -> tuple[QueueAlarm, ...]:
                 f"Logs failed {settings.max_receive_count} times and were moved to the "
                 "dead-letter queue: they are not stored."
             ),
-            queue="dead_letter_queue",
+            queue="dead_letter",
             metric="ApproximateNumberOfMessagesVisible",
             threshold=1,
             comparison="GreaterThanOrEqualToThreshold",
@@ -49,7 +49,7 @@ def queue_alarms(settings: Settings) -> tuple[QueueAlarm, ...]:
                 f"A log has waited more than {OLDEST_LOG_VISIBILITY_TIMEOUTS} visibility "
                 "timeouts: it keeps failing, or the worker is not consuming."
             ),
-            queue="queue",
+            queue="ingest",
             metric="ApproximateAgeOfOldestMessage",
             threshold=OLDEST_LOG_VISIBILITY_TIMEOUTS * settings.queue_visibility_timeout_seconds,
             comparison="GreaterThanThreshold",

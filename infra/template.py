@@ -1,463 +1,400 @@
-"""One CloudFormation (SAM) stack for a stage: `python -m infra.template --stage prod`.
+"""The stage as one CloudFormation (SAM) stack: `python -m infra.template --stage prod`.
 
-Runs `chalice package` with a merge template generated here from the stage's own settings (the
-ones `make dev` runs with), so the packaged stack and the local stack cannot drift apart. The
-merge template adds the queue, its dead-letter queue, the table, alarms, the dashboard and
-outputs; points the functions' environment, roles and event source mapping at those resources by
+Renders `infra.model`'s declaration into the merge template of `chalice package`, which adds the
+queues, tables, reader role, alarms, dashboard, optional reviewer and outputs to Chalice's own
+template; points the functions' environment, roles and event source mapping at those resources by
 reference; turns on `ReportBatchItemFailures`, which Chalice 1.34 cannot (chalice issue #2029);
-and traces the REST API where the stage traces its functions, which Chalice's template does not.
+traces the REST API where the stage traces its functions; and adds API Gateway's own answers in
+our error shape. `--resources-only` renders the same resources alone for the plain
+`chalice deploy` path. Names, sizes and settings all come from the model: this module only says
+how CloudFormation writes them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from chalicelib.config import Settings
-from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
-from infra.dashboard import StackNames, dashboard_body, dashboard_name
-from infra.iam import (
-    FUNCTIONS,
-    TENANT_READER,
-    policy_document,
-    reader_role_name,
-    reviewer_policy,
-    tracing,
+from infra.model import (
+    AccessKey,
+    Alarm,
+    Dashboard,
+    EventSource,
+    Function,
+    GatewayResponse,
+    Queue,
+    Ref,
+    Region,
+    Resource,
+    RestApi,
+    Role,
+    Secret,
+    Stack,
+    Switch,
+    Table,
+    User,
+    stack,
 )
 
-QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
-TENANTS_TABLE, READER_ROLE = "TenantsTable", "TenantReaderRole"
-# Chalice's logical ids for each function and its role.
-FUNCTION_RESOURCES = {
-    "api_handler": "APIHandler",
-    "api_key_authorizer": "ApiKeyAuthorizer",
-    "worker": "Worker",
+#: The CloudFormation type of each kind of resource this template adds.
+TYPES: Final[Mapping[type[Resource], str]] = {
+    Queue: "AWS::SQS::Queue",
+    Table: "AWS::DynamoDB::Table",
+    Role: "AWS::IAM::Role",
+    Alarm: "AWS::CloudWatch::Alarm",
+    Dashboard: "AWS::CloudWatch::Dashboard",
+    User: "AWS::IAM::User",
+    AccessKey: "AWS::IAM::AccessKey",
+    Secret: "AWS::SecretsManager::Secret",
 }
-ROLE_RESOURCES = {
-    "api_handler": "ApiHandlerRole",
-    "api_key_authorizer": "ApiKeyAuthorizerRole",
-    "worker": "WorkerRole",
+#: How each attribute is read: a `Fn::GetAtt` attribute, or None for the resource's `Ref`.
+_ATTRIBUTES: Final[Mapping[tuple[type[Resource], str], str | None]] = {
+    (Queue, "arn"): "Arn",
+    (Queue, "name"): "QueueName",
+    (Queue, "url"): None,
+    (Table, "arn"): "Arn",
+    (Table, "name"): None,
+    (Table, "stream_arn"): "StreamArn",
+    (Role, "arn"): "Arn",
+    (Alarm, "arn"): "Arn",
+    (Dashboard, "name"): None,
+    (Function, "name"): None,
+    (AccessKey, "id"): None,
+    (AccessKey, "secret"): "SecretAccessKey",
+    (Secret, "id"): None,
 }
-EVENT_SOURCE = "WorkerSqsEventSource"
-DASHBOARD = "Dashboard"
-
-
-#: Security-scan findings we accept, per resource, each with the reason it does not apply.
-#: Every other finding of `make scan` (checkov) fails `make test`.
-_NO_VPC = (
-    "CKV_AWS_117",
-    "the functions reach only SQS and DynamoDB over TLS with IAM auth; a VPC would add NAT or "
-    "endpoint cost and cold-start latency and protect nothing private",
-)
-_ENV_NOT_SECRET = (
-    "CKV_AWS_173",
-    "environment variables hold resource names and tunables, no secrets; Lambda encrypts them "
-    "at rest with its AWS managed key",
-)
-_SYNC_NO_DLQ = (
-    "CKV_AWS_116",
-    "a function DLQ applies to asynchronous invocations only; this function is invoked "
-    "synchronously and its failed records go to the queue's redrive dead-letter queue",
-)
-_SSE_SQS = (
-    "CKV_AWS_27",
-    "encrypted at rest with SQS managed keys (SqsManagedSseEnabled); checkov counts only KMS",
-)
-_API_CONCURRENCY = (
-    "CKV_AWS_115",
-    "reserving concurrency would cap the API below the account limit and turn bursts into "
-    "throttled requests; API Gateway's stage throttling is the place for a limit",
-)
-_TABLE_KEY = (
-    "CKV_AWS_119",
-    "encrypted at rest with DynamoDB's AWS managed KMS key; a customer managed key adds "
-    "cost and key administration without a requirement for it",
-)
-SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "APIHandler": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _API_CONCURRENCY),
-    "ApiKeyAuthorizer": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _API_CONCURRENCY),
-    "Worker": (
-        _NO_VPC,
-        _ENV_NOT_SECRET,
-        _SYNC_NO_DLQ,
-        (
-            "CKV_AWS_115",
-            "concurrency is capped by the event source mapping's MaximumConcurrency; reserved "
-            "concurrency on an SQS consumer throttles polled batches and pushes healthy "
-            "records towards the dead-letter queue",
-        ),
-    ),
-    "RestAPI": (
-        (
-            "CKV_AWS_76",
-            "access logging needs the account-wide API Gateway CloudWatch role, which a fresh "
-            "account lacks and this stack must not take over; Lambda logs carry request ids",
-        ),
-        (
-            "CKV_AWS_120",
-            "answers are per tenant and must never be served from a shared cache; the "
-            "authorizer's verdict per key is what is cached",
-        ),
-    ),
-    "IngestQueue": (_SSE_SQS,),
-    "IngestDeadLetterQueue": (_SSE_SQS,),
-    "ReviewerCredentials": (
-        (
-            "CKV_AWS_149",
-            "the secret is encrypted with Secrets Manager's AWS managed key; only the stack's "
-            "operators can read it, and a customer managed key would add cost, not protection",
-        ),
-    ),
-    "LogsTable": (_TABLE_KEY,),
-    "TenantsTable": (_TABLE_KEY,),
-}
-#: Accepted on the REST API only in stages without tracing (`"xray": false`).
-UNTRACED_API = (
-    "CKV_AWS_73",
-    "X-Ray tracing is off in this stage (`xray` in .chalice/config.json): a development "
-    "stage's traces are not worth their cost; stages that serve tenants trace",
-)
-
-
-def _scan_metadata(resource: str, *extra: tuple[str, str]) -> dict[str, Any]:
-    accepted = (*SCAN_EXCEPTIONS[resource], *extra)
-    skips = [{"id": check, "comment": reason} for check, reason in accepted]
-    return {"Metadata": {"checkov": {"skip": skips}}}
-
-
-def _arn(resource: str) -> dict[str, list[str]]:
-    return {"Fn::GetAtt": [resource, "Arn"]}
-
-
-def _queues(settings: Settings) -> dict[str, Any]:
-    encrypted = {"SqsManagedSseEnabled": True}
-    return {
-        DEAD_LETTER_QUEUE: {
-            "Type": "AWS::SQS::Queue",
-            **_scan_metadata(DEAD_LETTER_QUEUE),
-            "Properties": {
-                "QueueName": settings.dead_letter_queue_name,
-                "MessageRetentionPeriod": settings.dead_letter_retention_seconds,
-                **encrypted,
-            },
-        },
-        QUEUE: {
-            "Type": "AWS::SQS::Queue",
-            **_scan_metadata(QUEUE),
-            "Properties": {
-                "QueueName": settings.queue_name,
-                "VisibilityTimeout": settings.queue_visibility_timeout_seconds,
-                "MessageRetentionPeriod": settings.queue_retention_seconds,
-                "MaximumMessageSize": settings.queue_message_max_bytes,
-                "RedrivePolicy": {
-                    "deadLetterTargetArn": _arn(DEAD_LETTER_QUEUE),
-                    "maxReceiveCount": settings.max_receive_count,
-                },
-                **encrypted,
-            },
-        },
-    }
-
-
-def _tables(settings: Settings) -> dict[str, Any]:
-    """The logs table and the tenants table of API keys."""
-    return _table(TABLE, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE"))) | (
-        _table(TENANTS_TABLE, settings.tenants_table_name, (("key_id", "HASH"),))
-    )
-
-
-def _table(resource: str, name: str, keys: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    return {
-        resource: {
-            "Type": "AWS::DynamoDB::Table",
-            **_scan_metadata(resource),
-            # Logs are the product and keys are in use: deleting the stack must keep both.
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "TableName": name,
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": name, "AttributeType": "S"} for name, _ in keys
-                ],
-                "KeySchema": [{"AttributeName": name, "KeyType": kind} for name, kind in keys],
-                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-                "SSESpecification": {"SSEEnabled": True},
-            },
-        }
-    }
-
-
-def _alarm_resource(name: str) -> str:
-    return f"{name}Alarm"
-
-
-def _alarms(settings: Settings) -> dict[str, Any]:
-    queues = {"queue": QUEUE, "dead_letter_queue": DEAD_LETTER_QUEUE}
-    return {
-        _alarm_resource(alarm.name): {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": alarm.description,
-                "Namespace": "AWS/SQS",
-                "MetricName": alarm.metric,
-                "Dimensions": [
-                    {
-                        "Name": "QueueName",
-                        "Value": {"Fn::GetAtt": [queues[alarm.queue], "QueueName"]},
-                    }
-                ],
-                "Statistic": alarm.statistic,
-                "Period": alarm.period_seconds,
-                "EvaluationPeriods": alarm.evaluation_periods,
-                "Threshold": alarm.threshold,
-                "ComparisonOperator": alarm.comparison,
-                "TreatMissingData": "notBreaching",
-            },
-        }
-        for alarm in queue_alarms(settings)
-    }
-
-
-def _sub(resource: str, attribute: str | None = None) -> str:
-    """A resource's `Ref`, or one of its attributes, as a `${...}` of `Fn::Sub`."""
-    return f"${{{resource}}}" if attribute is None else f"${{{resource}.{attribute}}}"
-
-
-def _dashboard(settings: Settings, api: Any, functions: Mapping[str, str]) -> dict[str, Any]:
-    """The stage's dashboard; `api` is Chalice's configuration of the API handler.
-
-    `functions` names each function: by reference, or as `chalice deploy` names it.
-    """
-    names = StackNames(
-        region="${AWS::Region}",
-        queue=_sub(QUEUE, "QueueName"),
-        dead_letter_queue=_sub(DEAD_LETTER_QUEUE, "QueueName"),
-        functions=functions,
-        # API Gateway names the API after its OpenAPI title, which Chalice makes the app's name.
-        api=api.app_name,
-        api_stage=api.api_gateway_stage,
-        alarm_arns=tuple(_sub(_alarm_resource(a.name), "Arn") for a in queue_alarms(settings)),
-    )
-    body = json.dumps(dashboard_body(settings, names))
-    return {
-        DASHBOARD: {
-            "Type": "AWS::CloudWatch::Dashboard",
-            "Properties": {
-                "DashboardName": dashboard_name(settings),
-                "DashboardBody": {"Fn::Sub": body},
-            },
-        }
-    }
-
-
-def _deployed_name(api: Any, function_name: str) -> str:
-    """A function's name as `chalice deploy` makes it: the API handler's has no suffix."""
-    prefix = f"{api.app_name}-{api.chalice_stage}"
-    return prefix if function_name == "api_handler" else f"{prefix}-{function_name}"
-
-
-def _rest_api(traced: bool) -> dict[str, Any]:
-    """API Gateway tracing: Chalice's template leaves it off, only `chalice deploy` sets it."""
-    untraced = () if traced else (UNTRACED_API,)
-    return {
-        "RestAPI": {
-            "Properties": {"TracingEnabled": traced},
-            **_scan_metadata("RestAPI", *untraced),
-        }
-    }
-
-
-def _function(function_name: str, settings: Settings, stage_variables: dict[str, str]) -> Any:
-    environment = stage_variables | {
-        "TABLE_NAME": {"Ref": TABLE},
-        "TENANTS_TABLE_NAME": {"Ref": TENANTS_TABLE},
-        "TENANT_READ_ROLE_ARN": _arn(READER_ROLE),
-        "QUEUE_NAME": {"Fn::GetAtt": [QUEUE, "QueueName"]},
-        "QUEUE_URL": {"Ref": QUEUE},
-        "DEAD_LETTER_QUEUE_NAME": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]},
-    }
-    properties: dict[str, Any] = {"Environment": {"Variables": environment}}
-    if function_name == "worker":
-        properties["Events"] = {
-            EVENT_SOURCE: {
-                "Properties": {
-                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                    "BatchSize": settings.worker_batch_size,
-                    "MaximumBatchingWindowInSeconds": settings.worker_batching_window_seconds,
-                    "ScalingConfig": {"MaximumConcurrency": settings.worker_max_concurrency},
-                }
-            }
-        }
-    return {"Properties": properties, **_scan_metadata(FUNCTION_RESOURCES[function_name])}
+_ROOT: Final = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
 
 
 def _role_arn(role_name: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name}"}
 
 
-def _role(function_name: str, settings: Settings, traced: bool) -> dict[str, Any]:
-    arns = {
-        "queue": _arn(QUEUE),
-        "table": _arn(TABLE),
-        "tenants_table": _arn(TENANTS_TABLE),
-        # By name, not by reference: the reader role's trust policy refers to the API's role.
-        "reader_role": _role_arn(reader_role_name(settings)),
-    }
-    # QUEUE_URL is set; the runtime writes traces where Chalice made the function traced.
-    document = policy_document(function_name, arns, queue_url_known=True, traced=traced)
-    name = f"{ROLE_RESOURCES[function_name]}Policy"
-    return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
+class _Renderer:
+    """References in CloudFormation's syntax; `with_functions`: Chalice's resources are in it."""
 
+    def __init__(self, with_functions: bool) -> None:
+        self.with_functions = with_functions
 
-def _reader_role(settings: Settings, trust: dict[str, Any]) -> dict[str, Any]:
-    """The role the API assumes, narrowed to one tenant per session, to read that tenant's logs.
+    def attribute(self, ref: Ref) -> tuple[str, str | None]:
+        """The logical id and `Fn::GetAtt` attribute (None: `Ref`) that `ref` reads."""
+        resource = ref.resource
+        if isinstance(resource, Function) and ref.attribute == "role_arn":
+            return resource.role.cloudformation, "Arn"
+        return resource.names.cloudformation, _ATTRIBUTES[type(resource), ref.attribute]
 
-    `trust` is the statement that lets the API's role assume it.
-    """
-    read = policy_document(TENANT_READER, {"table": _arn(TABLE)})
-    return {
-        READER_ROLE: {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "RoleName": reader_role_name(settings),
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", **trust}],
-                },
-                "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read}],
-            },
-        }
-    }
+    def value(self, ref: Ref) -> Any:
+        """`ref` as an intrinsic function, or a function's name where Chalice makes it later."""
+        if isinstance(ref.resource, Function) and not self.with_functions:
+            return ref.resource.deployed_name
+        logical_id, attribute = self.attribute(ref)
+        return {"Ref": logical_id} if attribute is None else {"Fn::GetAtt": [logical_id, attribute]}
 
+    def placeholder(self, ref: Ref | Region) -> str:
+        """`ref` inside an `Fn::Sub` text."""
+        if isinstance(ref, Region):
+            return "${AWS::Region}"
+        if isinstance(ref.resource, Function) and not self.with_functions:
+            return ref.resource.deployed_name
+        logical_id, attribute = self.attribute(ref)
+        return f"${{{logical_id}}}" if attribute is None else f"${{{logical_id}.{attribute}}}"
 
-def _reviewer() -> dict[str, Any]:
-    """An IAM user that can only read the table, its access key kept in Secrets Manager."""
-    only_if = {"Condition": "CreateReviewer"}
-    read_only = reviewer_policy(_arn(TABLE))
-    return {
-        "Reviewer": {
-            "Type": "AWS::IAM::User",
-            **only_if,
-            "Properties": {
-                "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read_only}]
-            },
-        },
-        "ReviewerAccessKey": {
-            "Type": "AWS::IAM::AccessKey",
-            **only_if,
-            "Properties": {"UserName": {"Ref": "Reviewer"}},
-        },
-        "ReviewerCredentials": {
-            "Type": "AWS::SecretsManager::Secret",
-            **only_if,
-            **_scan_metadata("ReviewerCredentials"),
-            "Properties": {
-                "Description": "Access key of the read-only reviewer of the logs table",
-                "SecretString": {
-                    "Fn::Sub": '{"aws_access_key_id": "${ReviewerAccessKey}", '
-                    '"aws_secret_access_key": "${ReviewerAccessKey.SecretAccessKey}"}'
-                },
-            },
-        },
-    }
+    def resolve(self, value: Any, ref: Callable[[Ref], Any] | None = None) -> Any:
+        """`value` with every `Ref` in it written by `ref` (by default as an intrinsic)."""
+        if isinstance(value, Ref):
+            return (ref or self.value)(value)
+        if isinstance(value, Mapping):
+            return {key: self.resolve(item, ref) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve(item, ref) for item in value]
+        return value
 
+    def sub(self, value: Mapping[str, Ref]) -> dict[str, str]:
+        """A JSON object whose values are references, as an `Fn::Sub` text."""
+        return {"Fn::Sub": json.dumps({key: self.placeholder(ref) for key, ref in value.items()})}
 
-def _reviewer_switch() -> dict[str, Any]:
-    return {
-        "Parameters": {
-            "CreateReviewer": {
-                "Type": "String",
-                "AllowedValues": ["false", "true"],
-                "Default": "false",
-                "Description": "Create an IAM user that can only read the logs table",
+    def trust(self, ref: Ref) -> dict[str, Any]:
+        """A trust statement's principal: by reference, or by name before the role exists."""
+        if isinstance(ref.resource, Function) and not self.with_functions:
+            # A principal must exist when the policy is made: until `chalice deploy` makes the
+            # function's role, trust the account, narrowed to that role's ARN.
+            role_arn = _role_arn(ref.resource.deployed_role_name)
+            return {
+                "Principal": {"AWS": {"Fn::Sub": _ROOT}},
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": role_arn}},
             }
-        },
-        "Conditions": {"CreateReviewer": {"Fn::Equals": [{"Ref": "CreateReviewer"}, "true"]}},
+        return {"Principal": {"AWS": self.value(ref)}}
+
+
+def _scan_metadata(resource: Resource) -> dict[str, Any]:
+    if not resource.findings:
+        return {}
+    skips = [{"id": finding.check, "comment": finding.reason} for finding in resource.findings]
+    return {"Metadata": {"checkov": {"skip": skips}}}
+
+
+def _queue(queue: Queue, render: _Renderer) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "QueueName": queue.name,
+        "MessageRetentionPeriod": queue.retention_seconds,
+        "SqsManagedSseEnabled": queue.encrypted,
     }
-
-
-def _outputs() -> dict[str, Any]:
-    return {
-        "IngestQueueUrl": {"Value": {"Ref": QUEUE}},
-        "DeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
-        "LogsTableName": {"Value": {"Ref": TABLE}},
-        "TenantsTableName": {"Value": {"Ref": TENANTS_TABLE}},
-        "TenantReaderRoleArn": {"Value": _arn(READER_ROLE)},
-        "DashboardName": {"Value": {"Ref": DASHBOARD}},
-    }
-
-
-def _reviewer_output() -> dict[str, Any]:
-    return {
-        "ReviewerCredentialsSecret": {
-            "Condition": "CreateReviewer",
-            "Description": "Secrets Manager secret holding the reviewer's access key",
-            "Value": {"Ref": "ReviewerCredentials"},
+    if queue.visibility_timeout_seconds is not None:
+        properties["VisibilityTimeout"] = queue.visibility_timeout_seconds
+    if queue.max_message_bytes is not None:
+        properties["MaximumMessageSize"] = queue.max_message_bytes
+    if queue.redrive is not None:
+        properties["RedrivePolicy"] = {
+            "deadLetterTargetArn": render.value(Ref(queue.redrive.dead_letter_queue, "arn")),
+            "maxReceiveCount": queue.redrive.max_receive_count,
         }
+    return {"Properties": properties}
+
+
+def _table(table: Table, render: _Renderer) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "TableName": table.name,
+        "BillingMode": table.billing_mode,
+        "AttributeDefinitions": [
+            {"AttributeName": key.attribute, "AttributeType": key.type} for key in table.keys
+        ],
+        "KeySchema": [{"AttributeName": key.attribute, "KeyType": key.kind} for key in table.keys],
+        "PointInTimeRecoverySpecification": {
+            "PointInTimeRecoveryEnabled": table.point_in_time_recovery
+        },
+        "SSESpecification": {"SSEEnabled": table.encrypted},
+    }
+    if table.ttl_attribute is not None:
+        properties["TimeToLiveSpecification"] = {
+            "AttributeName": table.ttl_attribute,
+            "Enabled": True,
+        }
+    if table.stream_view is not None:
+        properties["StreamSpecification"] = {"StreamViewType": table.stream_view}
+    kept = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if table.retained else {}
+    return {**kept, "Properties": properties}
+
+
+def _role(role: Role, render: _Renderer) -> dict[str, Any]:
+    trust = {"Effect": "Allow", "Action": "sts:AssumeRole", **render.trust(role.trusted)}
+    return {
+        "Properties": {
+            "RoleName": role.name,
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
+            "Policies": [
+                {"PolicyName": role.policy_name, "PolicyDocument": render.resolve(role.policy)}
+            ],
+        }
+    }
+
+
+def _alarm(alarm: Alarm, render: _Renderer) -> dict[str, Any]:
+    return {
+        "Properties": {
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description,
+            "Namespace": alarm.namespace,
+            "MetricName": alarm.metric,
+            "Dimensions": [
+                {"Name": name, "Value": render.value(ref)} for name, ref in alarm.dimensions.items()
+            ],
+            "Statistic": alarm.statistic,
+            "Period": alarm.period_seconds,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "Threshold": alarm.threshold,
+            "ComparisonOperator": alarm.comparison,
+            "TreatMissingData": alarm.treat_missing_data,
+        }
+    }
+
+
+def _dashboard(dashboard: Dashboard, render: _Renderer) -> dict[str, Any]:
+    return {
+        "Properties": {
+            "DashboardName": dashboard.name,
+            "DashboardBody": {"Fn::Sub": dashboard.body(render.placeholder)},
+        }
+    }
+
+
+def _user(user: User, render: _Renderer) -> dict[str, Any]:
+    policy = {"PolicyName": user.policy_name, "PolicyDocument": render.resolve(user.policy)}
+    return {"Properties": {"UserName": user.name, "Policies": [policy]}}
+
+
+def _access_key(key: AccessKey, render: _Renderer) -> dict[str, Any]:
+    return {"Properties": {"UserName": {"Ref": key.user.names.cloudformation}}}
+
+
+def _secret(secret: Secret, render: _Renderer) -> dict[str, Any]:
+    return {
+        "Properties": {"Description": secret.description, "SecretString": render.sub(secret.value)}
+    }
+
+
+_RENDERERS: Final[Mapping[type[Resource], Callable[[Any, _Renderer], dict[str, Any]]]] = {
+    Queue: _queue,
+    Table: _table,
+    Role: _role,
+    Alarm: _alarm,
+    Dashboard: _dashboard,
+    User: _user,
+    AccessKey: _access_key,
+    Secret: _secret,
+}
+
+
+def _added(model: Stack, render: _Renderer) -> dict[str, Any]:
+    """The resources the template adds to Chalice's, in CloudFormation's syntax."""
+    added = {}
+    for resource in model.resources:
+        if type(resource) not in _RENDERERS:
+            continue
+        condition = {} if resource.only_if is None else {"Condition": _condition(resource.only_if)}
+        added[resource.names.cloudformation] = {
+            "Type": TYPES[type(resource)],
+            **condition,
+            **_scan_metadata(resource),
+            **_RENDERERS[type(resource)](resource, render),
+        }
+    return added
+
+
+def _condition(switch: Switch) -> str:
+    return switch.names.cloudformation
+
+
+def _switches(model: Stack) -> dict[str, Any]:
+    parameters = {
+        switch.names.cloudformation: {
+            "Type": "String",
+            "AllowedValues": ["false", "true"],
+            "Default": "false",
+            "Description": switch.description,
+        }
+        for switch in model.switches
+    }
+    conditions = {
+        _condition(switch): {"Fn::Equals": [{"Ref": switch.names.cloudformation}, "true"]}
+        for switch in model.switches
+    }
+    return {"Parameters": parameters, "Conditions": conditions}
+
+
+def _outputs(model: Stack, render: _Renderer) -> dict[str, Any]:
+    outputs = {}
+    for output in model.outputs:
+        rendered: dict[str, Any] = {"Value": render.value(output.value)}
+        if output.description is not None:
+            rendered["Description"] = output.description
+        if output.only_if is not None:
+            rendered["Condition"] = _condition(output.only_if)
+        outputs[output.name] = rendered
+    return outputs
+
+
+def _function(function: Function, event_source: EventSource, render: _Renderer) -> dict[str, Any]:
+    """What the merge adds to one of Chalice's functions: its environment and event source."""
+    properties: dict[str, Any] = {
+        "Environment": {"Variables": render.resolve(function.environment)}
+    }
+    if event_source.function.names == function.names:
+        properties["Events"] = {
+            event_source.names.cloudformation: {
+                "Properties": {
+                    "FunctionResponseTypes": (
+                        ["ReportBatchItemFailures"]
+                        if event_source.report_batch_item_failures
+                        else []
+                    ),
+                    "BatchSize": event_source.batch_size,
+                    "MaximumBatchingWindowInSeconds": event_source.batching_window_seconds,
+                    "ScalingConfig": {"MaximumConcurrency": event_source.max_concurrency},
+                }
+            }
+        }
+    return {"Properties": properties, **_scan_metadata(function)}
+
+
+def _function_role(function: Function, render: _Renderer) -> dict[str, Any]:
+    """One of Chalice's roles, with the function's policy.
+
+    A role's ARN is written by its name: the reader role trusts the API's role, so a reference
+    from the API's role back to it would be a circular dependency.
+    """
+
+    def by_name(ref: Ref) -> Any:
+        if isinstance(ref.resource, Role):
+            return _role_arn(ref.resource.name)
+        return render.value(ref)
+
+    policy = {
+        "PolicyName": f"{function.role.cloudformation}Policy",
+        "PolicyDocument": render.resolve(function.policy, by_name),
+    }
+    return {"Properties": {"Policies": [policy]}}
+
+
+def gateway_responses(responses: tuple[GatewayResponse, ...]) -> dict[str, Any]:
+    """API Gateway's own answers as the OpenAPI extension of the API's definition.
+
+    In the definition rather than as `AWS::ApiGateway::GatewayResponse` resources: a gateway
+    response takes effect only with a new deployment, and SAM deploys the API again whenever its
+    definition changes, never when a separate resource does.
+    """
+    return {
+        response.response_type: {
+            **({} if response.status_code is None else {"statusCode": str(response.status_code)}),
+            "responseTemplates": {"application/json": response.template},
+        }
+        for response in responses
+    }
+
+
+def _rest_api(api: RestApi, responses: tuple[GatewayResponse, ...]) -> dict[str, Any]:
+    """API Gateway tracing (Chalice's template leaves it off) and the gateway responses.
+
+    Merged key by key into Chalice's definition, which keeps its binary media types.
+    """
+    definition = {"x-amazon-apigateway-gateway-responses": gateway_responses(responses)}
+    return {
+        "Properties": {"TracingEnabled": api.traced, "DefinitionBody": definition},
+        **_scan_metadata(api),
     }
 
 
 def resources_template(stage: str) -> dict[str, Any]:
-    """Queues, tables, reader role, alarms and dashboard alone, for the plain `chalice deploy` path.
+    """The stack's resources alone, for the plain `chalice deploy` path.
 
     `chalice deploy` makes the functions after this stack exists: the dashboard and the reader
     role's trust name them as it will.
     """
-    from infra.stage import chalice_config, stage_settings
-
-    settings = stage_settings(stage, "worker")
-    api = chalice_config(stage, "api_handler")
-    # `chalice deploy` names the API's role `<app>-<stage>-api_handler`.
-    api_role = f"{api.app_name}-{stage}-api_handler"
-    trust = {
-        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
-        "Condition": {"ArnEquals": {"aws:PrincipalArn": _role_arn(api_role)}},
-    }
-    resources = _queues(settings) | _tables(settings) | _reader_role(settings, trust)
+    model = stack(stage)
+    render = _Renderer(with_functions=False)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"robust-data-processor {stage}: queues, tables, alarms, dashboard",
-        **_reviewer_switch(),
-        "Resources": resources
-        | _alarms(settings)
-        | _dashboard(settings, api, {f: _deployed_name(api, f) for f in FUNCTIONS})
-        | _reviewer(),
-        "Outputs": _outputs() | _reviewer_output(),
+        **_switches(model),
+        "Resources": _added(model, render),
+        "Outputs": _outputs(model, render),
     }
 
 
 def merge_template(stage: str) -> dict[str, Any]:
     """What `chalice package` merges into its template for `stage`."""
-    from infra.stage import chalice_config, stage_settings
-
-    settings = stage_settings(stage, "worker")
+    model = stack(stage)
+    render = _Renderer(with_functions=True)
     resources: dict[str, Any] = {}
-    for function_name in FUNCTIONS:
-        stage_variables = chalice_config(stage, function_name).environment_variables
-        resources[FUNCTION_RESOURCES[function_name]] = _function(
-            function_name, settings, stage_variables
-        )
-        traced = tracing(stage, function_name)
-        resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings, traced)
-    trust = {"Principal": {"AWS": _arn(ROLE_RESOURCES["api_handler"])}}
-    resources |= _queues(settings) | _tables(settings) | _reader_role(settings, trust)
-    resources |= _alarms(settings)
-    functions = {f: _sub(FUNCTION_RESOURCES[f]) for f in FUNCTIONS}
-    resources |= _dashboard(settings, chalice_config(stage, "api_handler"), functions)
-    resources |= _reviewer()
-    # The API is traced as Chalice traces the API handler (the stage's `xray`, unless that
-    # function overrides it).
-    resources |= _rest_api(tracing(stage, "api_handler"))
-    return {
-        **_reviewer_switch(),
-        "Resources": resources,
-        "Outputs": _outputs() | _reviewer_output(),
-    }
+    for function in model.functions:
+        resources[function.names.cloudformation] = _function(function, model.event_source, render)
+        resources[function.role.cloudformation] = _function_role(function, render)
+    resources |= _added(model, render)
+    resources[model.api.names.cloudformation] = _rest_api(model.api, model.gateway_responses)
+    return {**_switches(model), "Resources": resources, "Outputs": _outputs(model, render)}
 
 
 def package(stage: str, out: Path) -> Path:
@@ -470,8 +407,10 @@ def package(stage: str, out: Path) -> Path:
     template = json.loads(template_file.read_text())
     # A merge template can add to Chalice's dicts but not replace one: merging {"Fn::GetAtt"}
     # into Chalice's {"Fn::Sub"} queue ARN would give an intrinsic with two functions.
-    events = template["Resources"][FUNCTION_RESOURCES["worker"]]["Properties"]["Events"]
-    events[EVENT_SOURCE]["Properties"]["Queue"] = _arn(QUEUE)
+    source = stack(stage).event_source
+    events = template["Resources"][source.function.names.cloudformation]["Properties"]["Events"]
+    queue_arn = _Renderer(with_functions=True).value(Ref(source.queue, "arn"))
+    events[source.names.cloudformation]["Properties"]["Queue"] = queue_arn
     template_file.write_text(json.dumps(template, indent=2) + "\n")
     return template_file
 
@@ -486,7 +425,7 @@ def main() -> None:
     parser.add_argument(
         "--resources-only",
         action="store_true",
-        help="write only resources.json (queues, table, alarms) for `chalice deploy` to use",
+        help="write only resources.json (queues, tables, alarms) for `chalice deploy` to use",
     )
     args = parser.parse_args()
     out = args.out or PROJECT_DIR / "build" / args.stage

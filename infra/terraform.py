@@ -5,17 +5,18 @@ writes into the output directory:
 
 - `chalice.tf.json` and `deployment.zip`, exactly as Chalice packages them: the functions, their
   roles, the REST API and the worker's SQS event source mapping;
-- `resources.tf.json`: the ingest queue, its dead-letter queue, the logs table, two CloudWatch
-  alarms, the dashboard (`infra.dashboard`), the REST API's stage and outputs, all named and
-  sized from the stage's `Settings`;
+- `resources.tf.json`: `infra.model`'s resources that Chalice does not make (queues, tables,
+  reader role, alarms, dashboard, optional reviewer, the REST API's stage and its gateway
+  responses) and the outputs;
 - `chalice_override.tf.json`: a Terraform override file that wires Chalice's resources to
   them: `ReportBatchItemFailures` and the batch settings on the event source mapping, the
-  resources' names and URL in both functions' environments, each role policy scoped to the
-  resources (from `infra.iam.policy_document`), the API's deployment without a stage of its own,
-  the `EndpointURL` of the stage, and an AWS provider floor (see `docs/terraform.md`).
+  resources' names and URL in the functions' environments, each role policy scoped to the
+  resources, the API's deployment without a stage of its own, the `EndpointURL` of the stage,
+  and an AWS provider floor (see `docs/terraform.md`).
 
 Terraform merges `*_override.tf.json` into the blocks of the same name: an argument replaces
-Chalice's, a nested block (such as `environment`) replaces Chalice's block as a whole.
+Chalice's, a nested block (such as `environment`) replaces Chalice's block as a whole. Names,
+sizes and settings all come from the model: this module only says how Terraform writes them.
 """
 
 from __future__ import annotations
@@ -25,54 +26,73 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from chalicelib.config import Settings
-from infra.alarms import queue_alarms
 from infra.chalice_cli import chalice_package
-from infra.dashboard import StackNames, dashboard_body, dashboard_name
-from infra.iam import (
-    FUNCTIONS,
-    TENANT_READER,
-    policy_document,
-    reader_role_name,
-    reviewer_policy,
-    tracing,
+from infra.model import (
+    AccessKey,
+    Alarm,
+    Dashboard,
+    Function,
+    GatewayResponse,
+    Queue,
+    Ref,
+    Region,
+    Resource,
+    RestApi,
+    Role,
+    Secret,
+    Stack,
+    Table,
+    User,
+    stack,
 )
-from infra.stage import PROJECT_DIR, chalice_config, stage_settings
+from infra.stage import PROJECT_DIR
 
 CHALICE_TEMPLATE: Final = "chalice.tf.json"
 RESOURCES_FILE: Final = "resources.tf.json"
 OVERRIDE_FILE: Final = "chalice_override.tf.json"
 
-#: The resources this module adds, by Terraform type and name.
-QUEUE: Final = "ingest_queue"
-DEAD_LETTER_QUEUE: Final = "dead_letter_queue"
-TABLE: Final = "logs_table"
-TENANTS_TABLE: Final = "tenants_table"
-READER_ROLE: Final = "tenant_reader"
-DASHBOARD: Final = "dashboard"
+#: The Terraform type of each kind of resource, Chalice's included.
+TYPES: Final[Mapping[type[Resource], str]] = {
+    Queue: "aws_sqs_queue",
+    Table: "aws_dynamodb_table",
+    Role: "aws_iam_role",
+    Alarm: "aws_cloudwatch_metric_alarm",
+    Dashboard: "aws_cloudwatch_dashboard",
+    User: "aws_iam_user",
+    AccessKey: "aws_iam_access_key",
+    Secret: "aws_secretsmanager_secret",
+    GatewayResponse: "aws_api_gateway_gateway_response",
+    RestApi: "aws_api_gateway_rest_api",
+    Function: "aws_lambda_function",
+}
+#: The Terraform attribute behind each attribute of the model.
+_ATTRIBUTES: Final[Mapping[tuple[type[Resource], str], str]] = {
+    (Queue, "arn"): "arn",
+    (Queue, "name"): "name",
+    (Queue, "url"): "url",
+    (Table, "arn"): "arn",
+    (Table, "name"): "name",
+    (Table, "stream_arn"): "stream_arn",
+    (Role, "arn"): "arn",
+    (Role, "id"): "id",
+    (Alarm, "arn"): "arn",
+    (Dashboard, "name"): "dashboard_name",
+    (User, "name"): "name",
+    (AccessKey, "id"): "id",
+    (AccessKey, "secret"): "secret",
+    (Secret, "id"): "id",
+    (RestApi, "id"): "id",
+    (Function, "name"): "function_name",
+}
 #: The `aws_region` data source naming the region the dashboard's widgets read.
-REGION: Final = "current"
-
-#: What Chalice 1.34 calls the resources it generates for this app: a Lambda function per
-#: function name, a role and role policy per function (each has its own policy file), and
-#: `<function>-sqs-event-source` for the worker's SQS trigger. `generate` checks them against
-#: the packaged template, so a Chalice upgrade that renames them fails loudly.
-WORKER: Final = "worker"
-EVENT_SOURCE_MAPPING: Final = f"{WORKER}-sqs-event-source"
-#: Chalice's REST API and its deployment; the API's stage added here takes the same name.
-REST_API: Final = "rest_api"
-#: The local holding the API's OpenAPI document: a new deployment whenever it changes.
+_REGION_NAME: Final = "current"
+_REGION: Final = f"${{data.aws_region.{_REGION_NAME}.name}}"
+#: The local holding the API's OpenAPI document in Chalice's template.
 SWAGGER_LOCAL: Final = "chalice_api_swagger"
-
-
-def role_name(function_name: str) -> str:
-    """The `aws_iam_role` and `aws_iam_role_policy` Chalice generates for a function."""
-    return f"{function_name}_role"
-
 
 #: Chalice pins the AWS provider to `>= 3.61.0, < 5`, but the `scaling_config` it emits for
 #: `maximum_concurrency` first appeared in provider 4.51.0 (`sqs_managed_sse_enabled`, used
@@ -83,65 +103,176 @@ _GENERATED_BY: Final = "Generated by infra/terraform.py from .chalice/config.jso
 _REFERENCE: Final = re.compile(r"^\$\{(?P<type>[\w-]+)\.(?P<name>[\w-]+)\.(?P<attribute>\w+)\}$")
 
 
-REVIEWER: Final = "reviewer"
-
-
 class TemplateError(RuntimeError):
     """Chalice's template does not contain what the override files expect."""
 
 
-def ref(resource_type: str, name: str, attribute: str) -> str:
-    """A Terraform reference to a resource's attribute, as a JSON-syntax string template."""
-    return f"${{{resource_type}.{name}.{attribute}}}"
+def address(resource: Resource) -> str:
+    """`<type>.<name>`: where Terraform keeps the resource."""
+    return f"{TYPES[type(resource)]}.{resource.names.terraform}"
 
 
-def _alarm_resource(name: str) -> str:
-    """An alarm's Terraform name: `DeadLetterQueueNotEmpty` is `dead_letter_queue_not_empty`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+def _address(ref: Ref) -> tuple[str, str]:
+    """The address and Terraform attribute that `ref` reads."""
+    resource = ref.resource
+    if isinstance(resource, Function) and ref.attribute == "role_arn":
+        return f"aws_iam_role.{resource.role.terraform}", "arn"
+    return address(resource), _ATTRIBUTES[type(resource), ref.attribute]
 
 
-def _alarms(settings: Settings) -> dict[str, Any]:
-    queues = {"queue": QUEUE, "dead_letter_queue": DEAD_LETTER_QUEUE}
-    names = {"queue": settings.queue_name, "dead_letter_queue": settings.dead_letter_queue_name}
+def placeholder(ref: Ref | Region) -> str:
+    """`ref` as a string template; a resource made only if a variable says is its first."""
+    if isinstance(ref, Region):
+        return _REGION
+    where, attribute = _address(ref)
+    index = "" if ref.resource.only_if is None else "[0]"
+    return f"${{{where}{index}.{attribute}}}"
+
+
+def _output_value(ref: Ref) -> str:
+    where, attribute = _address(ref)
+    if ref.resource.only_if is None:
+        return f"${{{where}.{attribute}}}"
+    # join over the splat: empty when the resource is not created, on every Terraform >= 0.12.
+    return f'${{join("", {where}[*].{attribute})}}'
+
+
+def resolve(value: Any) -> Any:
+    """`value` with every `Ref` in it written as a string template."""
+    if isinstance(value, Ref):
+        return placeholder(value)
+    if isinstance(value, Mapping):
+        return {key: resolve(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(item) for item in value]
+    return value
+
+
+def _document(value: Any) -> str:
+    """A JSON document argument (a policy, a redrive policy), references substituted."""
+    return json.dumps(resolve(value))
+
+
+def _counted(resource: Resource) -> dict[str, str]:
+    if resource.only_if is None:
+        return {}
+    return {"count": f"${{var.{resource.only_if.names.terraform} ? 1 : 0}}"}
+
+
+Blocks = dict[str, dict[str, Any]]
+
+
+def _queue(queue: Queue) -> Blocks:
+    block: dict[str, Any] = {
+        "name": queue.name,
+        "message_retention_seconds": queue.retention_seconds,
+        "sqs_managed_sse_enabled": queue.encrypted,
+    }
+    if queue.visibility_timeout_seconds is not None:
+        block["visibility_timeout_seconds"] = queue.visibility_timeout_seconds
+    if queue.max_message_bytes is not None:
+        block["max_message_size"] = queue.max_message_bytes
+    if queue.redrive is not None:
+        block["redrive_policy"] = _document(
+            {
+                "deadLetterTargetArn": Ref(queue.redrive.dead_letter_queue, "arn"),
+                "maxReceiveCount": queue.redrive.max_receive_count,
+            }
+        )
+    return {TYPES[Queue]: block}
+
+
+def _table(table: Table) -> Blocks:
+    keys = {key.kind: key.attribute for key in table.keys}
+    block: dict[str, Any] = {
+        "name": table.name,
+        "billing_mode": table.billing_mode,
+        "hash_key": keys["HASH"],
+        **({"range_key": keys["RANGE"]} if "RANGE" in keys else {}),
+        "attribute": [{"name": key.attribute, "type": key.type} for key in table.keys],
+        "point_in_time_recovery": {"enabled": table.point_in_time_recovery},
+        "server_side_encryption": {"enabled": table.encrypted},
+    }
+    if table.ttl_attribute is not None:
+        block["ttl"] = {"attribute_name": table.ttl_attribute, "enabled": True}
+    if table.stream_view is not None:
+        block |= {"stream_enabled": True, "stream_view_type": table.stream_view}
+    if table.retained:
+        # Terraform cannot keep a resource it destroys; it can refuse to (docs/terraform.md).
+        block["lifecycle"] = {"prevent_destroy": True}
+    return {TYPES[Table]: block}
+
+
+def _role(role: Role) -> Blocks:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": role.trusted}}
+        ],
+    }
     return {
-        _alarm_resource(alarm.name): {
-            "alarm_name": f"{names[alarm.queue]}-{alarm.name}",
+        TYPES[Role]: {"name": role.name, "assume_role_policy": _document(trust)},
+        "aws_iam_role_policy": {
+            "name": role.policy_name,
+            "role": placeholder(Ref(role, "id")),
+            "policy": _document(role.policy),
+        },
+    }
+
+
+def _alarm(alarm: Alarm) -> Blocks:
+    return {
+        TYPES[Alarm]: {
+            "alarm_name": alarm.name,
             "alarm_description": alarm.description,
-            "namespace": "AWS/SQS",
+            "namespace": alarm.namespace,
             "metric_name": alarm.metric,
-            "dimensions": {"QueueName": ref("aws_sqs_queue", queues[alarm.queue], "name")},
+            "dimensions": resolve(alarm.dimensions),
             "statistic": alarm.statistic,
             "period": alarm.period_seconds,
             "evaluation_periods": alarm.evaluation_periods,
             "threshold": alarm.threshold,
             "comparison_operator": alarm.comparison,
-            "treat_missing_data": "notBreaching",
+            "treat_missing_data": alarm.treat_missing_data,
         }
-        for alarm in queue_alarms(settings)
     }
 
 
-def _dashboard(settings: Settings) -> dict[str, Any]:
-    """The stage's dashboard, its body's references substituted by Terraform."""
-    names = StackNames(
-        region=f"${{data.aws_region.{REGION}.name}}",
-        queue=ref("aws_sqs_queue", QUEUE, "name"),
-        dead_letter_queue=ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "name"),
-        functions={f: ref("aws_lambda_function", f, "function_name") for f in FUNCTIONS},
-        api=ref("aws_api_gateway_rest_api", REST_API, "name"),
-        api_stage=ref("aws_api_gateway_stage", REST_API, "stage_name"),
-        alarm_arns=tuple(
-            ref("aws_cloudwatch_metric_alarm", _alarm_resource(alarm.name), "arn")
-            for alarm in queue_alarms(settings)
-        ),
-    )
+def _dashboard(dashboard: Dashboard) -> Blocks:
     return {
-        "dashboard_name": dashboard_name(settings),
-        "dashboard_body": json.dumps(dashboard_body(settings, names)),
+        TYPES[Dashboard]: {
+            "dashboard_name": dashboard.name,
+            "dashboard_body": dashboard.body(placeholder),
+        }
     }
 
 
-def _api_stage(stage: str) -> dict[str, Any]:
+def _user(user: User) -> Blocks:
+    return {
+        TYPES[User]: {"name": user.name},
+        "aws_iam_user_policy": {
+            "name": user.policy_name,
+            "user": placeholder(Ref(user, "name")),
+            "policy": _document(user.policy),
+        },
+    }
+
+
+def _access_key(key: AccessKey) -> Blocks:
+    return {TYPES[AccessKey]: {"user": placeholder(Ref(key.user, "name"))}}
+
+
+def _secret(secret: Secret) -> Blocks:
+    return {
+        TYPES[Secret]: {"description": secret.description},
+        "aws_secretsmanager_secret_version": {
+            "secret_id": placeholder(Ref(secret, "id")),
+            "secret_string": _document(secret.value),
+        },
+    }
+
+
+def _api_stage(api: RestApi) -> Blocks:
     """The REST API's stage, traced where the stage says (`xray` in .chalice/config.json).
 
     Chalice's template makes the stage through its deployment's `stage_name`, which cannot
@@ -149,194 +280,127 @@ def _api_stage(stage: str) -> dict[str, Any]:
     stage is this resource instead, pointing at Chalice's deployment.
     """
     return {
-        "rest_api_id": ref("aws_api_gateway_rest_api", REST_API, "id"),
-        "deployment_id": ref("aws_api_gateway_deployment", REST_API, "id"),
-        "stage_name": chalice_config(stage, "api_handler").api_gateway_stage,
-        # As Chalice traces the API handler: the stage's `xray`, unless the function overrides it.
-        "xray_tracing_enabled": tracing(stage, "api_handler"),
+        "aws_api_gateway_stage": {
+            "rest_api_id": placeholder(Ref(api, "id")),
+            "deployment_id": f"${{aws_api_gateway_deployment.{api.names.terraform}.id}}",
+            "stage_name": api.stage_name,
+            "xray_tracing_enabled": api.traced,
+        }
     }
+
+
+def _gateway_response(response: GatewayResponse) -> Blocks:
+    return {
+        TYPES[GatewayResponse]: {
+            "rest_api_id": placeholder(Ref(response.api, "id")),
+            "response_type": response.response_type,
+            **({} if response.status_code is None else {"status_code": str(response.status_code)}),
+            "response_templates": {"application/json": response.template},
+        }
+    }
+
+
+_RENDERERS: Final[Mapping[type[Resource], Callable[[Any], Blocks]]] = {
+    Queue: _queue,
+    Table: _table,
+    Role: _role,
+    Alarm: _alarm,
+    Dashboard: _dashboard,
+    User: _user,
+    AccessKey: _access_key,
+    Secret: _secret,
+    RestApi: _api_stage,
+    GatewayResponse: _gateway_response,
+}
+
+
+def _resource_blocks(model: Stack) -> dict[str, dict[str, Any]]:
+    """Every block `resources.tf.json` adds, by Terraform type and name."""
+    blocks: dict[str, dict[str, Any]] = {}
+    for resource in model.resources:
+        if type(resource) not in _RENDERERS:
+            continue
+        for resource_type, block in _RENDERERS[type(resource)](resource).items():
+            blocks.setdefault(resource_type, {})[resource.names.terraform] = {
+                **_counted(resource),
+                **block,
+            }
+    return blocks
 
 
 def resources(stage: str) -> dict[str, Any]:
     """`resources.tf.json`: what Chalice does not make, and its outputs."""
-    settings = stage_settings(stage, WORKER)
-    redrive_policy = {
-        "deadLetterTargetArn": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "arn"),
-        "maxReceiveCount": settings.max_receive_count,
-    }
+    model = stack(stage)
     return {
         "//": _GENERATED_BY,
-        "resource": {
-            "aws_sqs_queue": {
-                DEAD_LETTER_QUEUE: {
-                    "name": settings.dead_letter_queue_name,
-                    "message_retention_seconds": settings.dead_letter_retention_seconds,
-                    "sqs_managed_sse_enabled": True,
-                },
-                QUEUE: {
-                    "name": settings.queue_name,
-                    "visibility_timeout_seconds": settings.queue_visibility_timeout_seconds,
-                    "message_retention_seconds": settings.queue_retention_seconds,
-                    "max_message_size": settings.queue_message_max_bytes,
-                    "redrive_policy": json.dumps(redrive_policy),
-                    "sqs_managed_sse_enabled": True,
-                },
-            },
-            "aws_dynamodb_table": {
-                # The keys chalicelib writes and devstack/resources.py creates.
-                TABLE: _table(settings.table_name, "tenant_id", "log_id"),
-                TENANTS_TABLE: _table(settings.tenants_table_name, "key_id"),
-            },
-            "aws_iam_role": {READER_ROLE: _reader_role(settings)},
-            "aws_iam_role_policy": {
-                READER_ROLE: {
-                    "name": "read-logs-table",
-                    "role": ref("aws_iam_role", READER_ROLE, "id"),
-                    "policy": json.dumps(
-                        policy_document(
-                            TENANT_READER, {"table": ref("aws_dynamodb_table", TABLE, "arn")}
-                        )
-                    ),
-                }
-            },
-            "aws_cloudwatch_metric_alarm": _alarms(settings),
-            "aws_cloudwatch_dashboard": {DASHBOARD: _dashboard(settings)},
-            "aws_api_gateway_stage": {REST_API: _api_stage(stage)},
-            **_reviewer(settings),
-        },
-        "data": {"aws_region": {REGION: {}}},
+        "resource": _resource_blocks(model),
+        "data": {"aws_region": {_REGION_NAME: {}}},
         "variable": {
-            "create_reviewer": {
+            switch.names.terraform: {
                 "type": "bool",
                 "default": False,
-                "description": "Create an IAM user that can only read the logs table",
+                "description": switch.description,
             }
+            for switch in model.switches
         },
-        "output": {
-            "IngestQueueUrl": {"value": ref("aws_sqs_queue", QUEUE, "url")},
-            "DeadLetterQueueUrl": {"value": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "url")},
-            "LogsTableName": {"value": ref("aws_dynamodb_table", TABLE, "name")},
-            "TenantsTableName": {"value": ref("aws_dynamodb_table", TENANTS_TABLE, "name")},
-            "TenantReaderRoleArn": {"value": ref("aws_iam_role", READER_ROLE, "arn")},
-            "DashboardName": {
-                "value": ref("aws_cloudwatch_dashboard", DASHBOARD, "dashboard_name")
-            },
-            "ReviewerAccessKeyId": {"value": _reviewer_key("id")},
-            "ReviewerSecretAccessKey": {"value": _reviewer_key("secret"), "sensitive": True},
-        },
+        "output": {output.name: {"value": _output_value(output.value)} for output in model.outputs},
     }
 
 
-def _table(name: str, hash_key: str, range_key: str | None = None) -> dict[str, Any]:
-    keys = [hash_key] if range_key is None else [hash_key, range_key]
+def _redeployment(model: Stack) -> dict[str, str]:
+    """What makes a new deployment of the API: its document, or any gateway response.
+
+    A gateway response takes effect only in a deployment made after it; referring to them
+    here also orders the deployment after them.
+    """
+    responses = ", ".join(address(response) for response in model.gateway_responses)
     return {
-        "name": name,
-        "billing_mode": "PAY_PER_REQUEST",
-        "hash_key": hash_key,
-        **({} if range_key is None else {"range_key": range_key}),
-        "attribute": [{"name": key, "type": "S"} for key in keys],
-        "point_in_time_recovery": {"enabled": True},
-        "server_side_encryption": {"enabled": True},
-    }
-
-
-def _reader_role(settings: Settings) -> dict[str, Any]:
-    """The role the API assumes, narrowed to one tenant per session, to read its logs."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"AWS": ref("aws_iam_role", role_name("api_handler"), "arn")},
-            }
-        ],
-    }
-    return {"name": reader_role_name(settings), "assume_role_policy": json.dumps(trust)}
-
-
-def _reviewer_key(attribute: str) -> str:
-    # join over the splat: empty when the reviewer is not created, on every Terraform >= 0.12.
-    return f'${{join("", aws_iam_access_key.{REVIEWER}[*].{attribute})}}'
-
-
-def _reviewer(settings: Settings) -> dict[str, Any]:
-    """The optional read-only reviewer: a user that can only read the logs table."""
-    only_if = {"count": "${var.create_reviewer ? 1 : 0}"}
-    user = f"${{aws_iam_user.{REVIEWER}[0].name}}"
-    return {
-        "aws_iam_user": {REVIEWER: {**only_if, "name": f"{settings.table_name}-reviewer"}},
-        "aws_iam_user_policy": {
-            REVIEWER: {
-                **only_if,
-                "name": "read-logs-table",
-                "user": user,
-                "policy": json.dumps(reviewer_policy(ref("aws_dynamodb_table", TABLE, "arn"))),
-            }
-        },
-        "aws_iam_access_key": {REVIEWER: {**only_if, "user": user}},
-    }
-
-
-def resource_variables() -> dict[str, str]:
-    """The environment variables that name the added resources, as references to them."""
-    return {
-        "TABLE_NAME": ref("aws_dynamodb_table", TABLE, "name"),
-        "QUEUE_NAME": ref("aws_sqs_queue", QUEUE, "name"),
-        "DEAD_LETTER_QUEUE_NAME": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "name"),
-        "QUEUE_URL": ref("aws_sqs_queue", QUEUE, "url"),
-        "TENANTS_TABLE_NAME": ref("aws_dynamodb_table", TENANTS_TABLE, "name"),
-        "TENANT_READ_ROLE_ARN": ref("aws_iam_role", READER_ROLE, "arn"),
+        "redeployment": f"${{md5(local.{SWAGGER_LOCAL})}}",
+        "gateway_responses": f"${{md5(jsonencode([{responses}]))}}",
     }
 
 
 def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any]:
     """`chalice_override.tf.json`: Chalice's functions, roles and trigger, wired to the above."""
-    worker = stage_settings(stage, WORKER)
-    arns = {
-        "queue": ref("aws_sqs_queue", QUEUE, "arn"),
-        "table": ref("aws_dynamodb_table", TABLE, "arn"),
-        "tenants_table": ref("aws_dynamodb_table", TENANTS_TABLE, "arn"),
-        "reader_role": ref("aws_iam_role", READER_ROLE, "arn"),
-    }
-    functions: dict[str, Any] = {}
-    role_policies: dict[str, Any] = {}
-    for function_name in FUNCTIONS:
-        # An override replaces the whole `environment` block: keep the stage's other variables.
-        variables = dict(chalice_config(stage, function_name).environment_variables)
-        functions[function_name] = {"environment": {"variables": variables | resource_variables()}}
-        # Chalice traces the function (`tracing_config`) where `xray` says: its role may too.
-        traced = tracing(stage, function_name)
-        document = policy_document(function_name, arns, queue_url_known=True, traced=traced)
-        role_policies[role_name(function_name)] = {"policy": json.dumps(document)}
+    model = stack(stage)
+    source = model.event_source
     terraform: dict[str, Any] = {"required_providers": {"aws": {"version": AWS_PROVIDER_VERSION}}}
     if terraform_version is not None:
         terraform["required_version"] = terraform_version
+    api = model.api.names.terraform
     return {
         "//": _GENERATED_BY,
         "terraform": terraform,
         "resource": {
-            "aws_lambda_function": functions,
-            "aws_iam_role_policy": role_policies,
+            # An override replaces the whole `environment` block: the stage's variables with it.
+            TYPES[Function]: {
+                f.names.terraform: {"environment": {"variables": resolve(f.environment)}}
+                for f in model.functions
+            },
+            "aws_iam_role_policy": {
+                f.role.terraform: {"policy": _document(f.policy)} for f in model.functions
+            },
             "aws_lambda_event_source_mapping": {
-                EVENT_SOURCE_MAPPING: {
-                    "event_source_arn": arns["queue"],
-                    "function_response_types": ["ReportBatchItemFailures"],
-                    "batch_size": worker.worker_batch_size,
-                    "maximum_batching_window_in_seconds": worker.worker_batching_window_seconds,
-                    "scaling_config": {"maximum_concurrency": worker.worker_max_concurrency},
+                source.names.terraform: {
+                    "event_source_arn": placeholder(Ref(source.queue, "arn")),
+                    "function_response_types": (
+                        ["ReportBatchItemFailures"] if source.report_batch_item_failures else []
+                    ),
+                    "batch_size": source.batch_size,
+                    "maximum_batching_window_in_seconds": source.batching_window_seconds,
+                    "scaling_config": {"maximum_concurrency": source.max_concurrency},
                 }
             },
-            # The stage is `aws_api_gateway_stage.rest_api` now; null leaves an argument unset.
+            # The stage is `aws_api_gateway_stage` now; null leaves an argument unset.
             "aws_api_gateway_deployment": {
-                REST_API: {
+                api: {
                     "stage_name": None,
                     "stage_description": None,
-                    "triggers": {"redeployment": f"${{md5(local.{SWAGGER_LOCAL})}}"},
+                    "triggers": _redeployment(model),
                 }
             },
         },
-        "output": {"EndpointURL": {"value": ref("aws_api_gateway_stage", REST_API, "invoke_url")}},
+        "output": {"EndpointURL": {"value": f"${{aws_api_gateway_stage.{api}.invoke_url}}"}},
     }
 
 
@@ -348,7 +412,7 @@ def _referenced(value: Any, resource_type: str, attribute: str) -> str | None:
     return match["name"]
 
 
-def check_template(template: dict[str, Any], override: dict[str, Any]) -> None:
+def check_template(template: dict[str, Any], override: dict[str, Any], model: Stack) -> None:
     """Fail unless every overridden resource exists in Chalice's template and is the one meant."""
     generated = template.get("resource", {})
     for resource_type, blocks in override["resource"].items():
@@ -356,26 +420,28 @@ def check_template(template: dict[str, Any], override: dict[str, Any]) -> None:
             if name not in generated.get(resource_type, {}):
                 raise TemplateError(
                     f"{CHALICE_TEMPLATE} has no {resource_type}.{name} to override: Chalice "
-                    "named its resources differently, update the names in infra/terraform.py"
+                    "named its resources differently, update the names in infra/model.py"
                 )
     for name in override["output"]:
         if name not in template.get("output", {}):
             raise TemplateError(f"{CHALICE_TEMPLATE} has no output {name} to override")
     if SWAGGER_LOCAL not in template.get("locals", {}):
         raise TemplateError(f"{CHALICE_TEMPLATE} has no local {SWAGGER_LOCAL}")
-    for function_name in FUNCTIONS:
-        role = role_name(function_name)
-        function_role = generated["aws_lambda_function"][function_name].get("role")
+    for function in model.functions:
+        role = function.role.terraform
+        function_role = generated[TYPES[Function]][function.names.terraform].get("role")
         policy_role = generated["aws_iam_role_policy"][role].get("role")
         attached = (
             _referenced(function_role, "aws_iam_role", "arn"),
             _referenced(policy_role, "aws_iam_role", "id"),
         )
         if attached != (role, role):
-            raise TemplateError(f"{function_name}'s role policy is not {role}")
-    mapping = generated["aws_lambda_event_source_mapping"][EVENT_SOURCE_MAPPING]
-    if _referenced(mapping.get("function_name"), "aws_lambda_function", "arn") != WORKER:
-        raise TemplateError(f"{EVENT_SOURCE_MAPPING} does not trigger the {WORKER} function")
+            raise TemplateError(f"{function.function_name}'s role policy is not {role}")
+    source = model.event_source
+    mapping = generated["aws_lambda_event_source_mapping"][source.names.terraform]
+    worker = source.function.names.terraform
+    if _referenced(mapping.get("function_name"), TYPES[Function], "arn") != worker:
+        raise TemplateError(f"{source.names.terraform} does not trigger the {worker} function")
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
@@ -388,7 +454,7 @@ def generate(stage: str, out: Path, terraform_version: str | None = None) -> lis
     chalice_package(stage, out, "--pkg-format", "terraform")
     template = json.loads((out / CHALICE_TEMPLATE).read_text())
     override = overrides(stage, terraform_version)
-    check_template(template, override)
+    check_template(template, override, stack(stage))
     written = [out / RESOURCES_FILE, out / OVERRIDE_FILE]
     _write_json(written[0], resources(stage))
     _write_json(written[1], override)

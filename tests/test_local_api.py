@@ -29,7 +29,7 @@ from chalicelib.keys import create_key
 from devstack.__main__ import READY_LINE, emulator_log_file
 from devstack.api import serve
 from devstack.processes import free_port, stop, wait_for_port
-from devstack.resources import create_reader_role, provision_local
+from devstack.resources import provision_stack
 from devstack.stack import Stack
 from devstack.stage import emulator_client, local_environment
 from infra.stage import PROJECT_DIR, chalice_config, deployed_stages
@@ -231,13 +231,13 @@ def test_chalice_local_with_the_local_stage_serves_the_api(tmp_path: Path) -> No
     emulator = [python, "-m", "devstack.emulator", "--port", str(emulator_port)]
     with started(emulator, shell, PROJECT_DIR) as emulator_process:
         wait_for_port(emulator_port, emulator_process, "the emulator")
-        resources = provision_local(worker)
+        api = local_environment("dev", "api_handler", emulator_url, shell)
+        resources = provision_stack(api, worker)
         settings = load_settings(worker)
-        reader_role = create_reader_role(settings, emulator_client(worker, "iam"))
         # The ids the local stage names are the ones moto gives `make dev`'s resources.
         local = chalice_config("local", "api_handler").environment_variables
         assert local["QUEUE_URL"].replace(":5000", f":{emulator_port}") == resources.queue_url
-        assert local["TENANT_READ_ROLE_ARN"] == reader_role
+        assert local["TENANT_READ_ROLE_ARN"] == api["TENANT_READ_ROLE_ARN"]
         assert settings.table_name == local["TABLE_NAME"]
         consumer = [python, "-m", "devstack.consume", "--stage", "dev"]
         chalice = [

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
 from chalicelib.metrics import CATALOGUE
 from infra.iam import FUNCTIONS, LOG_ACTIONS, TRACE_ACTIONS, granted_actions, policy_document
+from infra.model import stack
 from infra.stage import stage_settings
 from infra.terraform import (
     AWS_PROVIDER_VERSION,
@@ -24,8 +24,6 @@ from infra.terraform import (
     check_template,
     main,
     overrides,
-    resource_variables,
-    resources,
 )
 from tests.test_package import (
     CONFIG,
@@ -97,51 +95,6 @@ def test_chalice_packaged_the_stage(out: Path, chalice: dict[str, Any]) -> None:
     assert f"stage={STAGE}" in tags
 
 
-def test_queue_redrives_to_the_dead_letter_queue(added: dict[str, Any]) -> None:
-    queue = added["resource"]["aws_sqs_queue"]["ingest_queue"]
-    assert json.loads(queue["redrive_policy"]) == {
-        "deadLetterTargetArn": "${aws_sqs_queue.dead_letter_queue.arn}",
-        "maxReceiveCount": SETTINGS.max_receive_count,
-    }
-    assert SETTINGS.max_receive_count == 5
-
-
-def test_visibility_timeout_is_six_worker_timeouts(
-    added: dict[str, Any], chalice: dict[str, Any]
-) -> None:
-    queue = added["resource"]["aws_sqs_queue"]["ingest_queue"]
-    worker_timeout = chalice["resource"]["aws_lambda_function"]["worker"]["timeout"]
-    assert worker_timeout == SETTINGS.worker_timeout_seconds == 900
-    assert queue["visibility_timeout_seconds"] == VISIBILITY_TIMEOUT_FACTOR * worker_timeout == 5400
-
-
-def test_queues_are_sized_and_encrypted(added: dict[str, Any]) -> None:
-    queues = added["resource"]["aws_sqs_queue"]
-    queue, dead_letter = queues["ingest_queue"], queues["dead_letter_queue"]
-    assert queue["name"] == "robust-data-processor-prod-ingest"
-    assert dead_letter["name"] == "robust-data-processor-prod-ingest-dlq"
-    assert queue["message_retention_seconds"] == SETTINGS.queue_retention_seconds
-    assert dead_letter["message_retention_seconds"] == SETTINGS.dead_letter_retention_seconds
-    assert dead_letter["message_retention_seconds"] > queue["message_retention_seconds"]
-    assert queue["max_message_size"] == SETTINGS.queue_message_max_bytes
-    assert queue["sqs_managed_sse_enabled"] is dead_letter["sqs_managed_sse_enabled"] is True
-
-
-def test_table_is_keyed_by_tenant_and_log_on_demand_recoverable_and_encrypted(
-    added: dict[str, Any],
-) -> None:
-    table = added["resource"]["aws_dynamodb_table"]["logs_table"]
-    assert table["name"] == SETTINGS.table_name == "robust-data-processor-prod-logs"
-    assert table["billing_mode"] == "PAY_PER_REQUEST"
-    assert (table["hash_key"], table["range_key"]) == ("tenant_id", "log_id")
-    assert table["attribute"] == [
-        {"name": "tenant_id", "type": "S"},
-        {"name": "log_id", "type": "S"},
-    ]
-    assert table["point_in_time_recovery"] == {"enabled": True}
-    assert table["server_side_encryption"] == {"enabled": True}
-
-
 def test_event_source_mapping_reports_batch_item_failures_from_the_queue(
     override: dict[str, Any], chalice: dict[str, Any]
 ) -> None:
@@ -167,7 +120,8 @@ def test_environment_names_the_resources_and_keeps_the_stage_variables(
     variables = override["resource"]["aws_lambda_function"][function_name]["environment"][
         "variables"
     ]
-    assert {name: variables[name] for name in resource_variables()} == {
+    wiring = stack(STAGE).wiring
+    assert {name: variables[name] for name in wiring} == {
         "TABLE_NAME": "${aws_dynamodb_table.logs_table.name}",
         "QUEUE_NAME": "${aws_sqs_queue.ingest_queue.name}",
         "DEAD_LETTER_QUEUE_NAME": "${aws_sqs_queue.dead_letter_queue.name}",
@@ -177,8 +131,8 @@ def test_environment_names_the_resources_and_keeps_the_stage_variables(
     }
     chalice_function = chalice["resource"]["aws_lambda_function"][function_name]
     stage_variables = chalice_function["environment"]["variables"]
-    kept = {name: value for name, value in variables.items() if name not in resource_variables()}
-    assert kept == {k: v for k, v in stage_variables.items() if k not in resource_variables()}
+    kept = {name: value for name, value in variables.items() if name not in wiring}
+    assert kept == {k: v for k, v in stage_variables.items() if k not in wiring}
     assert kept["WORKER_TIMEOUT_SECONDS"] == "900"
     assert kept["CRASH_PROBABILITY"] == "0"
 
@@ -203,25 +157,6 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
     assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **traces, **expected}
 
 
-def test_alarms_watch_the_dead_letter_queue_and_the_oldest_message(added: dict[str, Any]) -> None:
-    alarms = added["resource"]["aws_cloudwatch_metric_alarm"]
-    dead_letter = alarms["dead_letter_queue_not_empty"]
-    assert dead_letter["metric_name"] == "ApproximateNumberOfMessagesVisible"
-    assert dead_letter["dimensions"] == {"QueueName": "${aws_sqs_queue.dead_letter_queue.name}"}
-    assert (dead_letter["comparison_operator"], dead_letter["threshold"]) == (
-        "GreaterThanOrEqualToThreshold",
-        1,
-    )
-    age = alarms["oldest_log_waiting"]
-    assert age["metric_name"] == "ApproximateAgeOfOldestMessage"
-    assert age["dimensions"] == {"QueueName": "${aws_sqs_queue.ingest_queue.name}"}
-    assert age["comparison_operator"] == "GreaterThanThreshold"
-    assert age["threshold"] == 2 * SETTINGS.queue_visibility_timeout_seconds == 10800
-    for alarm in alarms.values():
-        assert alarm["namespace"] == "AWS/SQS"
-        assert alarm["treat_missing_data"] == "notBreaching"
-
-
 def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
     added: dict[str, Any], chalice: dict[str, Any]
 ) -> None:
@@ -232,10 +167,9 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "TenantsTableName": {"value": "${aws_dynamodb_table.tenants_table.name}"},
         "TenantReaderRoleArn": {"value": "${aws_iam_role.tenant_reader.arn}"},
         "DashboardName": {"value": "${aws_cloudwatch_dashboard.dashboard.dashboard_name}"},
-        "ReviewerAccessKeyId": {"value": '${join("", aws_iam_access_key.reviewer[*].id)}'},
-        "ReviewerSecretAccessKey": {
-            "value": '${join("", aws_iam_access_key.reviewer[*].secret)}',
-            "sensitive": True,
+        # Empty unless the reviewer is created: the secret holding its key, never the key.
+        "ReviewerCredentialsSecret": {
+            "value": '${join("", aws_secretsmanager_secret.reviewer[*].id)}'
         },
     }
     assert chalice["output"]["EndpointURL"] == {
@@ -314,29 +248,22 @@ def test_terraform_version_option_replaces_the_core_pin() -> None:
 
 
 def test_a_renamed_chalice_resource_is_refused(chalice: dict[str, Any]) -> None:
-    check_template(chalice, overrides(STAGE))
+    check_template(chalice, overrides(STAGE), stack(STAGE))
     renamed = copy.deepcopy(chalice)
     mappings = renamed["resource"]["aws_lambda_event_source_mapping"]
     mappings["worker-sqs"] = mappings.pop("worker-sqs-event-source")
     with pytest.raises(TemplateError, match="worker-sqs-event-source"):
-        check_template(renamed, overrides(STAGE))
+        check_template(renamed, overrides(STAGE), stack(STAGE))
     rewired = copy.deepcopy(chalice)
     rewired["resource"]["aws_lambda_function"]["worker"]["role"] = (
         "${aws_iam_role.api_handler_role.arn}"
     )
     with pytest.raises(TemplateError, match="worker's role policy"):
-        check_template(rewired, overrides(STAGE))
+        check_template(rewired, overrides(STAGE), stack(STAGE))
     without_document = copy.deepcopy(chalice)
     del without_document["locals"]["chalice_api_swagger"]
     with pytest.raises(TemplateError, match="chalice_api_swagger"):
-        check_template(without_document, overrides(STAGE))
-
-
-@pytest.mark.parametrize(("stage", "visibility"), [("dev", 360), ("prod", 5400)])
-def test_each_stage_sizes_its_own_resources(stage: str, visibility: int) -> None:
-    queue = resources(stage)["resource"]["aws_sqs_queue"]["ingest_queue"]
-    assert queue["name"] == f"robust-data-processor-{stage}-ingest"
-    assert queue["visibility_timeout_seconds"] == visibility
+        check_template(without_document, overrides(STAGE), stack(STAGE))
 
 
 def test_optional_reviewer_can_only_read_the_table_and_its_secret_is_sensitive(
@@ -346,34 +273,38 @@ def test_optional_reviewer_can_only_read_the_table_and_its_secret_is_sensitive(
 
     assert added["variable"]["create_reviewer"]["default"] is False
     resource = added["resource"]
-    for kind in ("aws_iam_user", "aws_iam_user_policy", "aws_iam_access_key"):
+    kinds = (
+        "aws_iam_user",
+        "aws_iam_user_policy",
+        "aws_iam_access_key",
+        "aws_secretsmanager_secret",
+        "aws_secretsmanager_secret_version",
+    )
+    for kind in kinds:
         assert resource[kind]["reviewer"]["count"] == "${var.create_reviewer ? 1 : 0}"
     policy = json.loads(resource["aws_iam_user_policy"]["reviewer"]["policy"])
     [statement] = policy["Statement"]
     assert statement["Resource"] == TABLE_ARN
     assert statement["Action"] == list(REVIEWER_ACTIONS)
-    assert added["output"]["ReviewerSecretAccessKey"]["sensitive"] is True
+    version = resource["aws_secretsmanager_secret_version"]["reviewer"]
+    assert version["secret_id"] == "${aws_secretsmanager_secret.reviewer[0].id}"
+    assert json.loads(version["secret_string"]) == {
+        "aws_access_key_id": "${aws_iam_access_key.reviewer[0].id}",
+        "aws_secret_access_key": "${aws_iam_access_key.reviewer[0].secret}",
+    }
+    assert "secret" not in json.dumps(added["output"]).replace("secretsmanager_secret", "")
 
 
 def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
     added: dict[str, Any],
 ) -> None:
     role = added["resource"]["aws_iam_role"]["tenant_reader"]
-    assert role["name"] == "robust-data-processor-prod-logs-reader"
     [trust] = json.loads(role["assume_role_policy"])["Statement"]
     assert trust["Principal"] == {"AWS": "${aws_iam_role.api_handler_role.arn}"}
     policy = added["resource"]["aws_iam_role_policy"]["tenant_reader"]
     assert policy["role"] == "${aws_iam_role.tenant_reader.id}"
     [statement] = json.loads(policy["policy"])["Statement"]
     assert statement["Resource"] == TABLE_ARN
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
-
-
-def test_tenants_table_is_keyed_by_key_id(added: dict[str, Any]) -> None:
-    table = added["resource"]["aws_dynamodb_table"]["tenants_table"]
-    assert (table["name"], table["hash_key"]) == ("robust-data-processor-prod-tenants", "key_id")
-    assert "range_key" not in table
-    assert table["server_side_encryption"] == {"enabled": True}
 
 
 def test_dashboard_body_is_json_once_terraform_substitutes_it(
@@ -389,8 +320,6 @@ def test_dashboard_body_is_json_once_terraform_substitutes_it(
         "aws_lambda_function.api_handler.function_name",
         "aws_lambda_function.api_key_authorizer.function_name",
         "aws_lambda_function.worker.function_name",
-        "aws_api_gateway_rest_api.rest_api.name",
-        "aws_api_gateway_stage.rest_api.stage_name",
         "aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.arn",
         "aws_cloudwatch_metric_alarm.oldest_log_waiting.arn",
     }
@@ -418,10 +347,12 @@ def test_dashboard_watches_this_stacks_queues_functions_api_and_alarms(
     }
     functions = {f"${{aws_lambda_function.{f}.function_name}}" for f in FUNCTIONS}
     assert dimension_values(body, "AWS/Lambda", "FunctionName") == functions
-    api = {"${aws_api_gateway_rest_api.rest_api.name}"}
-    assert dimension_values(body, "AWS/ApiGateway", "ApiName") == api
-    stage = {"${aws_api_gateway_stage.rest_api.stage_name}"}
-    assert dimension_values(body, "AWS/ApiGateway", "Stage") == stage
+    # API Gateway names the API after Chalice's OpenAPI title, the app's name.
+    api = chalice["resource"]["aws_api_gateway_rest_api"]["rest_api"]
+    assert api["name"] == "robust-data-processor"
+    assert dimension_values(body, "AWS/ApiGateway", "ApiName") == {api["name"]}
+    stage = chalice["resource"]["aws_api_gateway_deployment"]["rest_api"]["stage_name"]
+    assert dimension_values(body, "AWS/ApiGateway", "Stage") == {stage}
     [alarm_widget] = widgets(body, "alarm")
     alarms = added["resource"]["aws_cloudwatch_metric_alarm"]
     assert sorted(alarm_widget["alarms"]) == sorted(
@@ -448,11 +379,14 @@ def test_the_api_stage_is_added_on_chalices_deployment(
     # redeploys when the API's document changes, before the old deployment goes.
     assert deployment["stage_description"] == "${md5(local.chalice_api_swagger)}"
     assert deployment["lifecycle"] == {"create_before_destroy": True}
-    assert override["resource"]["aws_api_gateway_deployment"]["rest_api"] == {
-        "stage_name": None,
-        "stage_description": None,
-        "triggers": {"redeployment": "${md5(local.chalice_api_swagger)}"},
-    }
+    deployment_override = override["resource"]["aws_api_gateway_deployment"]["rest_api"]
+    triggers = deployment_override.pop("triggers")
+    assert deployment_override == {"stage_name": None, "stage_description": None}
+    assert triggers["redeployment"] == "${md5(local.chalice_api_swagger)}"
+    # Gateway responses take effect in a deployment made after them, and again when changed.
+    responses = added["resource"]["aws_api_gateway_gateway_response"]
+    listed = ", ".join(f"aws_api_gateway_gateway_response.{name}" for name in responses)
+    assert triggers["gateway_responses"] == f"${{md5(jsonencode([{listed}]))}}"
     assert chalice["output"]["EndpointURL"] == {
         "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
     }

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,11 +58,20 @@ class Stack:
         ]
 
     def wait_for_stored(
-        self, tenant: str, count: int, seconds: float = PROCESSING_SECONDS
+        self,
+        tenant: str,
+        count: int,
+        including: Collection[str] = (),
+        seconds: float = PROCESSING_SECONDS,
     ) -> list[dict[str, Any]]:
-        """`tenant`'s items once there are at least `count`; fails after `seconds`."""
+        """`tenant`'s items once there are `count` and the logs `including` names are among them.
+
+        Fails after `seconds`.
+        """
         deadline = time.monotonic() + seconds
-        while len(items := self.stored(tenant)) < count:
+        while len(items := self.stored(tenant)) < count or not set(including) <= {
+            item["log_id"] for item in items
+        }:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise TimeoutError(
                     f"{len(items)} of {count} logs of {tenant!r} stored:\n" + "".join(self.output)

@@ -55,7 +55,7 @@ def test_a_log_is_followed_from_post_to_stored_item_by_its_event_lines(stack: St
         {"Content-Type": "text/plain", "X-Tenant-ID": "acme", "X-Log-ID": "followed"},
     )
     assert status == 202
-    stack.wait_for_stored("acme", 1)
+    stack.wait_for_stored("acme", 1, including=["followed"])
     deadline = time.monotonic() + PROCESSING_SECONDS
     while True:  # the consumer may print its line a moment after the write
         lines = [json.loads(text) for text in list(stack.output) if text.startswith("{")]
@@ -93,8 +93,8 @@ def test_each_tenant_reads_back_its_own_logs_with_its_printed_key(stack: Stack) 
             post(f"{stack.api}/ingest", body.encode(), {"Content-Type": "application/json"})[0]
             == 202
         )
-    stack.wait_for_stored("acme", 1)
-    stack.wait_for_stored("beta_inc", 1)
+    for tenant in keys:
+        stack.wait_for_stored(tenant, 1, including=["read-1"])
     for tenant, headers in keys.items():
         status, page = get(f"{stack.api}/logs?limit=100", headers)
         assert status == 200

@@ -4,7 +4,7 @@ Logs are listed in ascending `log_id` order (the table's sort key, compared as U
 so a listing is keyset-paginated: the cursor names the last log returned, and logs written
 while a client pages appear in their place without shifting or repeating any other. The cursor
 is opaque to clients and carries its tenant; it only ever positions a query inside the caller's
-own partition. Answers carry the redacted text, never `original_text`.
+own partition. Answers carry the redacted text and attributes, never `original_text`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ FIELDS: Final = (
     "received_at",
     "processed_at",
     "request_id",
+    "event_time",
+    "attributes",
 )
 _NAMES: Final = {f"#{field}": field for field in FIELDS}
 _PROJECTION: Final = ", ".join(_NAMES)
@@ -72,8 +74,12 @@ def _page_size(raw: str | None) -> int:
     return int(raw)
 
 
-def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    return {name: value["S"] for name, value in item.items()}
+def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """A stored item as a reader sees it: strings, and the attributes as the object they are."""
+    log: dict[str, Any] = {name: value["S"] for name, value in item.items()}
+    if "attributes" in log:
+        log["attributes"] = json.loads(log["attributes"])
+    return log
 
 
 def _read(call: Callable[[], T]) -> T:
@@ -122,7 +128,7 @@ def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]
     }
 
 
-def get_log(tenant_id: str, log_id: str) -> dict[str, str]:
+def get_log(tenant_id: str, log_id: str) -> dict[str, Any]:
     """One of `tenant_id`'s logs, or 404."""
     try:
         check_log_id(log_id)

@@ -211,7 +211,7 @@ def test_an_accepted_log_is_one_line_a_log_can_be_followed_by(
     [
         ('{"tenant_id": "ann@example.com", "text": "hi"}', "application/json", "bad_request", 400),
         (
-            '{"tenant_id": "acme", "text": "555-0199", "x": 1}',
+            '{"tenant_id": "acme", "text": "555-0199", "timestamp": "555-0199"}',
             "application/json",
             "bad_request",
             400,

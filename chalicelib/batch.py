@@ -21,6 +21,8 @@ from chalicelib.message import describe_type
 #: answer, and 1,000 is what Datadog's and similar logs APIs take.
 MAX_LOGS_PER_REQUEST: Final = 1000
 
+_INT_MAX_DIGITS: Final = 4300
+
 #: One entry of a batch: a parsed JSON value meant to be a log object, or why it is not one.
 Item = Any
 
@@ -56,10 +58,10 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def _integer(digits: str) -> int | float:
-    # int() refuses more than 4,300 digits (a ValueError, not a JSONDecodeError) and takes
-    # quadratic time on long runs: such a number is read as a float, which is infinite, and
-    # refused by name where a field holds it (`message.check_attributes`).
-    return int(digits) if len(digits) <= 640 else float(digits)
+    # int() refuses more than 4,300 digits (a ValueError, not a JSONDecodeError), the bound
+    # Python sets on its quadratic conversion: a longer number is read as a float, which is
+    # infinite, and refused by name where a field holds it (`message.check_attributes`).
+    return int(digits) if len(digits) <= _INT_MAX_DIGITS else float(digits)
 
 
 # Made once: `json.loads` with options builds a decoder every call.

@@ -87,13 +87,18 @@ def check_text(value: object, field: str = "text") -> str:
     return value
 
 
-def _depth(value: object) -> int:
-    """How many objects and arrays `value` nests: 0 for a string or number."""
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` deep (0 for a string)."""
+    pending = [(value, 0)]  # a loop, not recursion: a value may nest as deep as JSON allows
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list):
+            continue
+        if depth == limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _check_attribute(name: object, value: object) -> None:
@@ -105,7 +110,7 @@ def _check_attribute(name: object, value: object) -> None:
     where = f"attribute {name!r}"
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidFieldError(where, "is a number too large for JSON")
-    if _depth(value) > MAX_ATTRIBUTE_DEPTH:
+    if _nests_deeper(value, MAX_ATTRIBUTE_DEPTH):
         raise InvalidFieldError(where, f"nests more than {MAX_ATTRIBUTE_DEPTH} levels deep")
     try:
         size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))

@@ -84,7 +84,7 @@ def test_a_line_that_is_not_json_is_its_own_error_and_the_others_go_on(lines: li
 
 
 def test_large_integers_stay_integers_and_huge_ones_are_infinite() -> None:
-    [item] = parse_ndjson('{"pid": 12345678901234567890, "big": ' + "9" * 5000 + "}").items
+    [item] = parse_ndjson('{"pid": 12345678901234567890, "big": ' + "9" * 4301 + "}").items
     assert item["pid"] == 12345678901234567890
     assert isinstance(item["pid"], int)
     assert item["big"] == float("inf")

@@ -89,14 +89,14 @@ def check_text(value: object, field: str = "text") -> str:
 
 def _nests_deeper(value: object, limit: int) -> bool:
     """Whether `value` nests objects and arrays more than `limit` deep (0 for a string)."""
-    pending = [(value, 0)]  # a loop, not recursion: a value may nest as deep as JSON allows
+    pending: list[tuple[object, int]] = [(value, 0)]  # a loop: JSON may nest 1,000 deep
     while pending:
         item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item
         if not isinstance(item, dict | list):
             continue
         if depth == limit:
             return True
+        children = item.values() if isinstance(item, dict) else item
         pending.extend((child, depth + 1) for child in children)
     return False
 

@@ -84,14 +84,11 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
     # allows.
     room = ITEM_MAX_BYTES - _size_without_redacted(message, settings)
     redactable = utf8_size(message.text)
-    growth = max_growth(message.text)
-    if message.attributes:
-        attributes = attributes_json(message.attributes)
-        redactable += utf8_size(attributes)
-        growth += max_growth(attributes)
+    attributes = attributes_json(message.attributes)
+    redactable += utf8_size(attributes)
     if redactable * _GROWTH_BOUND <= room:
         return
-    if redactable + growth <= room:
+    if redactable + max_growth(message.text) + max_growth(attributes) <= room:
         return
     redacted_bytes = _redacted_size(message)
     if redacted_bytes > room:

@@ -193,13 +193,16 @@ def _refused(error: Exception, started: float, trace: dict[str, object]) -> None
     emit("ingest", rejected, level, {INGEST_REJECTED: 1}, reason)
 
 
-def _batch_lines(
+def emit_batch_lines(
     outcomes: Sequence[Outcome], status: int, started: float, trace: dict[str, object]
 ) -> None:
     """A batch's `ingest` line, with its logs counted, and one line per reason logs were refused.
 
     Metrics count logs, not requests: `IngestAccepted` is the logs queued, `IngestRejected` the
-    logs refused, each reason on a line of its own so that it is the metric's `Reason`.
+    logs refused, each reason on a line of its own so that it is the metric's `Reason`. `status`
+    is the request's, however the route answers; `trace` holds at least `request_id` (and
+    `body_bytes`); `started` is the request's `time.perf_counter()`. Any route taking batches
+    writes these lines, so every batch is counted alike.
     """
     duration = elapsed_ms(started)
     reasons = Counter(rejection_reason(o.error) for o in outcomes if o.error is not None)
@@ -262,5 +265,5 @@ def accept(
         emit("ingest", accepted, metrics={INGEST_ACCEPTED: 1, INGEST_DURATION: duration})
         return _single_answer(outcome, request_id)
     answer = batch_answer(outcomes, request_id)
-    _batch_lines(outcomes, answer.status, started, trace)
+    emit_batch_lines(outcomes, answer.status, started, trace)
     return answer

@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from chalice.app import BadRequestError, ForbiddenError
@@ -60,7 +60,6 @@ IDEMPOTENCY_KEY_RULE: Final = "1 to 255 printable ASCII characters without space
 #: Epoch numbers below this are seconds, above it milliseconds: 1e11 seconds is the year 5138,
 #: 1e11 milliseconds is March 1973, before any log a shipper still holds.
 EPOCH_MILLISECONDS_FROM: Final = 1e11
-_LATEST_EPOCH_SECONDS: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 _RFC_3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 
 
@@ -231,12 +230,18 @@ def event_time(value: object) -> str:
             "timestamp",
             f"must be an RFC 3339 string or an epoch number, got {describe_type(value)}",
         )
-    seconds = value / 1000 if value >= EPOCH_MILLISECONDS_FROM else value
-    if not (math.isfinite(seconds) and 0 <= seconds <= _LATEST_EPOCH_SECONDS):
+    try:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(value)
+        if value < EPOCH_MILLISECONDS_FROM:
+            return utc_timestamp(datetime.fromtimestamp(value, UTC))
+        seconds, milliseconds = divmod(value, 1000)  # exact for integers, unlike value / 1000
+        moment = datetime.fromtimestamp(seconds, UTC) + timedelta(milliseconds=milliseconds)
+        return utc_timestamp(moment)
+    except (ValueError, OverflowError, OSError):  # beyond datetime's year 9999
         raise InvalidFieldError(
             "timestamp", "as an epoch number must fall between 1970 and the year 9999"
-        )
-    return utc_timestamp(datetime.fromtimestamp(seconds, UTC))
+        ) from None
 
 
 def _text_message(text: str, context: LogContext) -> LogMessage:

@@ -214,6 +214,7 @@ def test_an_idempotency_key_outside_the_rule_is_a_400(header: str) -> None:
         (99_999_999_999, "5138-11-16T09:46:39.000Z"),  # the largest number read as seconds
         (100_000_000_000, "1973-03-03T09:46:40.000Z"),  # the smallest read as milliseconds
         (0, "1970-01-01T00:00:00.000Z"),
+        (253_402_300_799_998, "9999-12-31T23:59:59.998Z"),  # the last milliseconds there are
     ],
 )
 def test_a_timestamp_becomes_the_event_time_in_utc(timestamp: object, event_time: str) -> None:
@@ -224,7 +225,17 @@ def test_a_timestamp_becomes_the_event_time_in_utc(timestamp: object, event_time
 
 @pytest.mark.parametrize(
     "timestamp",
-    ["2026-11-21", "2026-11-21T10:00:00", "2026-13-01T00:00:00Z", "now", True, -1, 1e20, [1]],
+    [
+        "2026-11-21",
+        "2026-11-21T10:00:00",
+        "2026-13-01T00:00:00Z",
+        "now",
+        True,
+        -1,
+        1e20,
+        253_402_300_800_000,
+        [1],
+    ],
 )
 def test_a_timestamp_that_is_not_one_is_a_400(timestamp: object) -> None:
     with pytest.raises(BadRequestError, match="timestamp"):

@@ -221,6 +221,9 @@ def emit_batch_lines(
     }
     if not accepted:
         fields["outcome"] = "rejected"
+    unavailable = [o.error for o in outcomes if isinstance(o.error, ServiceUnavailableError)]
+    if unavailable:  # our own words on the queue's failure, never the client's input
+        fields |= describe_error(unavailable[0])
     level: Level = "ERROR" if status >= 500 else "WARNING" if reasons else "INFO"
     metrics: dict[Metric, float] = {INGEST_ACCEPTED: accepted}
     if status == 202:

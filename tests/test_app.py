@@ -385,7 +385,7 @@ def test_gzip_is_read_in_every_form(client: Client, aws: Any) -> None:
 
 
 def test_a_batch_the_queue_cannot_take_is_a_503_with_retry_after(
-    client: Client, aws: Any, configure: Any
+    client: Client, aws: Any, configure: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure(QUEUE_NAME="no-such-queue")
     body = ndjson({"tenant_id": "acme", "text": "x"}, {"tenant_id": "acme"})
@@ -398,6 +398,13 @@ def test_a_batch_the_queue_cannot_take_is_a_503_with_retry_after(
     assert (queued["status"], queued["log_id"]) == (503, derived_log_id("batch-7", 0))
     assert "retry with the same log_id" in queued["Message"]
     assert invalid["status"] == 400
+    [line] = events(capsys.readouterr().out, "ingest")
+    assert (line["level"], line["status"], line["error"]) == (
+        "ERROR",
+        503,
+        "ServiceUnavailableError",
+    )
+    assert line["rejected_by_reason"] == {"service_unavailable": 1, "bad_request": 1}
 
 
 def test_a_single_log_the_queue_cannot_take_has_retry_after_too(

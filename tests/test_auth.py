@@ -255,3 +255,17 @@ def test_a_read_naming_another_tenant_in_a_header_is_403(
 def test_another_tenant_as_a_query_parameter_is_refused(client: Client, make_key: MakeKey) -> None:
     answer = client.http.get("/logs?tenant_id=beta_inc", headers=bearer(make_key("acme")))
     assert answer.status_code == 400
+
+
+def test_a_keyed_batch_refuses_only_the_logs_naming_another_tenant(
+    keyed_client: Client, aws: Any, make_key: MakeKey
+) -> None:
+    logs = [{"text": "mine"}, {"tenant_id": "beta_inc", "text": "theirs"}, {"tenant_id": "acme"}]
+    body = "\n".join(json.dumps(log) for log in logs)
+    answer = post_as_acme(keyed_client, make_key, "application/x-ndjson", {}, body)
+    assert answer.status_code == 202
+    mine, theirs, no_text = answer.json_body["items"]
+    assert (mine["status"], mine["tenant_id"]) == (202, "acme")
+    assert (theirs["status"], theirs["Code"]) == (403, "ForbiddenError")
+    assert "belongs to tenant 'acme'" in theirs["Message"]
+    assert no_text["status"] == 400

@@ -132,9 +132,32 @@ def check_attributes(value: object, field: str = "attributes") -> dict[str, Any]
         raise InvalidFieldError(
             field, f"are {len(value)} fields besides the log's own, more than {MAX_ATTRIBUTES}"
         )
+    if _fits_whole(value):
+        return value
     for name, item in value.items():
         _check_attribute(name, item)
     return value
+
+
+def _fits_whole(attributes: dict[str, Any]) -> bool:
+    """Whether every attribute is within bounds, judged from one serialization of them all.
+
+    If the whole object is valid JSON text within one value's byte bound, so is each value;
+    names and depth are cheap to check. Only when this fails does each attribute get its own
+    check, which names the one at fault.
+    """
+    for name, item in attributes.items():
+        if not 1 <= len(name) <= MAX_ATTRIBUTE_NAME_LENGTH or _nests_deeper(
+            item, MAX_ATTRIBUTE_DEPTH
+        ):
+            return False
+    try:
+        whole = json.dumps(attributes, ensure_ascii=False, allow_nan=False)
+        # Encoding also finds an unpaired surrogate (a UnicodeEncodeError is a ValueError).
+        size = len(whole) if whole.isascii() else len(whole.encode("utf-8"))
+    except ValueError:
+        return False
+    return size <= MAX_ATTRIBUTE_VALUE_BYTES
 
 
 def check_timestamp(value: object, field: str) -> str:

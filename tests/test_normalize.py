@@ -80,6 +80,7 @@ def test_missing_log_id_gets_a_uuid() -> None:
         ('{"tenant_id": "a", "txt": "x"}', "text is required"),
         ('{"tenant_id": "a", "text": "x", "timestamp": "yesterday"}', "timestamp must be"),
         ('{"tenant_id": "a", "text": "x", "n": 1e999}', "attribute 'n' is a number too large"),
+        ('{"tenant_id": "a", "text": "x", "n": [' + "9" * 5000 + "]}", "'n' holds a number too"),
         ('{"tenant_id": "a", "tenant_id": "b", "text": "x"}', "more than once"),
         ('{"tenant_id": "a", "text": NaN}', "NaN is not a JSON number"),
         ('{"tenant_id": "a", "text": ' + "9" * 5000 + "}", "text must be a string, got a number"),
@@ -256,6 +257,8 @@ def test_other_fields_are_the_logs_attributes_as_sent() -> None:
         ({"k" * (MAX_ATTRIBUTE_NAME_LENGTH + 1): 1}, "needs a name of 1 to"),
         ({"deep": [[[[[[[[[1]]]]]]]]]}, f"nests more than {MAX_ATTRIBUTE_DEPTH} levels"),
         ({"big": "x" * MAX_ATTRIBUTE_VALUE_BYTES}, f"more than {MAX_ATTRIBUTE_VALUE_BYTES}"),
+        ({"wide": "é" * (MAX_ATTRIBUTE_VALUE_BYTES // 2)}, "bytes in JSON, more than"),
+        ({"user": {"name": "\ud800"}}, "unpaired surrogate"),
     ],
 )
 def test_attributes_beyond_their_bounds_are_a_400(attributes: dict[str, Any], says: str) -> None:

@@ -10,6 +10,7 @@ from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
 from chalicelib.ingest import accept
+from chalicelib.normalize import BINARY_REQUEST_TYPES
 from chalicelib.reads import get_log, list_logs
 from chalicelib.telemetry import configure_logging
 from chalicelib.worker import process_batch
@@ -17,6 +18,10 @@ from chalicelib.worker import process_batch
 # Chalice's own logger would write an unexpected error's traceback as many plain lines: without
 # it, the record reaches the root logger, whose handler writes one redacted event line.
 app = Chalice(app_name="robust-data-processor", configure_logs=False)
+# API Gateway hands a body of these types to the function as it came, in base64, rather than as
+# UTF-8 text, so a gzip- or deflate-encoded body arrives intact. Chalice renders the list into
+# the API's binaryMediaTypes; no answer of ours has these types, so none is base64-encoded.
+app.api.binary_types.extend(BINARY_REQUEST_TYPES)
 _settings = get_settings()
 configure_logging()
 
@@ -51,11 +56,11 @@ _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" e
     authorizer=_ingest_authorizer,
 )
 def ingest_log() -> Response:
-    """Accept one log; 202 means it is durably queued."""
+    """Accept one log or a batch; 202 means every valid log is durably queued."""
     request = _request()
     caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
-    accepted = accept(request.headers, request.raw_body, _request_id(request), caller)
-    return Response(body=accepted, status_code=202)
+    answer = accept(request.headers, request.raw_body, _request_id(request), caller)
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
 
 
 def _reader(request: Request) -> Callable[[], str]:
@@ -71,7 +76,7 @@ def list_tenant_logs() -> dict[str, Any]:
 
 
 @app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer)
-def get_tenant_log(log_id: str) -> dict[str, str]:
+def get_tenant_log(log_id: str) -> dict[str, Any]:
     """One of the calling tenant's processed logs, or 404."""
     request = _request()
     # API Gateway and `chalice local` hand path parameters over still percent-encoded.

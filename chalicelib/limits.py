@@ -7,11 +7,19 @@ fail in the worker on every retry and end in the dead-letter queue; a 413 tells 
 
 from __future__ import annotations
 
+from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings
 from chalicelib.errors import PayloadTooLargeError
 from chalicelib.message import LogMessage
 from chalicelib.redact import MIN_MATCH_LENGTH, REPLACEMENT, max_growth, redact
-from chalicelib.store import ITEM_MAX_BYTES, WORKER_ID_MAX_LENGTH, build_item, item_size, utf8_size
+from chalicelib.store import (
+    ITEM_MAX_BYTES,
+    WORKER_ID_MAX_LENGTH,
+    attributes_json,
+    build_item,
+    item_size,
+    utf8_size,
+)
 
 _GROWTH_BOUND = len(REPLACEMENT) / MIN_MATCH_LENGTH
 #: Floating-point slack when comparing seconds of work, far below a character's worth.
@@ -46,34 +54,48 @@ def _check_work(text: str, settings: Settings) -> None:
         )
 
 
-def _size_without_texts(message: LogMessage, settings: Settings) -> int:
-    """Size of the worker's item, its own fields at their largest, less the two texts."""
+def _size_without_redacted(message: LogMessage, settings: Settings) -> int:
+    """Size of the worker's item, its own fields at their largest, less its redacted parts.
+
+    The attribute's name is counted here when there are attributes; its value is redacted.
+    """
     worst = build_item(
         message,
         redacted="",
         processed_at=message.received_at,
         worker_id="w" * WORKER_ID_MAX_LENGTH,
         attempt=settings.max_receive_count,
+        redacted_attributes="-" if message.attributes else "",
     )
-    worst["original_text"] = ""
-    return item_size(worst)
+    return item_size(worst) - (1 if message.attributes else 0)
+
+
+def _redacted_size(message: LogMessage) -> int:
+    text = utf8_size(redact(message.text))
+    if not message.attributes:
+        return text
+    return text + utf8_size(attributes_json(redact_attributes(message.attributes)))
 
 
 def _check_item(message: LogMessage, settings: Settings) -> None:
     # The redacted text is at most `_GROWTH_BOUND` times the original, and at most
-    # `max_growth` bytes longer. When either bound fits, skip redacting here and keep ingest as
-    # fast as the queue call allows.
-    text_bytes = utf8_size(message.text)
-    room = ITEM_MAX_BYTES - _size_without_texts(message, settings) - text_bytes
-    if text_bytes * _GROWTH_BOUND <= room:
+    # `max_growth` bytes longer; so are the attributes' strings (their JSON grows by as much).
+    # When either bound fits, skip redacting here and keep ingest as fast as the queue call
+    # allows.
+    room = ITEM_MAX_BYTES - _size_without_redacted(message, settings)
+    redactable = utf8_size(message.text)
+    attributes = attributes_json(message.attributes)
+    redactable += utf8_size(attributes)
+    if redactable * _GROWTH_BOUND <= room:
         return
-    if text_bytes + max_growth(message.text) <= room:
+    if redactable + max_growth(message.text) + max_growth(attributes) <= room:
         return
-    redacted_bytes = utf8_size(redact(message.text))
+    redacted_bytes = _redacted_size(message)
     if redacted_bytes > room:
         size = ITEM_MAX_BYTES - room + redacted_bytes
         raise PayloadTooLargeError(
-            f"the log is too large to store: its item, with the original and the redacted text, "
+            "the log is too large to store: its item, with the original and the redacted text "
+            "and the redacted attributes, "
             f"would be {size} bytes, DynamoDB's limit is {ITEM_MAX_BYTES} bytes"
         )
 

@@ -7,13 +7,22 @@ truncated, from an older version) fails alone as a poison record instead of bein
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-Source = Literal["json_upload", "text_upload"]
-SOURCES: Final[frozenset[str]] = frozenset({"json_upload", "text_upload"})
+Source = Literal["json_upload", "ndjson_upload", "text_upload"]
+SOURCES: Final[frozenset[str]] = frozenset({"json_upload", "ndjson_upload", "text_upload"})
+
+#: Bounds on a log's attributes (the fields a shipper adds beside the text): how many, how long
+#: a name, how large one value in JSON, how deeply a value nests objects and arrays. With them
+#: an attribute can never crowd the text out of the table's 400 KB item.
+MAX_ATTRIBUTES: Final = 64
+MAX_ATTRIBUTE_NAME_LENGTH: Final = 128
+MAX_ATTRIBUTE_VALUE_BYTES: Final = 16 * 1024
+MAX_ATTRIBUTE_DEPTH: Final = 8
 
 _TENANT_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _LOG_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -78,6 +87,91 @@ def check_text(value: object, field: str = "text") -> str:
     return value
 
 
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` deep (0 for a string)."""
+    pending: list[tuple[object, int]] = [(value, 0)]  # a loop: JSON may nest 1,000 deep
+    while pending:
+        item, depth = pending.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth == limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _check_attribute(name: object, value: object) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_ATTRIBUTE_NAME_LENGTH:
+        shown = repr(name[:40]) if isinstance(name, str) else describe_type(name)
+        raise InvalidFieldError(
+            f"attribute {shown}", f"needs a name of 1 to {MAX_ATTRIBUTE_NAME_LENGTH} characters"
+        )
+    where = f"attribute {name!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidFieldError(where, "is a number too large for JSON")
+    if _nests_deeper(value, MAX_ATTRIBUTE_DEPTH):
+        raise InvalidFieldError(where, f"nests more than {MAX_ATTRIBUTE_DEPTH} levels deep")
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+    except ValueError:  # a non-finite number nested inside, or an unpaired surrogate
+        raise InvalidFieldError(
+            where, "holds a number too large for JSON or an unpaired surrogate"
+        ) from None
+    if size > MAX_ATTRIBUTE_VALUE_BYTES:
+        raise InvalidFieldError(
+            where, f"is {size} bytes in JSON, more than {MAX_ATTRIBUTE_VALUE_BYTES}"
+        )
+
+
+def check_attributes(value: object, field: str = "attributes") -> dict[str, Any]:
+    """Return `value` if it is an object of attributes within the bounds, else raise."""
+    if not isinstance(value, dict):
+        raise InvalidFieldError(field, f"must be an object, got {describe_type(value)}")
+    if len(value) > MAX_ATTRIBUTES:
+        raise InvalidFieldError(
+            field, f"are {len(value)} fields besides the log's own, more than {MAX_ATTRIBUTES}"
+        )
+    if _fits_whole(value):
+        return value
+    for name, item in value.items():
+        _check_attribute(name, item)
+    return value
+
+
+def _fits_whole(attributes: dict[str, Any]) -> bool:
+    """Whether every attribute is within bounds, judged from one serialization of them all.
+
+    If the whole object is valid JSON text within one value's byte bound, so is each value;
+    names and depth are cheap to check. Only when this fails does each attribute get its own
+    check, which names the one at fault.
+    """
+    for name, item in attributes.items():
+        if not 1 <= len(name) <= MAX_ATTRIBUTE_NAME_LENGTH or _nests_deeper(
+            item, MAX_ATTRIBUTE_DEPTH
+        ):
+            return False
+    try:
+        whole = json.dumps(attributes, ensure_ascii=False, allow_nan=False)
+        # Encoding also finds an unpaired surrogate (a UnicodeEncodeError is a ValueError).
+        size = len(whole) if whole.isascii() else len(whole.encode("utf-8"))
+    except ValueError:
+        return False
+    return size <= MAX_ATTRIBUTE_VALUE_BYTES
+
+
+def check_timestamp(value: object, field: str) -> str:
+    """Return `value` if it is a stored timestamp (ISO 8601 in UTC with a `Z`), else raise."""
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise InvalidFieldError(field, "must be an ISO 8601 timestamp in UTC ending in Z")
+
+
 def utc_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a `Z`, the form every stored timestamp takes."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -93,12 +187,23 @@ class LogMessage:
     text: str
     received_at: str
     request_id: str
+    #: When the log's event happened, by its sender (`timestamp`), in the stored form.
+    event_time: str | None = None
+    #: The sender's other fields, kept as sent; the worker redacts their strings.
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """Serialize for an SQS message body."""
+        """Serialize for an SQS message body; absent event time and attributes are left out."""
         # vars() keeps the fields' order, as asdict() would, without copying every string; and
         # the translation runs only for the rare body that needs it (`in` is a memory scan).
-        body = json.dumps(vars(self), ensure_ascii=False, separators=(",", ":"))
+        fields = vars(self)
+        if self.event_time is None or not self.attributes:
+            fields = dict(fields)
+            if self.event_time is None:
+                del fields["event_time"]
+            if not self.attributes:
+                del fields["attributes"]
+        body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         if "\ufffe" in body or "\uffff" in body:
             return body.translate(_SQS_FORBIDDEN)
         return body
@@ -120,6 +225,7 @@ class LogMessage:
         for name in ("received_at", "request_id"):
             if not isinstance(fields.get(name), str) or not fields[name]:
                 raise InvalidFieldError(name, "must be a non-empty string")
+        event_time = fields.get("event_time")
         return cls(
             tenant_id=check_tenant_id(fields.get("tenant_id")),
             log_id=check_log_id(fields.get("log_id")),
@@ -127,4 +233,6 @@ class LogMessage:
             text=check_text(fields.get("text")),
             received_at=fields["received_at"],
             request_id=fields["request_id"],
+            event_time=None if event_time is None else check_timestamp(event_time, "event_time"),
+            attributes=check_attributes(fields.get("attributes", {})),
         )

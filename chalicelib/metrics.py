@@ -36,10 +36,14 @@ class Metric:
 
 INGEST_ACCEPTED: Final = Metric("IngestAccepted", "Count", "logs durably queued (202)")
 INGEST_REJECTED: Final = Metric(
-    "IngestRejected", "Count", "POST /ingest answered with an error, by Reason"
+    "IngestRejected",
+    "Count",
+    "logs refused at ingest (a request refused as a whole counts one), by Reason",
 )
 INGEST_DURATION: Final = Metric(
-    "IngestDuration", "Milliseconds", "time from the request reaching the function to its 202"
+    "IngestDuration",
+    "Milliseconds",
+    "time from a request reaching the function to its 202, one value a request",
 )
 LOGS_STORED: Final = Metric("LogsStored", "Count", "logs processed and written to the table")
 DUPLICATES: Final = Metric(

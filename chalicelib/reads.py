@@ -4,8 +4,8 @@ Logs are listed in ascending `log_id` order (the table's sort key, compared as U
 so a listing is keyset-paginated: the cursor names the last log returned, and logs written
 while a client pages appear in their place without shifting or repeating any other. The cursor
 is opaque to clients and carries its tenant; it only ever positions a query inside the caller's
-own partition. Answers carry the redacted text, never `original_text`. Every read, answered or
-refused, writes one `read` event line.
+own partition. Answers carry the redacted text and attributes, never `original_text`. Every
+read, answered or refused, writes one `read` event line.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ FIELDS: Final = (
     "received_at",
     "processed_at",
     "request_id",
+    "event_time",
+    "attributes",
 )
 _NAMES: Final = {f"#{field}": field for field in FIELDS}
 _PROJECTION: Final = ", ".join(_NAMES)
@@ -92,8 +94,12 @@ def _page_size(raw: str | None) -> int:
     return int(digits)
 
 
-def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    return {name: value["S"] for name, value in item.items()}
+def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """A stored item as a reader sees it: strings, and the attributes as the object they are."""
+    log: dict[str, Any] = {name: value["S"] for name, value in item.items()}
+    if "attributes" in log:
+        log["attributes"] = json.loads(log["attributes"])
+    return log
 
 
 def _read(call: Callable[[], T]) -> T:
@@ -165,7 +171,7 @@ def _page(tenant_id: str, query: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def get_log(reader: Reader, log_id: str, request_id: str) -> dict[str, str]:
+def get_log(reader: Reader, log_id: str, request_id: str) -> dict[str, Any]:
     """One of the reader's logs, or 404."""
     with _read_event({"request_id": request_id, "route": "/logs/{log_id}"}) as trace:
         tenant_id = trace["tenant_id"] = reader()
@@ -176,7 +182,7 @@ def get_log(reader: Reader, log_id: str, request_id: str) -> dict[str, str]:
         return _one(tenant_id, log_id)
 
 
-def _one(tenant_id: str, log_id: str) -> dict[str, str]:
+def _one(tenant_id: str, log_id: str) -> dict[str, Any]:
     answer = _read(
         lambda: tenant_table_client(tenant_id).get_item(
             TableName=get_settings().table_name,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Final
+from typing import Any, Final
 
 from chalicelib.clients import client
 from chalicelib.config import get_settings
@@ -19,11 +20,28 @@ WORKER_ID_MAX_LENGTH: Final = 128
 Item = dict[str, str | int]
 
 
+def attributes_json(attributes: dict[str, Any]) -> str:
+    """Attributes as the item stores them: one JSON string, "" for none.
+
+    A string rather than a DynamoDB map keeps every value exactly as sent (integers beyond
+    DynamoDB's 38 digits, floats without a detour through Decimal, empty objects), sizes it as
+    plainly as the text, and costs one parse when read; no query filters on attributes.
+    """
+    if not attributes:
+        return ""
+    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":"))
+
+
 def build_item(
-    message: LogMessage, redacted: str, processed_at: str, worker_id: str, attempt: int
+    message: LogMessage,
+    redacted: str,
+    processed_at: str,
+    worker_id: str,
+    attempt: int,
+    redacted_attributes: str = "",
 ) -> Item:
-    """The stored form of a processed log."""
-    return {
+    """The stored form of a processed log; `redacted_attributes` from `attributes_json`."""
+    item: Item = {
         "tenant_id": message.tenant_id,
         "log_id": message.log_id,
         "source": message.source,
@@ -35,6 +53,11 @@ def build_item(
         "worker_id": worker_id[:WORKER_ID_MAX_LENGTH],
         "attempt": attempt,
     }
+    if message.event_time is not None:
+        item["event_time"] = message.event_time
+    if redacted_attributes:
+        item["attributes"] = redacted_attributes
+    return item
 
 
 def utf8_size(text: str) -> int:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import store
+from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings, get_settings
 from chalicelib.limits import work_seconds
 from chalicelib.message import InvalidFieldError, LogMessage, utc_timestamp
@@ -78,7 +79,10 @@ def _lag_ms(received_at: str, processed_at: datetime) -> float | None:
 
 
 def process_record(message: LogMessage, attempt: int, settings: Settings) -> Processed:
-    """Do the (simulated) heavy work, redact, and store; `stored` is False if already stored."""
+    """Do the (simulated) heavy work, redact text and attributes, and store.
+
+    `stored` is False if the log was already stored.
+    """
     time.sleep(work_seconds(message.text, settings))
     if random.random() < settings.crash_probability:
         raise SimulatedCrashError(
@@ -92,6 +96,7 @@ def process_record(message: LogMessage, attempt: int, settings: Settings) -> Pro
         processed_at=utc_timestamp(processed_at),
         worker_id=worker_id(),
         attempt=attempt,
+        redacted_attributes=store.attributes_json(redact_attributes(message.attributes)),
     )
     stored = store.put_new(item)
     return Processed(stored, redactions, _lag_ms(message.received_at, processed_at))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -21,6 +22,7 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
 )
 from chalicelib.ingest import rejection_reason
+from chalicelib.normalize import derived_log_id
 from chalicelib.telemetry import JsonLogFormatter
 from infra.stage import PROJECT_DIR
 from tests.conftest import forget_process_state, queued_message, sqs_record
@@ -31,6 +33,8 @@ from tests.event_lines import (
     events,
     metric_values,
 )
+
+GZIP = {"Content-Encoding": "gzip"}
 
 
 @pytest.fixture
@@ -258,7 +262,7 @@ def test_an_accepted_log_is_one_line_a_log_can_be_followed_by(
     [
         ('{"tenant_id": "ann@example.com", "text": "hi"}', "application/json", "bad_request", 400),
         (
-            '{"tenant_id": "acme", "text": "555-0199", "x": 1}',
+            '{"tenant_id": "acme", "text": "555-0199", "timestamp": "555-0199"}',
             "application/json",
             "bad_request",
             400,
@@ -327,3 +331,195 @@ def test_an_unavailable_queue_is_an_error_with_the_cause(
 )
 def test_rejection_reasons_are_the_error_types(error: Exception, reason: str) -> None:
     assert rejection_reason(error) == reason
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+def drained(aws: Any) -> list[dict[str, Any]]:
+    """Every message on the queue, taken off it."""
+    sqs = boto3.client("sqs")
+    bodies: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        bodies += [json.loads(m["Body"]) for m in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def ndjson(*logs: object) -> bytes:
+    return "".join(json.dumps(log) + "\n" for log in logs).encode()
+
+
+def test_a_gzipped_ndjson_batch_answers_each_log_in_order(client: Client, aws: Any) -> None:
+    body = ndjson(
+        {"tenant_id": "acme", "log_id": "a-1", "text": "one", "host": "web-1", "level": "info"},
+        {"tenant_id": "acme", "txt": "a typo"},
+        {"tenant_id": "beta_inc", "text": "two", "timestamp": 1_764_000_000_123},
+        "not an object",
+    )
+    response = post(client, gzip.compress(body), "application/x-ndjson", **GZIP)
+    assert response.status_code == 202
+    answer = response.json_body
+    assert (answer["status"], answer["accepted"], answer["rejected"]) == ("accepted", 2, 2)
+    first, typo, second, string = answer["items"]
+    assert first == {"status": 202, "tenant_id": "acme", "log_id": "a-1"}
+    assert (typo["status"], typo["Code"], typo["Message"]) == (
+        400,
+        "BadRequestError",
+        "text is required",
+    )
+    assert (second["status"], second["tenant_id"]) == (202, "beta_inc")
+    assert string["status"] == 400
+    assert "must be a JSON object" in string["Message"]
+    queued = {message["log_id"]: message for message in drained(aws)}
+    assert set(queued) == {"a-1", second["log_id"]}
+    assert queued["a-1"]["attributes"] == {"host": "web-1", "level": "info"}
+    assert queued["a-1"]["source"] == "ndjson_upload"
+    assert queued[second["log_id"]]["event_time"] == "2025-11-24T16:00:00.123Z"
+
+
+def test_a_json_array_with_no_valid_log_is_a_400_listing_each(client: Client, aws: Any) -> None:
+    body = json.dumps([{"text": "no tenant"}, {"tenant_id": "acme", "text": ""}])
+    response = post(client, body, "application/json")
+    assert response.status_code == 400
+    answer = response.json_body
+    assert answer["Code"] == "BadRequestError"
+    assert answer["Message"].startswith("no log of the request is valid; log 0: tenant_id is")
+    assert [item["status"] for item in answer["items"]] == [400, 400]
+    assert "text must not be empty" in answer["items"][1]["Message"]
+    assert drained(aws) == []
+
+
+def test_x_tenant_id_names_the_tenant_of_a_batchs_logs(client: Client, aws: Any) -> None:
+    body = ndjson({"text": "one"}, {"tenant_id": "beta_inc", "text": "two"})
+    response = post(client, body, "application/x-ndjson", **{"X-Tenant-ID": "acme"})
+    assert response.status_code == 202
+    first, second = response.json_body["items"]
+    assert first["tenant_id"] == "acme"
+    assert second["status"] == 400
+    assert "contradicts the X-Tenant-ID header" in second["Message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "says"),
+    [
+        (ndjson(*[{"tenant_id": "a", "text": "x"}] * 1001), {}, 413, "limit on logs a request"),
+        (gzip.compress(bytes(6 * 1024 * 1024)), GZIP, 413, "the body inflates more than"),
+        (ndjson({"tenant_id": "a", "text": "x"}), {"Content-Encoding": "br"}, 415, "'br'"),
+        (b"\x1f\x8b\x08garbage", GZIP, 400, "not valid gzip data"),
+        (ndjson({"tenant_id": "a", "text": "x"}), {"X-Log-ID": "1"}, 400, "X-Log-ID header"),
+        (ndjson({"tenant_id": "a", "text": "x"}), {"Idempotency-Key": "a b"}, 400, "Idempotency"),
+    ],
+    ids=["logs", "size", "coding", "gzip", "x-log-id", "key"],
+)
+def test_a_request_refused_as_a_whole_queues_nothing(
+    client: Client, aws: Any, body: bytes, headers: dict[str, str], status: int, says: str
+) -> None:
+    response = post(client, body, "application/x-ndjson", **headers)
+    assert response.status_code == status
+    assert says in response.json_body["Message"]
+    assert drained(aws) == []
+
+
+def test_gzip_is_read_in_every_form(client: Client, aws: Any) -> None:
+    one = gzip.compress(json.dumps({"tenant_id": "acme", "text": "json"}).encode())
+    assert post(client, one, "application/json", **GZIP).status_code == 202
+    text = gzip.compress(b"plain text")
+    assert post(client, text, "text/plain", **GZIP, **{"X-Tenant-ID": "acme"}).status_code == 202
+    assert sorted(message["text"] for message in drained(aws)) == ["json", "plain text"]
+
+
+def test_a_batch_the_queue_cannot_take_is_a_503_with_retry_after(
+    client: Client, aws: Any, configure: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(QUEUE_NAME="no-such-queue")
+    body = ndjson({"tenant_id": "acme", "text": "x"}, {"tenant_id": "acme"})
+    response = post(client, body, "application/x-ndjson", **{"Idempotency-Key": "batch-7"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    answer = response.json_body
+    assert answer["Code"] == "ServiceUnavailableError"
+    queued, invalid = answer["items"]
+    assert (queued["status"], queued["log_id"]) == (503, derived_log_id("batch-7", 0))
+    assert "retry with the same log_id" in queued["Message"]
+    assert invalid["status"] == 400
+    [line] = events(capsys.readouterr().out, "ingest")
+    assert (line["level"], line["status"], line["error"]) == (
+        "ERROR",
+        503,
+        "ServiceUnavailableError",
+    )
+    assert line["rejected_by_reason"] == {"service_unavailable": 1, "bad_request": 1}
+
+
+def test_a_single_log_the_queue_cannot_take_has_retry_after_too(
+    client: Client, aws: Any, configure: Any
+) -> None:
+    configure(QUEUE_NAME="no-such-queue")
+    response = post(client, "hello", "text/plain", **{"X-Tenant-ID": "acme"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert set(response.json_body) == {"Code", "Message"}
+
+
+def test_attributes_and_event_time_are_stored_redacted_and_read_back(
+    client: Client, aws: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.keys import create_key
+
+    log = {
+        "tenant_id": "acme",
+        "log_id": "7",
+        "text": "login by ann@example.com",
+        "timestamp": "2026-11-21T12:00:00.5+02:00",
+        "user": {"email": "ann@example.com", "ids": [1, "555-0199"]},
+        "level": "warn",
+    }
+    assert post(client, json.dumps([log]), "application/json").status_code == 202
+    [message] = drained(aws)
+    event = {"Records": [sqs_record(message)]}
+    assert client.lambda_.invoke("worker", event).payload == {"batchItemFailures": []}
+    [item] = stored(aws, "acme")
+    assert item["event_time"] == "2026-11-21T10:00:00.500Z"
+    assert json.loads(item["attributes"]) == {
+        "user": {"email": "[REDACTED]", "ids": [1, "[REDACTED]"]},
+        "level": "warn",
+    }
+    key = create_key(boto3.client("dynamodb"), aws.tenants_table_name, "acme", datetime.now(UTC))
+    read = client.http.get("/logs/7", headers={"Authorization": f"Bearer {key.key}"}).json_body
+    assert read["attributes"]["user"]["email"] == "[REDACTED]"
+    assert read["event_time"] == "2026-11-21T10:00:00.500Z"
+
+
+def test_a_batch_is_one_ingest_line_counting_logs_and_a_line_per_refusal_reason(
+    client: Client, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = ndjson(
+        {"tenant_id": "acme", "text": "call 555-0199"},
+        {"tenant_id": "acme", "text": "ann@example.com"},
+        {"tenant_id": "acme", "text": 5},
+        {"tenant_id": "bad tenant", "text": "x"},
+    )
+    post(client, body, "application/x-ndjson")
+    output = capsys.readouterr().out
+    [line] = events(output, "ingest")
+    assert (line["outcome"], line["status"], line["logs"], line["accepted"], line["rejected"]) == (
+        "partial",
+        202,
+        4,
+        2,
+        2,
+    )
+    assert line["rejected_by_reason"] == {"bad_request": 2}
+    assert metric_values(line) == {"IngestAccepted": 2, "IngestDuration": line["duration_ms"]}
+    [refused] = events(output, "ingest_rejected")
+    assert metric_values(refused) == {"IngestRejected": 2}
+    assert dimension_sets(refused) == [{"Stage": "dev"}, {"Stage": "dev", "Reason": "bad_request"}]
+    for personal in ("555-0199", "ann@example.com"):
+        assert personal not in output
+    assert_no_personal_data(line)

@@ -374,3 +374,17 @@ def test_every_refusal_reason_can_be_echoed_in_a_gateway_response(aws: Any) -> N
             continue  # API Gateway answers a missing header before the authorizer runs
         reason = authorize(AuthRequest("TOKEN", authorization, METHOD_ARN))["context"]["rejection"]
         assert json.dumps(reason) == f'"{reason}"', credential
+
+
+def test_a_keyed_batch_refuses_only_the_logs_naming_another_tenant(
+    keyed_client: Client, aws: Any, make_key: MakeKey
+) -> None:
+    logs = [{"text": "mine"}, {"tenant_id": "beta_inc", "text": "theirs"}, {"tenant_id": "acme"}]
+    body = "\n".join(json.dumps(log) for log in logs)
+    answer = post_as_acme(keyed_client, make_key, "application/x-ndjson", {}, body)
+    assert answer.status_code == 202
+    mine, theirs, no_text = answer.json_body["items"]
+    assert (mine["status"], mine["tenant_id"]) == (202, "acme")
+    assert (theirs["status"], theirs["Code"]) == (403, "ForbiddenError")
+    assert "belongs to tenant 'acme'" in theirs["Message"]
+    assert no_text["status"] == 400

@@ -71,6 +71,9 @@ def test_only_traced_functions_may_write_traces(stage: str, function_name: str) 
 
 
 def test_batch_operations_need_their_single_message_action() -> None:
+    # SQS's developer guide, "Amazon SQS batch actions": permissions cannot be set for the
+    # batch actions; SendMessage's grant covers SendMessageBatch (ingest's batches).
+    assert iam_action("sqs", "SendMessageBatch") == "sqs:SendMessage"
     assert iam_action("sqs", "DeleteMessageBatch") == "sqs:DeleteMessage"
     assert iam_action("dynamodb", "PutItem") == "dynamodb:PutItem"
 

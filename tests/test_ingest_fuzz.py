@@ -2,14 +2,16 @@
 
 Hypothesis drives Chalice's test client against moto (the route as Lambda runs it) and then raw
 HTTP against `chalice local` in the real local stack, whose server parses requests itself.
-After every request the queue is read: a 202 put exactly one message there, one the worker
-accepts, naming the answered tenant and log; a refusal put nothing.
+After every request the queue is read: a 202 for one log put exactly one message there, one the
+worker accepts, naming the answered tenant and log; a 202 for a batch put one message for each
+log it answered 202; a refusal put nothing.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import math
 import string
 import time
 from collections.abc import Iterator
@@ -31,6 +33,9 @@ TENANT_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.-")
 LOG_ID_CHARACTERS = TENANT_ID_CHARACTERS | {":"}
 QUEUE_MESSAGE_MAX_BYTES = 262_144
 ANSWER_FIELDS = {"status", "tenant_id", "log_id", "request_id"}
+# A log's other fields are its attributes: at most 64, named by 1 to 128 characters, each value
+# finite, valid Unicode, nested at most 8 deep and at most 16 KiB in JSON.
+MAX_ATTRIBUTES = 64
 
 # One test client and one emulated queue serve all of a test's examples: each example drains
 # what it queued, so nothing carries over from one example to the next.
@@ -96,10 +101,10 @@ def edge(aws: Any) -> Iterator[Edge]:
 
 
 def check_error(status: int, answer: Any) -> None:
-    """Assert a 4xx with Chalice's JSON error body and a message."""
+    """Assert a 4xx with Chalice's JSON error body and a message (a batch's lists its logs)."""
     assert 400 <= status < 500, (status, answer)
     assert isinstance(answer, dict), answer
-    assert set(answer) == {"Code", "Message"}, answer
+    assert set(answer) == {"Code", "Message"} or set(answer) >= {"Code", "Message", "items"}
     code, message = answer["Code"], answer["Message"]
     assert isinstance(code, str)
     assert code
@@ -123,6 +128,13 @@ def check_promise(outcome: Outcome) -> LogMessage | None:
     if outcome.status != 202:
         check_error(outcome.status, outcome.answer)
         assert outcome.queued == [], "a refused request was enqueued"
+        return None
+    if "items" in outcome.answer:  # a batch: each log answered 202 is queued, no other
+        messages = [LogMessage.from_json(body) for body in outcome.queued]
+        answered = [i for i in outcome.answer["items"] if i["status"] == 202]
+        assert sorted((m.tenant_id, m.log_id) for m in messages) == sorted(
+            (i["tenant_id"], i["log_id"]) for i in answered
+        )
         return None
     check_accepted(outcome.answer)
     [body] = outcome.queued
@@ -251,7 +263,8 @@ FIELDS = {
     "text": texts.map(_as_fragment),
     "log_id": (st.none() | log_ids).map(_as_fragment),
 }
-extra_members = st.lists(st.tuples(known_keys | st.text(max_size=12), fragments), min_size=1)
+other_keys = st.text(max_size=12).filter(lambda key: key != "timestamp")
+extra_members = st.lists(st.tuples(known_keys | other_keys, fragments), min_size=1)
 
 
 @st.composite
@@ -268,11 +281,42 @@ def json_objects(draw: st.DrawFn) -> list[tuple[str, Fragment]]:
     return members
 
 
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    if isinstance(value, list):
+        return all(map(_finite, value))
+    return True
+
+
+def is_attribute(name: str, raw: str) -> bool:
+    """Whether a field sent as `raw` JSON is an attribute a log may keep."""
+    try:
+        value = json.loads(raw)
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        shallow = _depth(value) <= 8
+    except (ValueError, RecursionError):  # over 4,300 digits, a surrogate, too deep to read
+        return False
+    return 1 <= len(name) <= 128 and shallow and _finite(value) and size <= 16_384
+
+
 def _acceptable(members: list[tuple[str, Fragment]]) -> bool:
     fields = {key: meaning for key, (_, meaning) in members}
+    attributes = [(key, raw) for key, (raw, _) in members if key not in FIELDS]
     return (
         len(fields) == len(members)
-        and set(fields) <= {"tenant_id", "text", "log_id"}
+        and len(attributes) <= MAX_ATTRIBUTES
+        and all(is_attribute(key, raw) for key, raw in attributes)
         and is_tenant_id(fields.get("tenant_id"))
         and is_text(fields.get("text"))
         and (fields.get("log_id") is None or is_log_id(fields["log_id"]))
@@ -289,8 +333,9 @@ def test_json_objects_are_accepted_only_when_exactly_right(
     edge: Edge, members: list[tuple[str, Fragment]]
 ) -> None:
     """A JSON object is queued only with a valid tenant_id and text, an optional valid log_id
-    (or null), no other field and no key twice; anything else (numbers where strings belong,
-    huge numbers, deep or wide values, surrogates) is a clear 400."""
+    (or null), other fields only within the attributes' bounds, and no key twice; anything else
+    (numbers where strings belong, huge numbers, deep or wide values, surrogates) is a clear
+    400."""
     outcome = edge.send(json_document(members).encode(), {"Content-Type": "application/json"})
     message = fuzzed(outcome)
     if _acceptable(members):
@@ -322,7 +367,7 @@ def test_a_json_body_is_utf8_with_at_most_one_byte_order_mark(
 whole_bodies = st.one_of(
     fragments.map(lambda fragment: fragment[0]),
     st.integers(1, 50_000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
-    st.integers(1, 30_000).map(
+    st.integers(MAX_ATTRIBUTES + 1, 30_000).map(
         lambda width: (
             '{"tenant_id":"a","text":"x",' + ",".join(f'"k{i}":{i}' for i in range(width)) + "}"
         )
@@ -333,10 +378,13 @@ whole_bodies = st.one_of(
 @FUZZ
 @given(body=whole_bodies)
 def test_json_that_is_not_one_flat_object_is_a_400(edge: Edge, body: str) -> None:
-    """Arrays, scalars, objects nested 50,000 deep or 30,000 keys wide are a 400, not a crash."""
+    """Scalars, arrays holding no log, objects nested 50,000 deep or with more attributes than a
+    log may have are a 400 (an array of more than 1,000 items a 413), not a crash."""
     outcome = edge.send(body.encode(), {"Content-Type": "application/json"})
     fuzzed(outcome)
-    assert outcome.status == 400
+    assert outcome.status in (400, 413)
+    if outcome.status == 413:
+        assert "the limit on logs a request" in outcome.answer["Message"]
 
 
 # --- content types --------------------------------------------------------------------------
@@ -404,11 +452,11 @@ def test_only_json_and_plain_text_in_utf8_are_read(
 
 
 def test_a_request_without_content_type_is_a_415_naming_the_types(edge: Edge) -> None:
-    """Without a Content-Type nothing is guessed: 415, naming both supported types."""
+    """Without a Content-Type nothing is guessed: 415, naming the supported types."""
     outcome = edge.send(b'{"tenant_id": "acme", "text": "x"}', {})
     check_promise(outcome)
     assert outcome.status == 415
-    assert "application/json or text/plain" in outcome.answer["Message"]
+    assert "application/json, application/x-ndjson, text/plain" in outcome.answer["Message"]
 
 
 # --- methods --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from chalice.app import BadRequestError
@@ -11,8 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.errors import UnsupportedMediaTypeError
-from chalicelib.message import LogMessage
-from chalicelib.normalize import normalize
+from chalicelib.message import (
+    MAX_ATTRIBUTE_DEPTH,
+    MAX_ATTRIBUTE_NAME_LENGTH,
+    MAX_ATTRIBUTE_VALUE_BYTES,
+    MAX_ATTRIBUTES,
+    InvalidFieldError,
+    LogMessage,
+    check_log_id,
+)
+from chalicelib.normalize import derived_log_id, log_message, normalize, read_request
 
 NOW = datetime(2026, 11, 21, 10, 30, 0, 123456, tzinfo=UTC)
 JSON = {"content-type": "application/json"}
@@ -68,7 +77,10 @@ def test_missing_log_id_gets_a_uuid() -> None:
         ("{", "not valid JSON"),
         ('"text"', "must be a JSON object"),
         ("null", "got null"),
-        ('{"tenant_id": "a", "text": "x", "level": "info"}', "unknown field 'level'"),
+        ('{"tenant_id": "a", "txt": "x"}', "text is required"),
+        ('{"tenant_id": "a", "text": "x", "timestamp": "yesterday"}', "timestamp must be"),
+        ('{"tenant_id": "a", "text": "x", "n": 1e999}', "attribute 'n' is a number too large"),
+        ('{"tenant_id": "a", "text": "x", "n": [' + "9" * 5000 + "]}", "'n' holds a number too"),
         ('{"tenant_id": "a", "tenant_id": "b", "text": "x"}', "more than once"),
         ('{"tenant_id": "a", "text": NaN}', "NaN is not a JSON number"),
         ('{"tenant_id": "a", "text": ' + "9" * 5000 + "}", "text must be a string, got a number"),
@@ -147,3 +159,132 @@ def test_any_body_is_a_message_or_a_clear_400(body: bytes, content_type: str) ->
     else:
         assert message.tenant_id == "acme"
         assert message.text
+
+
+# --- batches, attributes, event times, idempotency keys ---------------------------------------
+
+keys = st.from_regex(r"[\x21\x23-\x7e]{1,255}", fullmatch=True)
+
+
+@given(key=keys, position=st.integers(0, 999), other=keys)
+def test_an_idempotency_key_gives_each_position_one_stable_valid_log_id(
+    key: str, position: int, other: str
+) -> None:
+    log_id = derived_log_id(key, position)
+    assert log_id == derived_log_id(key, position)
+    assert check_log_id(log_id) == log_id
+    assert log_id != derived_log_id(key, position + 1)
+    if other != key:
+        assert log_id != derived_log_id(other, position)
+
+
+def batch_ids(headers: dict[str, str], logs: list[dict[str, str]]) -> list[str]:
+    upload = read_request(
+        {"content-type": "application/x-ndjson", **headers},
+        "\n".join(json.dumps(log) for log in logs),
+        "req-1",
+        NOW,
+    )
+    return [log_message(item, n, upload.context).log_id for n, item in enumerate(upload.items)]
+
+
+def test_a_batch_retried_with_its_idempotency_key_keeps_its_log_ids() -> None:
+    logs = [{"tenant_id": "acme", "text": "a"}, {"tenant_id": "acme", "text": "b", "log_id": "own"}]
+    key = {"idempotency-key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
+    first = batch_ids(key, logs)
+    assert first == batch_ids(key, logs)
+    assert first == [derived_log_id("8e03978e-40d5-43e8-bc93-6894a57f9324", 0), "own"]
+    assert batch_ids({}, logs)[0] != batch_ids({}, logs)[0]  # without a key: a new UUID
+
+
+@pytest.mark.parametrize("header", ["", "a b", '"', "é", "x" * 256, '"a"b"'])
+def test_an_idempotency_key_outside_the_rule_is_a_400(header: str) -> None:
+    with pytest.raises(BadRequestError, match="Idempotency-Key header must be"):
+        normalize({**JSON, "idempotency-key": header}, b'{"tenant_id": "a", "text": "x"}', "r", NOW)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "event_time"),
+    [
+        ("2026-11-21T10:00:00Z", "2026-11-21T10:00:00.000Z"),
+        ("2026-11-21t10:00:00.123456789z", "2026-11-21T10:00:00.123Z"),
+        ("2026-11-21 12:00:00.5+02:00", "2026-11-21T10:00:00.500Z"),
+        (1_763_719_200, "2025-11-21T10:00:00.000Z"),
+        (1_763_719_200.25, "2025-11-21T10:00:00.250Z"),
+        (1_763_719_200_250, "2025-11-21T10:00:00.250Z"),
+        (99_999_999_999, "5138-11-16T09:46:39.000Z"),  # the largest number read as seconds
+        (100_000_000_000, "1973-03-03T09:46:40.000Z"),  # the smallest read as milliseconds
+        (0, "1970-01-01T00:00:00.000Z"),
+        (253_402_300_799_998, "9999-12-31T23:59:59.998Z"),  # the last milliseconds there are
+    ],
+)
+def test_a_timestamp_becomes_the_event_time_in_utc(timestamp: object, event_time: str) -> None:
+    message = from_json({"tenant_id": "acme", "text": "x", "timestamp": timestamp})
+    assert message.event_time == event_time
+    assert message.attributes == {}
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-11-21",
+        "2026-11-21T10:00:00",
+        "2026-13-01T00:00:00Z",
+        "now",
+        True,
+        -1,
+        1e20,
+        253_402_300_800_000,
+        [1],
+    ],
+)
+def test_a_timestamp_that_is_not_one_is_a_400(timestamp: object) -> None:
+    with pytest.raises(BadRequestError, match="timestamp"):
+        from_json({"tenant_id": "acme", "text": "x", "timestamp": timestamp})
+
+
+def test_other_fields_are_the_logs_attributes_as_sent() -> None:
+    fields = {"host": "web-1", "pid": 4242, "ok": True, "tags": ["a", {"b": None}], "ratio": 1.5}
+    message = from_json({"tenant_id": "acme", "text": "x", **fields})
+    assert message.attributes == fields
+    assert LogMessage.from_json(message.to_json()) == message
+
+
+@pytest.mark.parametrize(
+    ("attributes", "says"),
+    [
+        ({f"a{n}": n for n in range(MAX_ATTRIBUTES + 1)}, f"more than {MAX_ATTRIBUTES}"),
+        ({"k" * (MAX_ATTRIBUTE_NAME_LENGTH + 1): 1}, "needs a name of 1 to"),
+        ({"deep": [[[[[[[[[1]]]]]]]]]}, f"nests more than {MAX_ATTRIBUTE_DEPTH} levels"),
+        ({"big": "x" * MAX_ATTRIBUTE_VALUE_BYTES}, f"more than {MAX_ATTRIBUTE_VALUE_BYTES}"),
+        ({"wide": "é" * (MAX_ATTRIBUTE_VALUE_BYTES // 2)}, "bytes in JSON, more than"),
+        ({"user": {"name": "\ud800"}}, "unpaired surrogate"),
+    ],
+)
+def test_attributes_beyond_their_bounds_are_a_400(attributes: dict[str, Any], says: str) -> None:
+    with pytest.raises(BadRequestError, match=says):
+        from_json({"tenant_id": "acme", "text": "x", **attributes})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("attributes", "host=web-1"),
+        ("attributes", {"x": float("inf")}),
+        ("attributes", {"k" * 200: 1}),
+        ("event_time", "yesterday"),
+        ("event_time", "2026-11-21T10:00:00+02:00"),
+    ],
+)
+def test_a_queue_message_with_bad_attributes_or_event_time_is_poison(
+    field: str, value: object
+) -> None:
+    body = from_json({"tenant_id": "acme", "text": "x"}).to_json()
+    fields = json.loads(body) | {field: value}
+    with pytest.raises(InvalidFieldError):
+        LogMessage.from_json(json.dumps(fields))
+
+
+def test_a_one_log_message_leaves_out_what_it_does_not_have() -> None:
+    body = json.loads(from_json({"tenant_id": "acme", "text": "x"}).to_json())
+    assert set(body) == {"tenant_id", "log_id", "source", "text", "received_at", "request_id"}

@@ -375,3 +375,15 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         tracing = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
         may_trace = traced and name != "TenantReaderRole"  # the reader role runs no code
         assert tracing == ([write_traces | {"Resource": "*"}] if may_trace else []), name
+
+
+def test_compressed_request_bodies_reach_the_function_intact(template: dict[str, Any]) -> None:
+    # API Gateway reads a body whose type is not binary as UTF-8 text, which mangles gzip; and
+    # with MinimumCompressionSize set it inflates the body itself but leaves Content-Encoding
+    # in the event, so the function would inflate it twice.
+    from chalicelib.normalize import BINARY_REQUEST_TYPES
+
+    [api] = resources(template, "AWS::Serverless::Api").values()
+    binary = api["Properties"]["DefinitionBody"]["x-amazon-apigateway-binary-media-types"]
+    assert set(BINARY_REQUEST_TYPES) <= set(binary)
+    assert "MinimumCompressionSize" not in api["Properties"]

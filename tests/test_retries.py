@@ -137,3 +137,50 @@ def test_a_different_text_stored_first_wins_even_if_posted_second(
 
     [item] = stored(aws)
     assert item["original_text"] == "Paid by card"
+
+
+class RefusingBatches:
+    """The real SQS client, except that the next SendMessageBatch refuses its last entry."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+        self.refuse = 0  # calls left that refuse their last entry
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> Any:
+        if not self.refuse:
+            return self.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+        self.refuse -= 1
+        *taken, refused = Entries
+        answer = self.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=taken) if taken else {}
+        failure = {"Id": refused["Id"], "SenderFault": False, "Code": "ServiceUnavailable"}
+        return {"Successful": answer.get("Successful", []), "Failed": [failure]}
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["idempotency-key", "log-ids"])
+def test_a_batch_resent_whole_after_a_503_stores_each_log_once(
+    client: Client, aws: Any, monkeypatch: pytest.MonkeyPatch, keyed: bool
+) -> None:
+    refusing = RefusingBatches(clients.client("sqs"))
+    monkeypatch.setattr("chalicelib.queue.client", lambda service: refusing)
+    logs = [{"tenant_id": "acme", "text": f"line {n} from 555-0199"} for n in range(3)]
+    if not keyed:
+        logs = [log | {"log_id": f"batch-{n}"} for n, log in enumerate(logs)]
+    headers = {"Content-Type": "application/x-ndjson"}
+    if keyed:
+        headers["Idempotency-Key"] = "01JD7X3W5V9ZQ8R2M4N6P0T1AB"
+    body = "\n".join(json.dumps(log) for log in logs)
+
+    refusing.refuse = 2  # the call and its retry both refuse the last log
+    first = client.http.post("/ingest", headers=headers, body=body)
+    assert first.status_code == 503
+    assert [item["status"] for item in first.json_body["items"]] == [202, 202, 503]
+    retry = client.http.post("/ingest", headers=headers, body=body)
+    assert retry.status_code == 202
+    ids = [item["log_id"] for item in retry.json_body["items"]]
+    assert ids == [item["log_id"] for item in first.json_body["items"]]
+
+    assert process_queue(aws) == 5  # two logs queued twice, the refused one once
+    assert sorted(item["log_id"] for item in stored(aws)) == sorted(ids)

@@ -11,6 +11,8 @@ from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
 from chalicelib.ingest import accept
 from chalicelib.normalize import BINARY_REQUEST_TYPES
+from chalicelib.otlp_ingest import BINARY_TYPES as OTLP_BINARY_TYPES
+from chalicelib.otlp_ingest import accept_export
 from chalicelib.reads import get_log, list_logs
 from chalicelib.telemetry import configure_logging
 from chalicelib.worker import process_batch
@@ -21,7 +23,7 @@ app = Chalice(app_name="robust-data-processor", configure_logs=False)
 # API Gateway hands a body of these types to the function as it came, in base64, rather than as
 # UTF-8 text, so a gzip- or deflate-encoded body arrives intact. Chalice renders the list into
 # the API's binaryMediaTypes; no answer of ours has these types, so none is base64-encoded.
-app.api.binary_types.extend(BINARY_REQUEST_TYPES)
+app.api.binary_types.extend((*BINARY_REQUEST_TYPES, *OTLP_BINARY_TYPES))
 _settings = get_settings()
 configure_logging()
 
@@ -60,6 +62,20 @@ def ingest_log() -> Response:
     request = _request()
     caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
     answer = accept(request.headers, request.raw_body, _request_id(request), caller)
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+
+
+@app.route(
+    "/v1/logs",
+    methods=["POST"],
+    content_types=["*/*"],  # `accept_export` answers the 415s, as `/ingest` does
+    authorizer=_ingest_authorizer,
+)
+def export_logs() -> Response:
+    """OTLP/HTTP logs: each record one log; 200 means every valid one is durably queued."""
+    request = _request()
+    caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
+    answer = accept_export(request.headers, request.raw_body, _request_id(request), caller)
     return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
 
 

@@ -26,7 +26,7 @@ from chalicelib.keys import KeyRejectedError, resolve
 from chalicelib.telemetry import describe_error, elapsed_ms, emit
 
 #: Every route behind the authorizer. API Gateway caches one verdict per key for all of them.
-PROTECTED_ROUTES: Final = ("/ingest", "/logs", "/logs/*")
+PROTECTED_ROUTES: Final = ("/ingest", "/v1/logs", "/logs", "/logs/*")
 ANONYMOUS: Final = "anonymous"
 
 

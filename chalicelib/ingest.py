@@ -182,7 +182,7 @@ def _single_answer(outcome: Outcome, request_id: str) -> Answer:
     )
 
 
-def _refused(error: Exception, started: float, trace: dict[str, object]) -> None:
+def emit_refused(error: Exception, started: float, trace: dict[str, object]) -> None:
     """The event line of a request refused as a whole (or a one-log request's refusal)."""
     reason = rejection_reason(error)
     status = getattr(error, "STATUS_CODE", 500)
@@ -200,16 +200,17 @@ def emit_batch_lines(
 
     Metrics count logs, not requests: `IngestAccepted` is the logs queued, `IngestRejected` the
     logs refused, each reason on a line of its own so that it is the metric's `Reason`. `status`
-    is the request's, however the route answers; `trace` holds at least `request_id` (and
-    `body_bytes`); `started` is the request's `time.perf_counter()`. Any route taking batches
-    writes these lines, so every batch is counted alike.
+    is the request's, however the route answers (202 for `/ingest`, 200 for OTLP); `trace`
+    holds at least `request_id` (and `body_bytes`); `started` is the request's
+    `time.perf_counter()`. Any route taking batches writes these lines, so every batch is
+    counted alike.
     """
     duration = elapsed_ms(started)
     reasons = Counter(rejection_reason(o.error) for o in outcomes if o.error is not None)
     accepted = len(outcomes) - sum(reasons.values())
     tenants = {o.tenant_id for o in outcomes if o.tenant_id is not None}
     fields: dict[str, object] = {
-        "outcome": "accepted" if status == 202 and not reasons else "partial",
+        "outcome": "accepted" if status < 300 and not reasons else "partial",
         "status": status,
         "duration_ms": duration,
         "logs": len(outcomes),
@@ -226,7 +227,7 @@ def emit_batch_lines(
         fields |= describe_error(unavailable[0])
     level: Level = "ERROR" if status >= 500 else "WARNING" if reasons else "INFO"
     metrics: dict[Metric, float] = {INGEST_ACCEPTED: accepted}
-    if status == 202:
+    if status < 300:
         metrics[INGEST_DURATION] = duration
     emit("ingest", fields, level, metrics)
     for reason, count in reasons.items():
@@ -255,13 +256,13 @@ def accept(
         upload = read_request(headers, body, request_id, datetime.now(UTC), tenant)
         outcomes = enqueue_logs(upload.items, upload.context)
     except Exception as error:
-        _refused(error, started, trace)
+        emit_refused(error, started, trace)
         raise
     if upload.context.single:
         [outcome] = outcomes
         trace |= {"tenant_id": outcome.tenant_id, "log_id": outcome.log_id}
         if outcome.error is not None:
-            _refused(outcome.error, started, trace)
+            emit_refused(outcome.error, started, trace)
             return _single_answer(outcome, request_id)
         duration = elapsed_ms(started)
         accepted = {"outcome": "accepted", "status": 202, "duration_ms": duration, **trace}

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-Source = Literal["json_upload", "ndjson_upload", "text_upload"]
-SOURCES: Final[frozenset[str]] = frozenset({"json_upload", "ndjson_upload", "text_upload"})
+Source = Literal["json_upload", "ndjson_upload", "otlp_upload", "text_upload"]
+SOURCES: Final[frozenset[str]] = frozenset(
+    {"json_upload", "ndjson_upload", "otlp_upload", "text_upload"}
+)
 
 #: Bounds on a log's attributes (the fields a shipper adds beside the text): how many, how long
 #: a name, how large one value in JSON, how deeply a value nests objects and arrays. With them

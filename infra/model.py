@@ -267,6 +267,15 @@ class RestApi(Resource):
     name: str
     stage_name: str
     traced: bool
+    #: What API Gateway hands the function in base64, byte for byte, rather than as UTF-8 text.
+    binary_media_types: tuple[str, ...]
+
+
+#: Request bodies API Gateway must pass as they came, beyond the types the app itself declares
+#: (which Chalice also uses to base64-encode answers): a gzip- or deflate-encoded JSON body would
+#: otherwise be read as UTF-8 text and mangled. The app's answers stay text: Chalice encodes only
+#: the types in `app.api.binary_types`.
+COMPRESSIBLE_REQUEST_TYPES: Final = ("application/json",)
 
 
 #: API Gateway's own message about the error, already a quoted JSON string.
@@ -326,6 +335,8 @@ class StageConfig:
     stage: str
     api_gateway_stage: str
     functions: Mapping[str, FunctionConfig]
+    #: `app.api.binary_types`: the media types the app reads and answers in base64.
+    binary_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -623,6 +634,9 @@ def _api(config: StageConfig) -> RestApi:
         name=config.app_name,
         stage_name=config.api_gateway_stage,
         traced=traced,
+        binary_media_types=tuple(
+            dict.fromkeys((*config.binary_types, *COMPRESSIBLE_REQUEST_TYPES))
+        ),
     )
 
 
@@ -733,6 +747,7 @@ def _stage_config(stage: str) -> StageConfig:
         app_name=api.app_name,
         stage=stage,
         api_gateway_stage=api.api_gateway_stage,
+        binary_types=tuple(api.chalice_app.api.binary_types),
         functions={
             name: FunctionConfig(
                 stage_variables=dict(chalice_config(stage, name).environment_variables),

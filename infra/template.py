@@ -358,9 +358,13 @@ def gateway_responses(responses: tuple[GatewayResponse, ...]) -> dict[str, Any]:
 def _rest_api(api: RestApi, responses: tuple[GatewayResponse, ...]) -> dict[str, Any]:
     """API Gateway tracing (Chalice's template leaves it off) and the gateway responses.
 
-    Merged key by key into Chalice's definition, which keeps its binary media types.
+    Merged key by key into Chalice's definition; the binary media types replace Chalice's list
+    with the model's, which holds it.
     """
-    definition = {"x-amazon-apigateway-gateway-responses": gateway_responses(responses)}
+    definition = {
+        "x-amazon-apigateway-gateway-responses": gateway_responses(responses),
+        "x-amazon-apigateway-binary-media-types": list(api.binary_media_types),
+    }
     return {
         "Properties": {"TracingEnabled": api.traced, "DefinitionBody": definition},
         **_scan_metadata(api),

@@ -391,6 +391,7 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
                     "scaling_config": {"maximum_concurrency": source.max_concurrency},
                 }
             },
+            TYPES[RestApi]: {api: {"binary_media_types": list(model.api.binary_media_types)}},
             # The stage is `aws_api_gateway_stage` now; null leaves an argument unset.
             "aws_api_gateway_deployment": {
                 api: {

@@ -285,8 +285,11 @@ def test_another_tenant_as_a_query_parameter_is_refused(client: Client, make_key
     assert answer.status_code == 400
 
 
-#: The only route a stage may serve without a key, and only where `INGEST_AUTH=open`.
-OPEN_ROUTES = {"open": {("/ingest", "POST")}, "required": set[tuple[str, str]]()}
+#: The routes a stage may serve without a key (the ingest routes), only with `INGEST_AUTH=open`.
+OPEN_ROUTES = {
+    "open": {("/ingest", "POST"), ("/v1/logs", "POST")},
+    "required": set[tuple[str, str]](),
+}
 
 
 def routes(app_module: Any) -> list[tuple[str, str, Any]]:

@@ -332,13 +332,19 @@ def test_sam_carries_every_accepted_finding_on_its_resource(sam_template: dict[s
         assert skips["skip"] == [{"id": f.check, "comment": f.reason} for f in resource.findings]
 
 
+def test_compressed_json_reaches_the_function_as_it_came() -> None:
+    from app import app
+
+    # Chalice's types (which it also uses to encode answers), then JSON for gzip-encoded bodies.
+    assert stack("prod").api.binary_media_types == (*app.api.binary_types, "application/json")
+
+
 def test_sam_keeps_chalices_binary_media_types_beside_the_gateway_responses(
     sam_template: dict[str, Any],
 ) -> None:
-    from app import app
-
     definition = sam_template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    assert definition["x-amazon-apigateway-binary-media-types"] == app.api.binary_types
+    types = definition["x-amazon-apigateway-binary-media-types"]
+    assert types == list(stack("prod").api.binary_media_types)
     assert set(definition["x-amazon-apigateway-gateway-responses"]) == {
         response.response_type for response in stack("prod").gateway_responses
     }

@@ -247,7 +247,12 @@ def test_the_authorizer_guards_reads_and_keyed_ingest_with_the_stages_cache_ttl(
         if operation.get("security") == [{"api_key_authorizer": []}]
     }
     assert settings.ingest_auth == "required"
-    assert guarded == {("/ingest", "post"), ("/logs", "get"), ("/logs/{log_id}", "get")}
+    assert guarded == {
+        ("/ingest", "post"),
+        ("/v1/logs", "post"),
+        ("/logs", "get"),
+        ("/logs/{log_id}", "get"),
+    }
 
 
 def test_outputs_name_everything_a_user_needs(template: dict[str, Any]) -> None:

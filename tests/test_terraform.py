@@ -202,6 +202,7 @@ def test_overrides_only_blocks_chalice_generated(
         ("aws_iam_role_policy", "worker_role"),
         ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
         ("aws_api_gateway_deployment", "rest_api"),
+        ("aws_api_gateway_rest_api", "rest_api"),
     }
     for resource_type, name in overridden:
         assert name in chalice["resource"][resource_type], f"{resource_type}.{name}"
@@ -414,3 +415,12 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         assert tracing == ([write_traces | {"Resource": "*"}] if traced else [])
     reader = json.loads(added["resource"]["aws_iam_role_policy"]["tenant_reader"]["policy"])
     assert "xray" not in json.dumps(reader)
+
+
+def test_compressed_json_reaches_the_function_as_it_came(
+    override: dict[str, Any], chalice: dict[str, Any]
+) -> None:
+    # The override replaces Chalice's list: it must keep Chalice's types and add JSON's.
+    types = override["resource"]["aws_api_gateway_rest_api"]["rest_api"]["binary_media_types"]
+    chalices = chalice["resource"]["aws_api_gateway_rest_api"]["rest_api"]["binary_media_types"]
+    assert types == [*chalices, "application/json"]

@@ -98,7 +98,7 @@ def test_every_route_behind_the_authorizer_is_in_its_verdict(keyed_app: Any) -> 
         for entry in methods.values()
         if entry.authorizer is not None
     }
-    assert behind == {"/ingest", "/logs", "/logs/{log_id}"}
+    assert behind == {"/ingest", "/v1/logs", "/logs", "/logs/{log_id}"}
     assert {path.replace("{log_id}", "*") for path in behind} == set(PROTECTED_ROUTES)
 
 

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.metrics import CATALOGUE
 from infra.iam import FUNCTIONS, LOG_ACTIONS, TRACE_ACTIONS, granted_actions, policy_document
 from infra.model import stack
-from infra.stage import stage_settings
+from infra.stage import PROJECT_DIR, deployed_stages, stage_settings
 from infra.terraform import (
     AWS_PROVIDER_VERSION,
     CHALICE_TEMPLATE,
@@ -25,10 +25,8 @@ from infra.terraform import (
     main,
     overrides,
 )
-from tests.test_package import (
-    CONFIG,
+from tests.dashboards import (
     PLACEHOLDER,
-    STAGES,
     check_log_tables,
     dimension_values,
     graphed_metrics,
@@ -36,6 +34,8 @@ from tests.test_package import (
 )
 
 STAGE = "prod"
+CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+STAGES = deployed_stages()
 SETTINGS = stage_settings(STAGE, "worker")
 QUEUE_ARN = "${aws_sqs_queue.ingest_queue.arn}"
 TABLE_ARN = "${aws_dynamodb_table.logs_table.arn}"

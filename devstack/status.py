@@ -127,7 +127,10 @@ class PipelineStatus:
             self._record(event)
 
     def _ingest(self, event: dict[str, Any]) -> None:
-        if event.get("outcome") == "accepted":
+        if "logs" in event:  # a batch's line: it counts its logs
+            self.accepted += int(event.get("accepted") or 0)
+            self.rejected += int(event.get("rejected") or 0)
+        elif event.get("outcome") == "accepted":
             self.accepted += 1
         elif event.get("outcome") == "rejected":
             self.rejected += 1

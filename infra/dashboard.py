@@ -158,20 +158,24 @@ def _ingest(settings: Settings, names: StackNames) -> list[list[Widget]]:
     if settings.metrics_by_tenant:
         by_tenant = [_by(TENANT_DIMENSION, INGEST_ACCEPTED, settings)]
         graphs.append(_graph("Accepted per tenant", by_tenant, names))
+    # A one-log request's line is one log; a batch's line counts its logs (`accepted`), and its
+    # refusals are counted by reason on `ingest_rejected` lines (`logs`), never on its own line.
     ingest = 'filter event = "ingest"'
     tables = [
         _insights(
             "Accepted per tenant (logs)",
             ["api_handler"],
-            f'{ingest} and outcome = "accepted" | stats count(*) as accepted by tenant_id'
+            f'{ingest} and (outcome = "accepted" or outcome = "partial")'
+            " | stats sum(coalesce(accepted, 1)) as accepted by tenant_id"
             f" | sort accepted desc | limit {TABLE_ROWS}",
             names,
         ),
         _insights(
             "Rejected per tenant and reason (logs)",
             ["api_handler"],
-            f'{ingest} and outcome = "rejected"'
-            " | stats count(*) as rejected by tenant_id, reason, status"
+            f'filter (event = "ingest" and outcome = "rejected" and ispresent(reason))'
+            ' or event = "ingest_rejected"'
+            " | stats sum(coalesce(logs, 1)) as rejected by tenant_id, reason, status"
             f" | sort rejected desc | limit {TABLE_ROWS}",
             names,
         ),

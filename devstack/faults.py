@@ -11,7 +11,11 @@ answers some operations with a fault instead of (or after) the emulator's own an
 - `lost`: the request is applied, then answered with HTTP 500, as when a reply is lost on the
   way back: the caller cannot tell it from `error`, and retrying repeats a done write;
 - `drop`: the connection is closed without an answer and nothing is applied, as when the
-  service is unreachable.
+  service is unreachable;
+- `slow`: the request is applied, and its answer held `SLOW_SECONDS` (less than the app's read
+  timeout, so the app gets it, late: a caller with less patience has given up by then);
+- `partial` (SendMessageBatch only): one entry, drawn at random, is refused inside a successful
+  answer (`Failed`, `InternalError`) and not queued; the others are queued.
 
 `POST /_devstack/faults` with `{"rules": [{"operation": "PutItem", "mode": "throttle",
 "probability": 0.05}, ...], "seed": 7}` replaces the rules; `GET` returns them with how many
@@ -22,19 +26,26 @@ exactly moto, so `make dev` never sees any of this.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import random
 import socket
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast, get_args
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-Mode = Literal["throttle", "error", "lost", "drop"]
+Mode = Literal["throttle", "error", "lost", "drop", "slow", "partial"]
 MODES: tuple[str, ...] = get_args(Mode)
 CONTROL_PATH = "/_devstack/faults"
+#: How long a `slow` answer is held: past a patient shipper's second, within the app's 2 s read
+#: timeout (`chalicelib.clients`), so the app's call succeeds and its own answer comes late.
+SLOW_SECONDS = 1.5
+#: The operation whose answers can refuse some entries and take the others.
+PARTIAL_OPERATION = "SendMessageBatch"
 
 # Per service, by the prefix of its X-Amz-Target header: the JSON protocol's error namespace
 # and the codes it uses for throttling and for an internal error.
@@ -62,6 +73,8 @@ class FaultRule:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if not 0 <= self.probability <= 1:
             raise ValueError(f"probability must be between 0 and 1, got {self.probability}")
+        if self.mode == "partial" and self.operation != PARTIAL_OPERATION:
+            raise ValueError(f"mode 'partial' applies to {PARTIAL_OPERATION} only")
 
     @property
     def name(self) -> str:
@@ -122,6 +135,32 @@ def _drop(environ: Mapping[str, Any]) -> list[bytes]:
     raise ConnectionAbortedError("connection dropped by devstack.faults")
 
 
+class _Captured:
+    """A WSGI app's answer, held back: its status, headers and body."""
+
+    def __init__(self, app: WSGIApp, environ: dict[str, Any]) -> None:
+        self.status, self.headers = "500 Internal Server Error", []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> None:
+            self.status, self.headers = status, headers
+
+        self.body = b"".join(app(environ, start_response))
+
+    def send(self, start_response: Callable[..., Any], body: bytes | None = None) -> list[bytes]:
+        """Pass the answer on, its body replaced by `body` if given."""
+        data = self.body if body is None else body
+        kept = [(name, value) for name, value in self.headers if name.lower() != "content-length"]
+        start_response(self.status, [*kept, ("Content-Length", str(len(data)))])
+        return [data]
+
+
+def _with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """A copy of `environ` whose request body is `body`."""
+    return {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+
+
 class FaultInjector:
     """WSGI middleware: pass requests to `app`, except those the current rules pick to fail."""
 
@@ -174,7 +213,39 @@ class FaultInjector:
             return _drop(environ)
         if rule.mode == "lost":
             list(self._app(environ, lambda status, headers, exc_info=None: None))
+        if rule.mode == "slow":
+            answer = _Captured(self._app, environ)
+            time.sleep(SLOW_SECONDS)
+            return answer.send(start_response)
+        if rule.mode == "partial":
+            return self._partial(environ, start_response)
         return _error(start_response, service, throttle=rule.mode == "throttle")
+
+    def _partial(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """Queue a SendMessageBatch's entries but one, which the answer lists as `Failed`."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        entries = list(request.get("Entries", []))
+        with self._lock:
+            refused = entries.pop(self._random.randrange(len(entries))) if entries else None
+        answer: dict[str, Any] = {"Successful": [], "Failed": []}
+        if entries:  # SQS refuses a batch of no entries: with one entry, nothing is sent
+            forwarded = json.dumps({**request, "Entries": entries}).encode()
+            captured = _Captured(self._app, _with_body(environ, forwarded))
+            if not captured.status.startswith("200"):
+                return captured.send(start_response)
+            answer = {"Successful": [], "Failed": []} | json.loads(captured.body)
+        if refused is not None:
+            answer["Failed"] = [
+                *answer.get("Failed", []),
+                {
+                    "Id": refused["Id"],
+                    "SenderFault": False,
+                    "Code": "InternalError",
+                    "Message": "injected by devstack.faults (entry refused)",
+                },
+            ]
+        return _json_response(start_response, "200 OK", answer, [])
 
     def _control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":

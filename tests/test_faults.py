@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import queue
 from chalicelib.errors import ServiceUnavailableError
 from devstack.emulator import serialized
-from devstack.faults import FaultControl, FaultInjector, FaultRule, check_rules
+from devstack.faults import SLOW_SECONDS, FaultControl, FaultInjector, FaultRule, check_rules
 from devstack.processes import free_port
 from devstack.stage import EMULATOR_HOST
 
@@ -141,6 +142,36 @@ def test_a_dropped_connection_queues_nothing(
         emulator.client("sqs").send_message(QueueUrl=queue_url, MessageBody="x")
     faults.set_rules([])
     assert waiting(emulator, queue_url) == 0
+
+
+def test_a_partial_batch_queues_every_entry_but_the_one_it_lists_as_failed(
+    emulator: Emulator, faults: FaultControl, queue_url: str
+) -> None:
+    faults.set_rules([FaultRule("SendMessageBatch", "partial", 1.0)], seed=3)
+    sqs = emulator.client("sqs")
+    entries = [{"Id": str(number), "MessageBody": f"log {number}"} for number in range(4)]
+    answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    [failed] = answer["Failed"]
+    alone = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries[:1])
+    faults.set_rules([])
+    assert failed["Code"] == "InternalError"
+    assert sorted([e["Id"] for e in answer["Successful"]] + [failed["Id"]]) == ["0", "1", "2", "3"]
+    assert waiting(emulator, queue_url) == 3
+    assert (alone["Failed"][0]["Id"], alone.get("Successful", [])) == ("0", [])
+    with pytest.raises(ValueError, match="SendMessageBatch only"):
+        FaultRule("SendMessage", "partial", 0.5)
+
+
+def test_a_slow_answer_comes_late_and_the_request_is_applied(
+    emulator: Emulator, faults: FaultControl, queue_url: str
+) -> None:
+    faults.set_rules([FaultRule("SendMessage", "slow", 1.0)])
+    started = time.monotonic()
+    emulator.client("sqs").send_message(QueueUrl=queue_url, MessageBody="x")
+    took = time.monotonic() - started
+    faults.set_rules([])
+    assert took >= SLOW_SECONDS
+    assert waiting(emulator, queue_url) == 1
 
 
 def test_only_the_named_operation_fails(

@@ -139,7 +139,8 @@ class _Captured:
     """A WSGI app's answer, held back: its status, headers and body."""
 
     def __init__(self, app: WSGIApp, environ: dict[str, Any]) -> None:
-        self.status, self.headers = "500 Internal Server Error", []
+        self.status = "500 Internal Server Error"
+        self.headers: list[tuple[str, str]] = []
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None

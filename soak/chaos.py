@@ -7,14 +7,23 @@ queue, then posts the planned logs (`soak.load`) from many client threads while:
 - the worker crashes on `CRASH_PROBABILITY` of its records (the app's own simulation);
 - DynamoDB throttles some writes and loses the answer to others (the write happened, the
   worker sees a 500 and retries into its own conditional check);
-- SQS loses the answer to some SendMessage calls (the log is queued, ingest answers 503 and
-  the client posts it again), fails others, and fails some receives and deletes;
+- SQS loses the answer to some SendMessage and SendMessageBatch calls (the logs are queued,
+  ingest answers 503 and the client posts them again), fails others, holds some answers past
+  the client's patience (the client times out and sends again what was queued), refuses one
+  entry inside some successful SendMessageBatch answers (ingest sends it once more, then
+  answers 503 naming it), and fails some receives and deletes;
 - the worker process is killed (SIGKILL) in the middle of its batches, and restarted;
 - the consumer is restarted gracefully (SIGTERM, in-flight batches finish);
-- the queue is unreachable at ingest for a moment: every SendMessage's connection is dropped,
-  ingest answers 503, and clients retry with the same log_id;
+- the queue is unreachable at ingest for a moment: every SendMessage's and SendMessageBatch's
+  connection is dropped, ingest answers 503, and clients retry with the same log_id, batches
+  whole with the same body;
 - for another moment SQS queues every message but loses every answer: ingest retries (queuing
-  more copies), answers 503, and the client posts again a log that was in fact queued.
+  more copies), answers 503, and the client posts again a log that was in fact queued;
+- for another, every SendMessageBatch refuses one entry and queues the others: a batch's 503
+  lists which logs were queued, and the client sends the whole batch again after Retry-After.
+
+The logs travel alone and in batches (NDJSON, JSON arrays, gzip and deflate, Idempotency-Key,
+OTLP/HTTP protobuf exports), each batch resent whole, byte for byte, until settled.
 
 When every client has its answer, it waits for the queue to empty (each message stored, or
 moved to the dead-letter queue after `MAX_RECEIVE_COUNT` receives), reads the whole table and
@@ -58,7 +67,15 @@ from devstack.status import (
 )
 from infra.stage import PROJECT_DIR
 from ops.redrive import inspect
-from soak.load import IngestClient, PlannedLog, Submission, plan
+from soak.load import (
+    BatchSubmission,
+    IngestClient,
+    PlannedBatch,
+    Post,
+    Submission,
+    plan,
+    planned_logs,
+)
 from soak.poison import poison_bodies
 from soak.reconcile import Figures, epoch_seconds, reconcile
 
@@ -80,15 +97,23 @@ STEADY_FAULTS: tuple[FaultRule, ...] = (
     FaultRule("PutItem", "lost", 0.02),
     FaultRule("SendMessage", "lost", 0.01),
     FaultRule("SendMessage", "error", 0.01),
+    FaultRule("SendMessage", "slow", 0.005),
+    FaultRule("SendMessageBatch", "lost", 0.02),
+    FaultRule("SendMessageBatch", "error", 0.02),
+    FaultRule("SendMessageBatch", "slow", 0.02),
+    FaultRule("SendMessageBatch", "partial", 0.05),
     FaultRule("ReceiveMessage", "error", 0.01),
     FaultRule("DeleteMessageBatch", "error", 0.02),
 )
+#: The operations ingest queues with: the outage windows strike both.
+SEND_OPERATIONS = ("SendMessage", "SendMessageBatch")
 #: The scheduled faults, by the share of planned logs posted when they strike.
 SCHEDULE: tuple[tuple[float, str], ...] = (
     (0.15, "kill the worker"),
     (0.30, "queue unreachable at ingest"),
     (0.40, "queue answers lost at ingest"),
     (0.50, "restart the consumer"),
+    (0.58, "batch entries refused at ingest"),
     (0.65, "queue unreachable at ingest"),
     (0.80, "kill the worker"),
 )
@@ -106,6 +131,10 @@ class Options:
     environment: Mapping[str, str] = field(default_factory=lambda: dict(CHAOS_ENVIRONMENT))
     window_seconds: float = 1.5
     time_limit_seconds: float = 900
+    #: A client's patience with one request: past `devstack.faults.SLOW_SECONDS`' hold minus
+    #: the answer's own time, it times out on a slow queue and sends the request again.
+    client_timeout_seconds: float = 1.2
+    steady_faults: tuple[FaultRule, ...] = STEADY_FAULTS
     log_dir: Path = PROJECT_DIR / "build" / "chaos"
 
 
@@ -124,7 +153,8 @@ class Report:
 
     options: Options
     settings: Settings
-    planned: tuple[PlannedLog, ...]
+    planned: tuple[Post, ...]
+    batches: tuple[BatchSubmission, ...]
     poison_kinds: tuple[str, ...]
     figures: Figures
     injected: Mapping[str, int]
@@ -351,6 +381,7 @@ class FaultSchedule:
         self._stack = stack
         self._total = total
         self._window = options.window_seconds
+        self._steady = options.steady_faults
         self._seed = options.seed
         self._done = 0
         self._lock = threading.Lock()
@@ -362,12 +393,15 @@ class FaultSchedule:
         self._actions: dict[str, Callable[[], str]] = {
             "kill the worker": stack.kill_consumer,
             "restart the consumer": stack.restart_consumer,
-            "queue unreachable at ingest": lambda: self._sqs_window("drop"),
-            "queue answers lost at ingest": lambda: self._sqs_window("lost"),
+            "queue unreachable at ingest": lambda: self._sqs_window(SEND_OPERATIONS, "drop"),
+            "queue answers lost at ingest": lambda: self._sqs_window(SEND_OPERATIONS, "lost"),
+            "batch entries refused at ingest": lambda: self._sqs_window(
+                ("SendMessageBatch",), "partial", strikes=2
+            ),
         }
 
     def __enter__(self) -> FaultSchedule:
-        self._stack.faults.set_rules(STEADY_FAULTS, seed=self._seed)
+        self._stack.faults.set_rules(self._steady, seed=self._seed)
         self._thread.start()
         return self
 
@@ -375,10 +409,10 @@ class FaultSchedule:
         self._finished.set()
         self._thread.join()
 
-    def one_done(self) -> None:
-        """Count one planned log as posted."""
+    def done(self, logs: int) -> None:
+        """Count `logs` planned logs as posted."""
         with self._lock:
-            self._done += 1
+            self._done += logs
 
     @property
     def posted(self) -> int:
@@ -396,34 +430,71 @@ class FaultSchedule:
                 at = time.monotonic() - self._started
                 self.events.append(Event(round(at, 1), name, self._actions[name]()))
 
-    def _sqs_window(self, mode: Mode) -> str:
-        """Fail every SendMessage with `mode` for a moment, then go back to the steady faults."""
-        steady = [rule for rule in STEADY_FAULTS if rule.operation != "SendMessage"]
-        self._stack.faults.set_rules([*steady, FaultRule("SendMessage", mode, 1.0)])
+    def _sqs_window(self, operations: tuple[str, ...], mode: Mode, strikes: int = 0) -> str:
+        """Fail every call of `operations` with `mode` for a moment, then the steady faults.
+
+        The moment is the window's length, or longer if need be (up to four times it) until
+        the window has struck `strikes` calls: a short soak's few batches are then sure to meet
+        it.
+        """
+        steady = [rule for rule in self._steady if rule.operation not in operations]
+        window = [FaultRule(operation, mode, 1.0) for operation in operations]
+        names = [rule.name for rule in window]
+        before = self._stack.faults.injected()
+        started = time.monotonic()
+        self._stack.faults.set_rules([*steady, *window])
         time.sleep(self._window)
-        self._stack.faults.set_rules(STEADY_FAULTS)
-        what = {"drop": "connection dropped", "lost": "message queued, answer lost (500)"}
-        return f"every SendMessage's {what[mode]} for {self._window:g} s"
+        while time.monotonic() - started < 4 * self._window:
+            injected = self._stack.faults.injected()
+            if sum(injected.get(n, 0) - before.get(n, 0) for n in names) >= strikes:
+                break
+            time.sleep(0.05)
+        self._stack.faults.set_rules(self._steady)
+        seconds = time.monotonic() - started
+        what = {
+            "drop": "connection dropped",
+            "lost": "messages queued, answer lost (500)",
+            "partial": "one entry refused inside a successful answer, the others queued",
+        }
+        calls = " and ".join(operations)
+        return f"every {calls} call: {what.get(mode, mode)}, for {seconds:.1f} s"
 
 
 def _post_all(
-    client: IngestClient, planned: list[PlannedLog], clients: int, schedule: FaultSchedule
-) -> list[Submission]:
-    """Post every planned log from `clients` threads; a later text waits for the earlier 202."""
+    client: IngestClient, planned: list[Post], clients: int, schedule: FaultSchedule
+) -> tuple[list[Submission], list[BatchSubmission]]:
+    """Post every planned log and batch from `clients` threads.
 
-    def post(log: PlannedLog) -> list[Submission]:
+    A log's later text waits for the earlier 202. Returns every log's submissions, batched
+    logs' included, and the batches' own.
+    """
+
+    def post(planned: Post) -> list[Submission] | BatchSubmission:
+        if isinstance(planned, PlannedBatch):
+            batch = client.submit_batch(planned)
+            schedule.done(len(planned.logs))
+            return batch
         submissions = []
-        for text in log.texts:
-            submissions.append(client.submit(log, text))
+        for text in planned.texts:
+            submissions.append(client.submit(planned, text))
             if submissions[-1].status != 202:
                 break
-        schedule.one_done()
+        schedule.done(1)
         return submissions
 
     pool = ThreadPoolExecutor(max_workers=clients, thread_name_prefix="client")
     try:
-        futures = [pool.submit(post, log) for log in planned]
-        return [submission for future in futures for submission in future.result()]
+        futures = [pool.submit(post, one) for one in planned]
+        submissions: list[Submission] = []
+        batches: list[BatchSubmission] = []
+        for future in futures:
+            result = future.result()
+            if isinstance(result, BatchSubmission):
+                batches.append(result)
+                submissions += result.submissions()
+            else:
+                submissions += result
+        return submissions, batches
     except BaseException:
         client.stop()  # Ctrl-C: the clients stop at once, not after every planned log
         raise
@@ -466,15 +537,16 @@ def run(options: Options) -> Report:
         for body in poison.values():
             stack.sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=body)
         deadline = started + options.time_limit_seconds
-        client = IngestClient(EMULATOR_HOST, stack.api_port, deadline)
+        client = IngestClient(
+            EMULATOR_HOST, stack.api_port, deadline, options.client_timeout_seconds
+        )
         load_started = time.time()
+        logs = len(planned_logs(planned))
         with (
-            FaultSchedule(stack, len(planned), options) as schedule,
-            SoakProgress(
-                stack.depths, options.log_dir, len(planned), lambda: schedule.posted
-            ) as progress,
+            FaultSchedule(stack, logs, options) as schedule,
+            SoakProgress(stack.depths, options.log_dir, logs, lambda: schedule.posted) as progress,
         ):
-            submissions = _post_all(client, planned, options.clients, schedule)
+            submissions, batches = _post_all(client, planned, options.clients, schedule)
             load_seconds = time.time() - load_started
             progress.draining(_accepted_logs(submissions))
             drained = _drain(stack, deadline)
@@ -493,6 +565,7 @@ def run(options: Options) -> Report:
         options=options,
         settings=settings,
         planned=tuple(planned),
+        batches=tuple(batches),
         poison_kinds=tuple(poison),
         figures=figures,
         injected=injected,

@@ -14,12 +14,21 @@ post it came from whatever key it sits under:
 - **wrong partition**: a text stored under a tenant other than the one it was posted for;
 - **unknown**: an item holding a text nobody posted;
 - **wrong redaction**: an item whose `modified_data` is not `redact(original_text)`, still
-  holds a planted phone number or address, or lost a planted look-alike;
+  holds a planted phone number or address, or lost a planted look-alike; or whose attributes
+  are not the planned ones redacted (`redact_attributes`), or still hold planted PII;
+- **wrong log ids**: a batch's answer gave a log another log_id than the planned one (given,
+  derived from the Idempotency-Key, or derived by the API's own OTLP decoder from our request);
+- **stored though refused**: an item for a log whose every answer refused it (400, 413);
 - **in the dead-letter queue**: accepted logs found there and not in the table.
+
+A batched log is one submission like a single one: the batch's attempts as that log saw them.
+Since each batched log is planned under the id the API must give it, "stored" also proves that
+each batch's given or derived ids map to exactly one item.
 
 An item may come from a post the client never saw accepted: SQS took the message but the
 answer was lost, the client got a 503 and posted again. Its request id is then not one the
-client saw; such items are counted, and they are not failures.
+client saw; such items are counted, and they are not failures. OTLP answers carry no request
+id, so OTLP logs are left out of that count.
 """
 
 from __future__ import annotations
@@ -31,9 +40,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chalicelib.attributes import redact_attributes
 from chalicelib.message import InvalidFieldError, LogMessage
 from chalicelib.redact import redact
-from soak.load import KEEP_SAMPLES, PII_SAMPLES, Submission
+from chalicelib.store import attributes_json
+from soak.load import FORMS, KEEP_SAMPLES, PII_SAMPLES, PlannedLog, Submission
 
 Key = tuple[str, str]
 Item = Mapping[str, Any]
@@ -56,6 +67,8 @@ class Figures:
     poison_in_dead_letter_queue: int
     wrong_partition: int
     wrong_redaction: int
+    wrong_log_ids: int
+    stored_though_refused: int
     unknown: int
     reposted: int
     changed_text: int
@@ -74,6 +87,8 @@ class Figures:
             "duplicates": self.duplicates,
             "wrong partition": self.wrong_partition,
             "wrong redaction": self.wrong_redaction,
+            "wrong log ids": self.wrong_log_ids,
+            "stored though refused": self.stored_though_refused,
             "unknown items": self.unknown,
             "unexpected answers": self.unexpected_answers,
             "poison not in the dead-letter queue": self.poison_injected
@@ -105,7 +120,9 @@ class _Ledger:
     """What the client did, by key and by text."""
 
     owner: dict[str, Key] = field(default_factory=dict)
+    planned: dict[str, PlannedLog] = field(default_factory=dict)
     accepted: dict[Key, list[Submission]] = field(default_factory=lambda: defaultdict(list))
+    refused: set[Key] = field(default_factory=set)
     first_post: dict[Key, float] = field(default_factory=dict)
 
     @classmethod
@@ -114,9 +131,13 @@ class _Ledger:
         for submission in submissions:
             key = (submission.log.tenant_id, submission.log.log_id)
             ledger.owner[submission.text] = key
+            ledger.planned[submission.text] = submission.log
             ledger.first_post.setdefault(key, submission.started)
             if submission.status == 202:
                 ledger.accepted[key].append(submission)
+            elif _settled(submission):
+                ledger.refused.add(key)
+        ledger.refused -= ledger.accepted.keys()
         return ledger
 
     def request_ids(self, key: Key) -> set[str]:
@@ -124,11 +145,14 @@ class _Ledger:
         return {i for s in self.accepted.get(key, []) for i in s.accepted_request_ids}
 
 
-def _redaction_ok(item: Item) -> bool:
+def _redaction_ok(item: Item, log: PlannedLog) -> bool:
     original, modified = str(item["original_text"]), str(item["modified_data"])
     if modified != redact(original):
         return False
-    if any(sample in modified for sample in PII_SAMPLES):
+    attributes = str(item.get("attributes", ""))
+    if attributes != attributes_json(redact_attributes(dict(log.attributes))):
+        return False
+    if any(sample in modified or sample in attributes for sample in PII_SAMPLES):
         return False
     return all(sample in modified for sample in KEEP_SAMPLES if sample in original)
 
@@ -154,7 +178,8 @@ def _verdict(item: Item, ledger: _Ledger) -> str:
         return "wrong partition"
     if owner != key:
         return "duplicate"
-    return "placed" if _redaction_ok(item) else "wrong redaction"
+    planned = ledger.planned[str(item["original_text"])]
+    return "placed" if _redaction_ok(item, planned) else "wrong redaction"
 
 
 def _expected_status(submission: Submission) -> int:
@@ -163,8 +188,14 @@ def _expected_status(submission: Submission) -> int:
 
 
 def _settled(submission: Submission) -> bool:
-    """Whether the client got an answer that ends its retries (not 5xx, not silence)."""
-    return submission.status is not None and submission.status < 500
+    """Whether the client got an answer that ends its retries (not 5xx, 429 or silence)."""
+    status = submission.status
+    return status is not None and status < 500 and status != 429
+
+
+def _wrong_log_id(submission: Submission) -> bool:
+    """Whether an answer gave the log another log_id than the one planned for it."""
+    return any(a.log_id not in (None, submission.log.log_id) for a in submission.attempts)
 
 
 def reconcile(
@@ -197,7 +228,7 @@ def reconcile(
     return Figures(
         posted=len(ledger.first_post),
         accepted=len(ledger.accepted),
-        refused=sum(1 for s in submissions if s.status == 413),
+        refused=sum(1 for s in submissions if s.status in (400, 413)),
         unexpected_answers=sum(
             1 for s in submissions if _settled(s) and s.status != _expected_status(s)
         ),
@@ -210,6 +241,8 @@ def reconcile(
         poison_in_dead_letter_queue=sum((Counter(dead_letters) & Counter(poison)).values()),
         wrong_partition=verdicts["wrong partition"],
         wrong_redaction=verdicts["wrong redaction"],
+        wrong_log_ids=sum(1 for s in submissions if _wrong_log_id(s)),
+        stored_though_refused=len(ledger.refused & placed.keys()),
         unknown=verdicts["unknown"],
         reposted=sum(
             1 for key, subs in ledger.accepted.items() if len(subs) > 1 and key not in changed
@@ -223,11 +256,15 @@ def reconcile(
         stored_from_unacknowledged_post=sum(
             1
             for key, item in placed.items()
-            if str(item["request_id"]) not in ledger.request_ids(key)
+            if ledger.request_ids(key) and str(item["request_id"]) not in ledger.request_ids(key)
         ),
         stored_on_redelivery=sum(1 for item in placed.values() if int(item.get("attempt", 1)) > 1),
         post_seconds=tuple(
-            a.seconds for s in submissions for a in s.attempts if a.status in (202, 413)
+            a.seconds
+            for s in submissions
+            if s.log.form in FORMS
+            for a in s.attempts
+            if a.status in (202, 413)
         ),
         post_to_stored_seconds=tuple(
             epoch_seconds(str(item["processed_at"])) - ledger.first_post[key]

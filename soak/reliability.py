@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING
 
 from infra.stage import PROJECT_DIR
 from ops import redrive
-from soak.load import FORMS, KEEP_SAMPLES, PII_SAMPLES, WORDS, longest_text
+from soak.load import (
+    BATCH_FORMS,
+    FORMS,
+    KEEP_SAMPLES,
+    PII_SAMPLES,
+    WORDS,
+    BatchSubmission,
+    PlannedLog,
+    longest_text,
+    planned_logs,
+)
 from soak.reconcile import percentile
 
 if TYPE_CHECKING:
@@ -44,6 +54,14 @@ _FAULT_HOW = {
     "SendMessage lost": "SQS queues the message, then answers 500",
     "SendMessage error": "SQS answers 500; nothing queued",
     "SendMessage drop": "the connection is closed unanswered; nothing queued",
+    "SendMessage slow": "SQS queues the message and answers late (1.5 s): the client times out",
+    "SendMessageBatch lost": "SQS queues every entry, then answers 500",
+    "SendMessageBatch error": "SQS answers 500; nothing queued",
+    "SendMessageBatch drop": "the connection is closed unanswered; nothing queued",
+    "SendMessageBatch slow": "SQS queues every entry and answers late (1.5 s): the client times "
+    "out and sends the batch again",
+    "SendMessageBatch partial": "SQS queues every entry but one, which its 200 answer lists as "
+    "Failed (InternalError)",
     "ReceiveMessage error": "SQS answers the consumer's poll with 500",
     "DeleteMessageBatch error": "SQS answers 500; nothing deleted, so the batch comes back",
 }
@@ -79,9 +97,16 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
         ("wrong partition", f"{figures.wrong_partition}"),
         ("wrong redaction", f"{figures.wrong_redaction}"),
         ("items nobody posted", f"{figures.unknown}"),
-        ("refused with 413 (too large on purpose)", f"{figures.refused}"),
+        ("wrong log ids in batch answers", f"{figures.wrong_log_ids}"),
+        ("stored though refused", f"{figures.stored_though_refused}"),
+        ("refused on purpose (400 invalid, 413 too large)", f"{figures.refused}"),
         ("unexpected answers", f"{figures.unexpected_answers}"),
         ("posts the client gave up on", f"{figures.gave_up}"),
+        (
+            "batches",
+            f"{len(report.batches):,} requests holding {_batched(report.batches):,} logs; "
+            f"{_resends(report.batches):,} sent again whole",
+        ),
         (
             "throughput, accepted",
             f"{_rate(figures.accepted, report.load_seconds)} logs/s "
@@ -99,9 +124,45 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
             if report.drained
             else "not within the time limit",
         ),
-        ("POST latency p50 / p95 / p99", f"{_ms(figures.post_seconds)} ms"),
+        ("POST latency p50 / p95 / p99, one log", f"{_ms(figures.post_seconds)} ms"),
+        (
+            "POST latency p50 / p95 / p99, a batch",
+            f"{_ms([a.seconds for b in report.batches for a in b.attempts if a.status])} ms",
+        ),
         ("POST to stored p50 / p95 / p99", f"{_s(figures.post_to_stored_seconds)} s"),
     ]
+    return rows
+
+
+def _batched(batches: Iterable[BatchSubmission]) -> int:
+    return sum(len(batch.batch.logs) for batch in batches)
+
+
+def _resends(batches: Iterable[BatchSubmission]) -> int:
+    return sum(len(batch.attempts) - 1 for batch in batches if batch.attempts)
+
+
+def _batches(report: Report) -> list[str]:
+    """Per batch form: requests, logs, logs refused on purpose, and whole-batch resends by cause."""
+    rows = [
+        "| form | batches | logs | refused on purpose | sent again | after a 503 | after no "
+        "answer (timeout, dropped) | answers settling it |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for form in BATCH_FORMS:
+        batches = [b for b in report.batches if b.batch.form == form]
+        if not batches:
+            continue
+        retried = [a.status for b in batches for a in b.attempts[:-1]]
+        settling = Counter(str(b.attempts[-1].status) for b in batches if b.attempts)
+        refused = sum(1 for b in batches for log in b.batch.logs if log.expect != 202)
+        rows.append(
+            f"| {form} | {len(batches):,} | {_batched(batches):,} | {refused} | "
+            f"{len(retried):,} | {sum(1 for s in retried if s == 503):,} | "
+            f"{sum(1 for s in retried if s is None):,} | "
+            + ", ".join(f"{status}: {count:,}" for status, count in sorted(settling.items()))
+            + " |"
+        )
     return rows
 
 
@@ -156,9 +217,10 @@ def _faults(report: Report) -> list[str]:
 
 
 def _inputs(report: Report) -> list[str]:
-    planned = report.planned
+    planned = planned_logs(report.planned)
     sizes = sorted(len(text) for log in planned for text in log.texts if log.expect == 202)
-    forms = Counter(log.form for log in planned)
+    forms = Counter(log.form for log in report.planned if isinstance(log, PlannedLog))
+    sizes_batched = [len(batch.batch.logs) for batch in report.batches]
     tenants = sorted({log.tenant_id for log in planned})
     odd = ", ".join(f"`{tenant}`" for tenant in tenants if not tenant.startswith("tenant-"))
     reposted = sum(1 for log in planned if len(log.texts) == 2 and log.texts[0] == log.texts[1])
@@ -169,13 +231,20 @@ def _inputs(report: Report) -> list[str]:
         f"- {len(planned):,} planned logs over {len(tenants)} tenants, numbered per tenant "
         f"(`log-00001`, ...), so every log id exists in many partitions at once; odd but valid "
         f"tenant ids among them: {odd}.",
-        f"- {report.options.clients} client threads posting concurrently; on a 5xx, a dropped "
-        "connection or a timeout each retries the same log with the same log_id, with "
-        "exponential backoff.",
+        f"- {report.options.clients} client threads posting concurrently, each giving a request "
+        f"{report.options.client_timeout_seconds:g} s; on a 5xx, a dropped connection or a "
+        "timeout each retries the same log with the same log_id, with exponential backoff, and "
+        "sends a batch again whole, byte for byte, after its `Retry-After` when it has one.",
         f"- Text sizes: {sizes[0]:,} to {sizes[-1]:,} characters, median "
         f"{statistics.median(sizes):,.0f}, {sum(sizes):,} in all; the longest a log may have "
         f"with these settings is {longest_text(settings):,}.",
-        "- Upload forms: " + ", ".join(f"{name} ({forms[name]:,})" for name in FORMS) + ".",
+        "- One-log upload forms: " + ", ".join(f"{name} ({forms[name]:,})" for name in FORMS) + ".",
+        f"- Batches: {len(report.batches):,} requests of {min(sizes_batched, default=0)} to "
+        f"{max(sizes_batched, default=0)} logs, {_batched(report.batches):,} logs in all, "
+        "across tenants, in the forms of the table under Batches; half the logs carry "
+        "attributes with planted PII (nested too), half the OTLP records a "
+        "`log.record.uid`, the others the id the API derives; some logs invalid or too large on "
+        "purpose.",
         "- Scripts and symbols: " + " ".join(WORDS) + ", with newlines and tabs.",
         "- Planted PII, which must be redacted: " + ", ".join(f"`{p}`" for p in PII_SAMPLES) + ".",
         "- Planted look-alikes, which must survive: "
@@ -299,6 +368,18 @@ def render(report: Report, tests_directory: Path) -> str:
         "## Inputs tried",
         "",
         *_inputs(report),
+        "",
+        "## Batches",
+        "",
+        "Each batch is sent until an answer settles it: a 202 (or OTLP's 200) whose per-log "
+        "answers give every log its planned status and id, or a 400 whose logs are all invalid. "
+        "A resend is the same body: the same log_ids, the same `Idempotency-Key`, the same OTLP "
+        "bytes. Each log's expected id is the one it was sent with, `derived_log_id` of the "
+        "batch's key and its position, or what `chalicelib.otlp` decodes from the request the "
+        "soak built; the reconciliation above counts every batched log as it counts a single "
+        "one.",
+        "",
+        *_batches(report),
         "",
         "## Client retries and the same log_id",
         "",

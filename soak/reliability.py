@@ -283,6 +283,10 @@ def _retries(report: Report) -> list[str]:
         "records.",
         f"- {figures.stored_on_redelivery} items were written on a redelivery (attempt > 1): "
         "after a crash, a lost answer, a killed worker or a failed delete.",
+        f"- {_resends(report.batches)} times a batch was sent again whole, the same bytes, after "
+        "a 503 or no answer in time: its logs already queued were queued again and stored "
+        "once, under the same given, Idempotency-Key or OTLP-derived ids (the Batches table "
+        "has them by form).",
     ]
 
 

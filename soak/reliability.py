@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devstack.faults import SLOW_SECONDS
 from infra.stage import PROJECT_DIR
 from ops import redrive
 from soak.load import (
@@ -54,12 +55,13 @@ _FAULT_HOW = {
     "SendMessage lost": "SQS queues the message, then answers 500",
     "SendMessage error": "SQS answers 500; nothing queued",
     "SendMessage drop": "the connection is closed unanswered; nothing queued",
-    "SendMessage slow": "SQS queues the message and answers late (1.5 s): the client times out",
+    "SendMessage slow": f"SQS queues the message and answers late ({SLOW_SECONDS:g} s): the "
+    "client times out",
     "SendMessageBatch lost": "SQS queues every entry, then answers 500",
     "SendMessageBatch error": "SQS answers 500; nothing queued",
     "SendMessageBatch drop": "the connection is closed unanswered; nothing queued",
-    "SendMessageBatch slow": "SQS queues every entry and answers late (1.5 s): the client times "
-    "out and sends the batch again",
+    "SendMessageBatch slow": f"SQS queues every entry and answers late ({SLOW_SECONDS:g} s): the "
+    "client times out and sends the batch again",
     "SendMessageBatch partial": "SQS queues every entry but one, which its 200 answer lists as "
     "Failed (InternalError)",
     "ReceiveMessage error": "SQS answers the consumer's poll with 500",

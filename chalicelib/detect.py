@@ -142,10 +142,13 @@ CONTACT_START: Final = re.compile(
 CONTACT_START_REACH: Final = LOCAL_PART_MAX + 2
 
 # Words before a number that say it counts, sizes, ranges, ports or identifies something.
+# A label and a space (`bytes 200-1000/67589`, `order 555-0199`), or any of these words as a
+# key (`count=555-0199`, `"id": "555 0199"`); `20 items 089 923107` is a count, then a number.
 _NOT_A_PHONE_BEFORE = re.compile(
-    r"(?i)(?:\b(?:bytes?|range|ranges|ports?|size|length|len|count|offset|limit|lines?|"
-    r"pages?|items?|ids?|pid|uid|gid|build|version|v|seq|order|invoice|ticket)"
-    r"[\"']?\s{0,2}[=:#]?\s{0,2}[\"']?)$"
+    r"(?i)(?:\b(?:bytes?|ranges?|ports?|pid|order|invoice|ticket|build|version|v)\s{1,2}"
+    r"|\b(?:bytes?|ranges?|ports?|size|length|len|count|offset|limit|lines?|pages?|items?"
+    r"|ids?|pid|uid|gid|build|version|v|seq|order|invoice|ticket)"
+    r"[\"']?\s{0,2}[=:#]\s{0,2}[\"']?)$"
 )
 _CONTEXT_REACH = 24
 
@@ -200,7 +203,8 @@ def _ends(text: str, first: int, lengths: range) -> list[tuple[int, int]]:
     for index, group in enumerate(text[first:].split(" ")):
         if index and "." in group:
             break
-        count += len(_NOT_DIGITS.sub("", group.replace("(0)", "")))
+        # A group holds digits, parentheses, dots and dashes; a trunk `(0)` is not dialled.
+        count += len(group) - sum(map(group.count, "().-")) - (group.count("(0)"))
         end += len(group) + 1
         if count in lengths:
             ends.append((end, count))

@@ -67,6 +67,7 @@ __all__ = [
     "MIN_MATCH_LENGTH",
     "REPLACEMENT",
     "RedactionPolicy",
+    "find",
     "max_growth",
     "redact",
     "redact_counted",
@@ -82,29 +83,42 @@ Views = tuple[str, bytes, bytes]  # the folded text, its ASCII bytes, their shap
 _SEPARATORS: Final = (b"@", b"%40")
 _SIGNS: Final = (b"+", b"%2B", b"%2b")
 _FIRST_DIGITS: Final = frozenset(b"123456789")
-# Digits become `0` and spaces `.`: `800 555 0199` and `800.555.0199` have one shape.
-_SHAPES: Final = bytes.maketrans(b"0123456789 ", b"0000000000.")
-_NUMBER_ENDS: Final = (b"000-0000", b"000.0000")
+# Digits become `0`, spaces and dashes `.`: `800 555 0199`, `800-555-0199` and `800.555.0199`
+# have one shape, and one search finds all three.
+_SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
+_NUMBER_END: Final = b"000.0000"
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
-_PAIRS: Final = b"00.00.00"  # `06 12 34 56 78`
-# Characters a national number's trunk 0 (or its opening parenthesis) may follow, made spaces.
-_BOUNDARIES: Final = bytes.maketrans(b"\t\n\r\"'=:[<,;>|", b" " * 13)
+_PAIRS: Final = b".00.00.00.00"  # `06 12 34 56 78`; a date has two pairs at most
+# Characters a national number's trunk 0 (or its opening parenthesis) may follow, made spaces;
+# not `:`, which times hold before a 0 (`10:03:05`) far more often than keys before a number.
+_BOUNDARIES: Final = bytes.maketrans(b"\t\n\r\"'=[<,;>|", b" " * 12)
 _TRUNK_STARTS: Final = ((b" 0", 1), (b"(0", 0))
 # Three groups of four, or Amex's and Diners' four, six and four or five.
-_CARD_GROUPS: Final = (
-    b"0000-0000-0000",
-    b"0000.0000.0000",
-    b"0000-000000-0000",
-    b"0000.000000.0000",
-)
+_CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
 _CARD_REACH: Final = len("0000 ")
-_SSN_SHAPES: Final = (b"000-00-0000", b"000.00.0000")
+_SSN_SHAPE: Final = b"000.00.0000"
 _LOCAL_PART_REVERSED: Final = re.compile(
     rf"[{detect.LOCAL_PART_CHARACTERS}]{{0,{detect.LOCAL_PART_MAX}}}"
 )
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
+# Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
+# a number, a key's value or an IP address, it wins, wherever either starts (`+3930470 4111
+# 1111 1111 1111` holds a card, not a number that takes its first group).
+_CONFIRMED: Final = frozenset(
+    {
+        detect.CARD,
+        detect.SSN,
+        detect.IBAN,
+        detect.AWS_KEY,
+        detect.JWT,
+        detect.AUTH_HEADER,
+        detect.TOKEN,
+        detect.URL_PASSWORD,
+        detect.PRIVATE_KEY,
+    }
+)
 _PRIORITY: Final = {detect.PRIVATE_KEY: 0, detect.URL_PASSWORD: 1}
 _PASSES: Final = 4
 
@@ -133,10 +147,9 @@ def _contact_windows(views: Views) -> list[Window]:
         if at + len(sign) < len(ascii_text) and ascii_text[at + len(sign)] in _FIRST_DIGITS
     ]
     shortest, longest = _NUMBER_SPAN
-    for needle in _NUMBER_ENDS:
-        ends = [at + len(needle) for at in _occurrences(shapes, needle)]
-        windows += [(max(end - longest, 0), end - shortest) for end in ends]
-    windows += [(max(at - 6, 0), at) for at in _occurrences(shapes, _PAIRS)]
+    ends = [at + len(_NUMBER_END) for at in _occurrences(shapes, _NUMBER_END)]
+    windows += [(max(end - longest, 0), end - shortest) for end in ends]
+    windows += [(max(at - 4, 0), at) for at in _occurrences(shapes, _PAIRS)]
     bounded = ascii_text.translate(_BOUNDARIES)
     windows += [
         (at + skip, at + skip)
@@ -174,7 +187,7 @@ def _card_windows(views: Views) -> list[Window]:
 
 
 def _ssn_windows(views: Views) -> list[Window]:
-    return [(at, at) for needle in _SSN_SHAPES for at in _occurrences(views[2], needle)]
+    return [(at, at) for at in _occurrences(views[2], _SSN_SHAPE)]
 
 
 def _everywhere(views: Views) -> list[Window]:
@@ -277,15 +290,36 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
 
 
 def _kept(spans: list[Span]) -> list[Span]:
-    """Of overlapping spans, the leftmost; of those starting together, by priority, the longest."""
+    """Spans that do not overlap: confirmed classes first, then the others around them.
+
+    Among either, of overlapping spans the leftmost; of those starting together, a private
+    key block or a URL's password first (over what is inside them), then the longest.
+    """
     spans.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2), -span[1]))
-    kept: list[Span] = []
+    confirmed = _leftmost([span for span in spans if span[2] in _CONFIRMED], [])
+    return _leftmost([span for span in spans if span[2] not in _CONFIRMED], confirmed)
+
+
+def _leftmost(spans: list[Span], taken: list[Span]) -> list[Span]:
+    """`taken` and those of `spans` (sorted) that overlap neither it nor an earlier one."""
+    kept = list(taken)
+    ends = sorted((start, end) for start, end, _ in taken)
     end = 0
+    blocked = 0
     for span in spans:
-        if span[0] >= end and span[1] > span[0]:
+        while blocked < len(ends) and ends[blocked][1] <= span[0]:
+            blocked += 1
+        clear = blocked == len(ends) or ends[blocked][0] >= span[1]
+        if span[0] >= end and span[1] > span[0] and clear:
             kept.append(span)
             end = span[1]
+    kept.sort()
     return kept
+
+
+def find(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> list[Span]:
+    """The spans `redact` replaces first, as `(start, end, class)` in order: what it found."""
+    return _kept(_spans(text, policy, exhaustive=False)) if text else []
 
 
 def redact(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> str:

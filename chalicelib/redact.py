@@ -47,6 +47,7 @@ digits, `@`, keys and prefixes, without redacting.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -238,7 +239,8 @@ def _family_spans(
 
     Windows are ranges of start positions; within one, `family.start` skips the positions
     where no match can begin. A found span moves on past its end: spans of one family never
-    overlap, and no text is read twice.
+    overlap. Windows overlap when anchors crowd (`%40%40%40...`): a position tried in one is
+    not tried again in the next, so each is tried at most once.
     """
     spans: list[Span] = []
     done = 0
@@ -247,13 +249,17 @@ def _family_spans(
     for first, last in sorted(windows):
         at = first if first > done else done
         last = min(last, last_position)
+        if at > last:
+            continue
+        done = last + 1  # whatever this window finds or not, its positions are tried
         while at <= last:
             found = match(text, at)
             if found is not None:
                 span = accept(found, text)
                 if span is not None and span[2] in classes:
                     spans.append(span)
-                    done = at = max(span[1], at + 1)
+                    at = max(span[1], at + 1)
+                    done = max(done, at)
                     continue
             candidate = (
                 search(text, at + 1, last + detect.CONTACT_START_REACH) if at < last else None
@@ -317,6 +323,26 @@ def _leftmost(spans: list[Span], taken: list[Span]) -> list[Span]:
     return kept
 
 
+def _hides_matches(spans: list[Span], kept: list[Span]) -> bool:
+    """Whether a span left out reaches past the kept ones that overlap it.
+
+    Its family read no further than its end, so a match of it may start there. A span the
+    kept ones cover (an address inside a key's value, a JWT that is a bearer token) hides
+    nothing: any match after it would overlap them too.
+    """
+    chosen = set(kept)
+    starts = [start for start, _, _ in kept]
+    for span in spans:
+        if span in chosen:
+            continue
+        at, index = span[0], bisect.bisect_right(starts, span[0]) - 1
+        while at < span[1]:
+            if index < 0 or index == len(kept) or not kept[index][0] <= at < kept[index][1]:
+                return True
+            at, index = kept[index][1], index + 1
+    return False
+
+
 def find(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> list[Span]:
     """The spans `redact` replaces first, as `(start, end, class)` in order: what it found."""
     return _kept(_spans(text, policy, exhaustive=False)) if text else []
@@ -352,7 +378,7 @@ def redact_counted(
             done = end
         pieces.append(text[done:])
         text, replaced = "".join(pieces), replaced + len(kept)
-        if len(kept) == len(spans):
+        if not _hides_matches(spans, kept):
             break
     return text, replaced
 

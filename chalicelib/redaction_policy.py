@@ -100,8 +100,11 @@ def compile_rules(terms: Sequence[str] = (), patterns: Sequence[str] = ()) -> Cu
         try:
             re2.compile(_checked(pattern, "pattern"), _options())
         except re2.error as error:
+            reason = error.args[0] if error.args else error
+            if isinstance(reason, bytes):
+                reason = reason.decode(errors="replace")
             raise RuleError(
-                f"pattern {pattern!r} is not a linear-time RE2 pattern: {error}"
+                f"pattern {pattern!r} is not a linear-time RE2 pattern: {reason}"
             ) from error
         sources.append(f"(?:{pattern})")
     for source, rule in zip(sources, [*terms, *patterns], strict=True):

@@ -413,7 +413,10 @@ AUTH_PATTERN: Final = re.compile(
 
 
 def accept_auth(match: re.Match[str], text: str) -> Span | None:
-    """A bearer token of 16 characters or more, not a word; Basic credentials that decode."""
+    """A Bearer token, or Basic credentials that decode to `user:password`.
+
+    A bearer token has 16 characters or more and is not a lower-case or capitalised word.
+    """
     value = match.group("value")
     if match.group("scheme").lower() == "basic":
         try:
@@ -422,8 +425,8 @@ def accept_auth(match: re.Match[str], text: str) -> Span | None:
             return None
         if b":" not in decoded:
             return None
-    elif len(value) < 16 or value.isalpha():
-        return None
+    elif len(value) < 16 or (value.isalpha() and (value.islower() or value.istitle())):
+        return None  # `Bearer authentication required`: a word, not a token
     return match.start("value"), match.end("value"), AUTH_HEADER
 
 

@@ -123,6 +123,10 @@ EXAMPLES = {
         f"token {R} end",
     ),
     "bearer": ("Authorization: Bearer abcdef1234567890abcdef", f"Authorization: Bearer {R}"),
+    "bearer-letters": (
+        "Authorization: Bearer NddbgeYnAhPxbGYwPMmTAJbv",
+        f"Authorization: Bearer {R}",
+    ),
     "basic": ("Authorization: Basic dXNlcjpwYXNzd29yZA==", f"Authorization: Basic {R}"),
     "github": ("ghp_" + "a1" * 18 + " pushed", f"{R} pushed"),
     "slack": ("xoxb-123456789012-abcdefABCDEF", R),
@@ -161,6 +165,9 @@ NEIGHBOURS = {
     "ipv6": ("+1 415 555 2671 2001:db8::1", f"{R} 2001:db8::1"),
     "count": ("+1 415 555 2671 3 items", f"{R} 3 items"),
     "closing-parenthesis": ("(+1 415 555 2671) 42", f"({R}) 42"),
+    # Germany's numbers have from 4 to 15 digits: only the token's own shape stops these.
+    "time-any-length": ("+49 30 123456 17:05", f"{R} 17:05"),
+    "ipv6-any-length": ("+49 30 123456 2001:db8::1", f"{R} 2001:db8::1"),
     "uk-then-count": ("+44 20 7946 0958 12 items", f"{R} 12 items"),
     "date": ("+44 20 7946 0958 2024-01-15", f"{R} 2024-01-15"),
     "byte-range": ("Range: bytes=200-2047", "Range: bytes=200-2047"),
@@ -181,6 +188,11 @@ DECISIONS = {
     "null-password-stays": ('"password": null', '"password": null'),
     "prose-after-key-goes": ("token: expired", f"token: {R}"),
     "german-number-takes-the-next-group": ("+49 30 123456 12", R),
+    "card-beats-the-number-before-it": ("+3930470 4111 1111 1111 1111", f"+3930470 {R}"),
+    "url-password-beats-the-address-it-ends-in": (
+        "https://u:a.b@example.com",
+        f"https://u:{R}@example.com",
+    ),
 }
 
 
@@ -230,6 +242,9 @@ def test_a_class_turned_off_stays() -> None:
     no_email = policy_from_settings({"classes": {"email": False}})
     assert redact("a@b.co 555-0199", no_email) == f"a@b.co {R}"
     assert redact_counted("a@b.co 555-0199", no_email) == (f"a@b.co {R}", 1)
+    # Without the URL password class, a URL's user information is still no address.
+    no_url_password = policy_from_settings({"classes": {"url_password": False}})
+    assert redact("https://u:a.b@example.com", no_url_password) == "https://u:a.b@example.com"
 
 
 def test_tenant_rules_are_redacted_with_the_classes() -> None:

@@ -74,7 +74,7 @@ def _realistic(size: int, repeats: int) -> list[Row]:
 
 
 def _classes() -> tuple[str, ...]:
-    from chalicelib.detect import CLASSES
+    from chalicelib.redaction_policy import CLASSES
 
     return CLASSES
 

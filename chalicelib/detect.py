@@ -22,36 +22,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-EMAIL: Final = "email"
-PHONE: Final = "phone"
-CARD: Final = "card"
-SSN: Final = "ssn"
-IBAN: Final = "iban"
-AWS_KEY: Final = "aws_key"
-JWT: Final = "jwt"
-AUTH_HEADER: Final = "auth_header"
-TOKEN: Final = "token"  # noqa: S105 - a class's name
-URL_PASSWORD: Final = "url_password"  # noqa: S105 - a class's name
-PRIVATE_KEY: Final = "private_key"
-SECRET: Final = "secret"  # noqa: S105 - a class's name
-IP: Final = "ip"
-CUSTOM: Final = "custom"
-
-#: Built-in classes, in the order the README lists them.
-CLASSES: Final = (
-    EMAIL,
-    PHONE,
-    CARD,
-    SSN,
-    IBAN,
-    AWS_KEY,
-    JWT,
+from chalicelib.redaction_policy import (
     AUTH_HEADER,
-    TOKEN,
-    URL_PASSWORD,
+    AWS_KEY,
+    CARD,
+    EMAIL,
+    IBAN,
+    IP,
+    JWT,
+    PHONE,
     PRIVATE_KEY,
     SECRET,
-    IP,
+    SSN,
+    TOKEN,
+    URL_PASSWORD,
+    Span,
 )
 
 #: One character onto one, so spans in the folded text are spans in the original: fullwidth
@@ -74,7 +59,6 @@ FOLDED: Final = str.maketrans(
     }
 )
 
-Span = tuple[int, int, str]
 Accept = Callable[[re.Match[str], str], Span | None]
 
 _WORD = "[A-Za-z0-9_]"
@@ -88,6 +72,11 @@ _GLUED = (
     rf"|(?<={_DIGIT}[./-]){_DIGIT}"
     rf"|(?<={_DIGIT}):[0-9A-Fa-f]"
     rf"|(?<={_DIGIT}:){_DIGIT}"
+    # A placeholder's `]` glues as the word or digit it replaced may have: what did not match
+    # beside a match does not match beside its placeholder (redaction stays idempotent).
+    rf"|(?<=[A-Z]\])(?:{_WORD}|[.:/+-]{_DIGIT})"
+    rf"|(?<=[A-Z]\][.:/+-]){_DIGIT}"
+    rf"|(?<={_WORD})\[REDACTED"
 )
 EDGE: Final = rf"(?!{_GLUED})"
 
@@ -261,6 +250,7 @@ PHONE_KEY_TRIGGER: Final = rf"(?i:{_PHONE_WORDS})(?i:[_-]?(?:number|no|num|nr))?
 PHONE_KEY_PATTERN: Final = re.compile(
     rf"{_WORD_START}{PHONE_KEY_TRIGGER}"
     r"\s{0,3}[\"']?(?P<value>\+?[0-9]{7,15})(?![0-9A-Za-z_\[])"
+    rf"{EDGE}"
 )
 
 
@@ -408,7 +398,7 @@ AUTH_TRIGGER: Final = r"\b(?i:bearer|basic)\s"
 AUTH_PATTERN: Final = re.compile(
     r"(?<![A-Za-z0-9_])(?i:(?P<scheme>bearer|basic))\s{1,4}"
     r"(?P<value>[A-Za-z0-9._~+/-]{7,4095}[A-Za-z0-9_~+/-]=*)"
-    r"(?![A-Za-z0-9_~+/=\[-]|\.[A-Za-z0-9])"
+    rf"(?![A-Za-z0-9_~+/=\[-]|\.[A-Za-z0-9]){EDGE}"
 )
 
 
@@ -507,16 +497,20 @@ def accept_ip(match: re.Match[str], text: str) -> Span | None:
 
 @dataclass(frozen=True)
 class Family:
-    """A pattern, what turns its matches into spans, and where else a match may start."""
+    """A pattern, what turns its matches into spans, and where else a match may start.
+
+    `reach`: how far past a position `start` looks to tell whether a match may start there.
+    """
 
     pattern: re.Pattern[str]
     accept: Accept
     start: re.Pattern[str]
+    reach: int = 0
 
 
 ANY_START: Final = re.compile(r"(?s:.)")
 
-CONTACT: Final = Family(CONTACT_PATTERN, accept_contact, CONTACT_START)
+CONTACT: Final = Family(CONTACT_PATTERN, accept_contact, CONTACT_START, CONTACT_START_REACH)
 PHONE_KEY: Final = Family(PHONE_KEY_PATTERN, accept_value(PHONE), ANY_START)
 CARDS: Final = Family(CARD_PATTERN, accept_card, DIGIT_START)
 SSNS: Final = Family(SSN_PATTERN, accept_whole(SSN), DIGIT_START)

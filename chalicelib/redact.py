@@ -51,16 +51,32 @@ import bisect
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from chalicelib import detect
-from chalicelib.detect import FOLDED, Family, Span
 from chalicelib.redaction_policy import (
+    AUTH_HEADER,
+    AWS_KEY,
+    CARD,
+    CUSTOM,
     DEFAULT_POLICY,
+    EMAIL,
+    IBAN,
+    IP,
+    JWT,
     LONGEST_PLACEHOLDER,
+    PHONE,
+    PRIVATE_KEY,
     REPLACEMENT,
+    SECRET,
+    SSN,
+    TOKEN,
+    URL_PASSWORD,
     RedactionPolicy,
+    Span,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.detect import Family
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -99,9 +115,6 @@ _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
 _CARD_REACH: Final = len("0000 ")
 _SSN_SHAPE: Final = b"000.00.0000"
-_LOCAL_PART_REVERSED: Final = re.compile(
-    rf"[{detect.LOCAL_PART_CHARACTERS}]{{0,{detect.LOCAL_PART_MAX}}}"
-)
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
 # Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
@@ -109,18 +122,18 @@ _LOCAL_PART_REVERSED: Final = re.compile(
 # 1111 1111 1111` holds a card, not a number that takes its first group).
 _CONFIRMED: Final = frozenset(
     {
-        detect.CARD,
-        detect.SSN,
-        detect.IBAN,
-        detect.AWS_KEY,
-        detect.JWT,
-        detect.AUTH_HEADER,
-        detect.TOKEN,
-        detect.URL_PASSWORD,
-        detect.PRIVATE_KEY,
+        CARD,
+        SSN,
+        IBAN,
+        AWS_KEY,
+        JWT,
+        AUTH_HEADER,
+        TOKEN,
+        URL_PASSWORD,
+        PRIVATE_KEY,
     }
 )
-_PRIORITY: Final = {detect.PRIVATE_KEY: 0, detect.URL_PASSWORD: 1}
+_PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
 _PASSES: Final = 4
 
 
@@ -153,7 +166,7 @@ def _contact_windows(views: Views) -> list[Window]:
     windows += [(max(at - 4, 0), at) for at in _occurrences(shapes, _PAIRS)]
     bounded = ascii_text.translate(_BOUNDARIES)
     windows += [
-        (at + skip, at + skip)
+        (at + skip, at + 1)  # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` not
         for needle, skip in _TRUNK_STARTS
         for at in _occurrences(bounded, needle)
     ]
@@ -163,7 +176,7 @@ def _contact_windows(views: Views) -> list[Window]:
     if separators:
         reversed_text = text[::-1]
         for at in separators:
-            run = _LOCAL_PART_REVERSED.match(reversed_text, len(text) - at)
+            run = _local_part_reversed().match(reversed_text, len(text) - at)
             if run is not None and run.end() > run.start():
                 windows.append((at - (run.end() - run.start()), at - 1))
     return windows
@@ -196,28 +209,48 @@ def _everywhere(views: Views) -> list[Window]:
 
 
 WindowFinder = Callable[[Views], list[Window]]
-# Families found from the text's shapes, with the classes they find.
-_SHAPED: Final[tuple[tuple[Family, frozenset[str], WindowFinder], ...]] = (
-    (detect.CONTACT, frozenset({detect.EMAIL, detect.PHONE}), _contact_windows),
-    (detect.CARDS, frozenset({detect.CARD}), _card_windows),
-    (detect.SSNS, frozenset({detect.SSN}), _ssn_windows),
-    (detect.IPS, frozenset({detect.IP}), _everywhere),
-)
-# Families found by the RE2 scan for a word, prefix or scheme where their matches start, with
-# the classes they find. No trigger can start inside another's, so one pass without overlaps
-# finds them all.
-_TRIGGERED: Final[tuple[tuple[Family, frozenset[str], str], ...]] = (
-    (detect.SECRETS, frozenset({detect.SECRET, detect.AWS_KEY}), detect.SECRET_TRIGGER),
-    (detect.PHONE_KEY, frozenset({detect.PHONE}), detect.PHONE_KEY_TRIGGER),
-    (detect.AUTH, frozenset({detect.AUTH_HEADER}), detect.AUTH_TRIGGER),
-    (
-        detect.LITERALS,
-        frozenset({detect.AWS_KEY, detect.JWT, detect.TOKEN, detect.PRIVATE_KEY}),
-        detect.LITERAL_TRIGGER,
-    ),
-    (detect.URL_PASSWORDS, frozenset({detect.URL_PASSWORD}), "://"),
-    (detect.IBANS, frozenset({detect.IBAN}), detect.IBAN_TRIGGER),
-)
+Shaped = tuple[tuple["Family", frozenset[str], WindowFinder], ...]
+Triggered = tuple[tuple["Family", frozenset[str], str], ...]
+
+
+@lru_cache(maxsize=1)
+def _local_part_reversed() -> re.Pattern[str]:
+    from chalicelib import detect  # see _tables
+
+    return re.compile(rf"[{detect.LOCAL_PART_CHARACTERS}]{{0,{detect.LOCAL_PART_MAX}}}")
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[Shaped, Triggered]:
+    """The families, with the classes they find and how to find where they may start.
+
+    Those found from the text's shapes come with their window finder; those found by the RE2
+    scan for a word, prefix or scheme where their matches start, with the trigger. No trigger
+    can start inside another's, so one pass without overlaps finds them all. `detect`
+    compiles its patterns when imported (some 10 ms): on first use, not on the ingest path's
+    cold start, which imports this module for `max_growth`.
+    """
+    from chalicelib import detect
+
+    shaped: Shaped = (
+        (detect.CONTACT, frozenset({EMAIL, PHONE}), _contact_windows),
+        (detect.CARDS, frozenset({CARD}), _card_windows),
+        (detect.SSNS, frozenset({SSN}), _ssn_windows),
+        (detect.IPS, frozenset({IP}), _everywhere),
+    )
+    triggered: Triggered = (
+        (detect.SECRETS, frozenset({SECRET, AWS_KEY}), detect.SECRET_TRIGGER),
+        (detect.PHONE_KEY, frozenset({PHONE}), detect.PHONE_KEY_TRIGGER),
+        (detect.AUTH, frozenset({AUTH_HEADER}), detect.AUTH_TRIGGER),
+        (
+            detect.LITERALS,
+            frozenset({AWS_KEY, JWT, TOKEN, PRIVATE_KEY}),
+            detect.LITERAL_TRIGGER,
+        ),
+        (detect.URL_PASSWORDS, frozenset({URL_PASSWORD}), "://"),
+        (detect.IBANS, frozenset({IBAN}), detect.IBAN_TRIGGER),
+    )
+    return shaped, triggered
 
 
 @lru_cache(maxsize=64)
@@ -225,7 +258,7 @@ def _trigger_scan(classes: frozenset[str]) -> tuple[Any, tuple[Family, ...]]:
     """One RE2 pattern, a group for each triggered family `classes` needs, and the families."""
     import re2
 
-    needed = [entry for entry in _TRIGGERED if entry[1] & classes]
+    needed = [entry for entry in _tables()[1] if entry[1] & classes]
     if not needed:
         return None, ()
     pattern = "|".join(f"({trigger})" for _, _, trigger in needed).encode()
@@ -261,9 +294,7 @@ def _family_spans(
                     at = max(span[1], at + 1)
                     done = max(done, at)
                     continue
-            candidate = (
-                search(text, at + 1, last + detect.CONTACT_START_REACH) if at < last else None
-            )
+            candidate = search(text, at + 1, last + 1 + family.reach) if at < last else None
             if candidate is None or candidate.start() > last:
                 break
             at = candidate.start()
@@ -273,11 +304,11 @@ def _family_spans(
 def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
     """Every span the policy's classes and rules find, overlapping ones included."""
     classes = policy.classes
-    folded = text if text.isascii() else text.translate(FOLDED)
+    folded = _folded(text)
     ascii_text = folded.encode("ascii", "replace")
     views = (folded, ascii_text, ascii_text.translate(_SHAPES))
     spans = policy.rules.spans(text)
-    for family, kinds, windows in _SHAPED:
+    for family, kinds, windows in _tables()[0]:
         if kinds & classes:
             found = _everywhere(views) if exhaustive else windows(views)
             spans += _family_spans(family, folded, found, classes)
@@ -385,25 +416,33 @@ def redact_counted(
 
 # Per class: the fewest characters a match has, and what bounds how many matches there are.
 _BOUNDS: Final[dict[str, tuple[int, Callable[[dict[str, int]], int]]]] = {
-    detect.EMAIL: (len("a@b.co"), lambda count: count["@"] + count["%40"]),
-    detect.PHONE: (7, lambda count: count["digits"] // 7),
-    detect.CARD: (13, lambda count: count["digits"] // 13),
-    detect.SSN: (9, lambda count: count["digits"] // 9),
-    detect.IBAN: (15, lambda count: count["digits"] // 2),
-    detect.AWS_KEY: (20, lambda count: count["AKIA"] + count["ASIA"] + count["key values"]),
-    detect.JWT: (len("eyJ.12345.ab."), lambda count: count["eyJ"]),
-    detect.AUTH_HEADER: (8, lambda count: count["auth schemes"]),
-    detect.TOKEN: (15, lambda count: count["characters"] // 15),
-    detect.URL_PASSWORD: (1, lambda count: count["@"]),
-    detect.PRIVATE_KEY: (len("-----BEGIN PRIVATE KEY-----"), lambda count: count["-----BEGIN"]),
-    detect.SECRET: (1, lambda count: count["key values"]),
-    detect.IP: (len("::"), lambda count: count["characters"] // 2),
+    EMAIL: (len("a@b.co"), lambda count: count["@"] + count["%40"]),
+    PHONE: (7, lambda count: count["digits"] // 7),
+    CARD: (13, lambda count: count["digits"] // 13),
+    SSN: (9, lambda count: count["digits"] // 9),
+    IBAN: (15, lambda count: count["digits"] // 2),
+    AWS_KEY: (20, lambda count: count["AKIA"] + count["ASIA"] + count["key values"]),
+    JWT: (len("eyJ.12345.ab."), lambda count: count["eyJ"]),
+    AUTH_HEADER: (8, lambda count: count["auth schemes"]),
+    TOKEN: (15, lambda count: count["characters"] // 15),
+    URL_PASSWORD: (1, lambda count: count["@"]),
+    PRIVATE_KEY: (len("-----BEGIN PRIVATE KEY-----"), lambda count: count["-----BEGIN"]),
+    SECRET: (1, lambda count: count["key values"]),
+    IP: (len("::"), lambda count: count["characters"] // 2),
 }
 _SECRET_KEY_WORDS: Final = (b"pass", b"pwd", b"secret", b"token", b"key", b"credential")
 
 
+def _folded(text: str) -> str:
+    if text.isascii():
+        return text
+    from chalicelib.detect import FOLDED  # see _tables
+
+    return text.translate(FOLDED)
+
+
 def _counts(text: str) -> dict[str, int]:
-    folded = text if text.isascii() else text.translate(FOLDED)
+    folded = _folded(text)
     ascii_text = folded.encode("ascii", "replace")
     lowered = ascii_text.lower()
     return {
@@ -435,5 +474,5 @@ def max_growth(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> int:
         if added > 0:
             growth += added * most(counts)
     if policy.rules.compiled is not None:
-        growth += (len(policy.replacement(detect.CUSTOM)) - 1) * len(text)
+        growth += (len(policy.replacement(CUSTOM)) - 1) * len(text)
     return growth

@@ -1,6 +1,6 @@
 """What to redact and how to mark it: a stage's default and a tenant's choices, as one value.
 
-A `RedactionPolicy` names the classes it redacts (see `chalicelib.detect.CLASSES`), the
+A `RedactionPolicy` names the classes it redacts (`CLASSES`, found by `chalicelib.detect`), the
 placeholder style (`[REDACTED]`, or typed: `[REDACTED:EMAIL]`) and a tenant's own rules,
 literal terms or RE2 patterns. Settings are stored as JSON; `policy_from_settings` builds the
 value from them and `compile_rules` refuses, naming it, a rule that does not compile in RE2's
@@ -15,7 +15,40 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from chalicelib.detect import CLASSES, CUSTOM, IP
+# The classes, by the names settings and typed placeholders use.
+EMAIL: Final = "email"
+PHONE: Final = "phone"
+CARD: Final = "card"
+SSN: Final = "ssn"
+IBAN: Final = "iban"
+AWS_KEY: Final = "aws_key"
+JWT: Final = "jwt"
+AUTH_HEADER: Final = "auth_header"
+TOKEN: Final = "token"  # noqa: S105 - a class's name
+URL_PASSWORD: Final = "url_password"  # noqa: S105 - a class's name
+PRIVATE_KEY: Final = "private_key"
+SECRET: Final = "secret"  # noqa: S105 - a class's name
+IP: Final = "ip"
+CUSTOM: Final = "custom"
+
+#: Built-in classes, in the order the README lists them.
+CLASSES: Final = (
+    EMAIL,
+    PHONE,
+    CARD,
+    SSN,
+    IBAN,
+    AWS_KEY,
+    JWT,
+    AUTH_HEADER,
+    TOKEN,
+    URL_PASSWORD,
+    PRIVATE_KEY,
+    SECRET,
+    IP,
+)
+
+Span = tuple[int, int, str]  # start, end, class
 
 PLAIN: Final = "plain"
 TYPED: Final = "typed"

@@ -19,9 +19,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import phonenumbers
 from hypothesis import strategies as st
 
-from chalicelib import detect
+from chalicelib import redaction_policy as kinds
 from chalicelib.detect import luhn_valid
-from chalicelib.redaction_policy import REPLACEMENT
+from chalicelib.redaction_policy import CLASSES, REPLACEMENT
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ phones = st.one_of(north_american_phones, international_phones(), national_phone
 _PHONE_KEYS = ["mobile", "phone", "msisdn", "phone_number", "userPhone", "tel", "cell", "fax"]
 phone_keyed = st.builds(
     lambda key, style, value: Sample(
-        detect.PHONE, value, *_keyed(key, style, quoted=style == "json")
+        kinds.PHONE, value, *_keyed(key, style, quoted=style == "json")
     ),
     st.sampled_from(_PHONE_KEYS),
     st.sampled_from(["json", "equals", "colon"]),
@@ -228,7 +228,7 @@ aws_key_ids = st.builds(
     st.text(_UPPER_DIGITS, min_size=16, max_size=16),
 )
 aws_secrets = st.builds(
-    lambda key, style, secret: Sample(detect.AWS_KEY, secret, *_keyed(key, style, True)),
+    lambda key, style, secret: Sample(kinds.AWS_KEY, secret, *_keyed(key, style, True)),
     st.sampled_from(["aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "SecretAccessKey"]),
     st.sampled_from(["json", "equals", "colon"]),
     st.text(_BASE64, min_size=40, max_size=40),
@@ -260,13 +260,13 @@ _bearer_values = st.one_of(
 )
 auth_headers = st.one_of(
     st.builds(
-        lambda header, value: Sample(detect.AUTH_HEADER, value, f"{header}: Bearer "),
+        lambda header, value: Sample(kinds.AUTH_HEADER, value, f"{header}: Bearer "),
         st.sampled_from(["Authorization", "authorization", "Proxy-Authorization"]),
         _bearer_values,
     ),
     st.builds(
         lambda user, password: Sample(
-            detect.AUTH_HEADER,
+            kinds.AUTH_HEADER,
             base64.b64encode(f"{user}:{password}".encode()).decode(),
             "Authorization: Basic ",
         ),
@@ -292,7 +292,7 @@ prefixed_tokens = st.one_of(
 )
 url_passwords = st.builds(
     lambda scheme, user, password, host, path: Sample(
-        detect.URL_PASSWORD, password, f"{scheme}://{user}:", f"@{host}{path}"
+        kinds.URL_PASSWORD, password, f"{scheme}://{user}:", f"@{host}{path}"
     ),
     st.sampled_from(["https", "postgres", "redis", "amqp", "mongodb+srv"]),
     st.from_regex(r"[a-z][a-z0-9._-]{0,12}", fullmatch=True),
@@ -316,7 +316,7 @@ _SECRET_KEYS = ["password", "db_password", "passwd", "pwd", "secret", "client_se
 _SECRET_KEYS += ["api_key", "apiKey", "x-api-key", "access_token", "accessToken", "auth_token"]
 _SECRET_KEYS += ["private_key", "credentials", "pass", "refresh-token"]
 secret_values = st.builds(
-    lambda key, style, value: Sample(detect.SECRET, value, *_keyed(key, style, True)),
+    lambda key, style, value: Sample(kinds.SECRET, value, *_keyed(key, style, True)),
     st.sampled_from(_SECRET_KEYS),
     st.sampled_from(["json", "equals", "colon"]),
     st.from_regex(r"[A-Za-z0-9!#$%*+./:=?@^_~-]{1,40}", fullmatch=True).filter(
@@ -336,21 +336,21 @@ def whole(kind: str, strategy: st.SearchStrategy[str]) -> st.SearchStrategy[Samp
 
 #: Each class's samples (IP addresses only when a policy turns them on).
 SAMPLES: dict[str, st.SearchStrategy[Sample]] = {
-    detect.EMAIL: whole(detect.EMAIL, emails),
-    detect.PHONE: st.one_of(whole(detect.PHONE, phones), phone_keyed),
-    detect.CARD: whole(detect.CARD, cards()),
-    detect.SSN: whole(detect.SSN, ssns),
-    detect.IBAN: whole(detect.IBAN, ibans()),
-    detect.AWS_KEY: st.one_of(whole(detect.AWS_KEY, aws_key_ids), aws_secrets),
-    detect.JWT: whole(detect.JWT, jwts),
-    detect.AUTH_HEADER: auth_headers,
-    detect.TOKEN: whole(detect.TOKEN, prefixed_tokens),
-    detect.URL_PASSWORD: url_passwords,
-    detect.PRIVATE_KEY: whole(detect.PRIVATE_KEY, private_keys()),
-    detect.SECRET: secret_values,
-    detect.IP: whole(detect.IP, ip_addresses),
+    kinds.EMAIL: whole(kinds.EMAIL, emails),
+    kinds.PHONE: st.one_of(whole(kinds.PHONE, phones), phone_keyed),
+    kinds.CARD: whole(kinds.CARD, cards()),
+    kinds.SSN: whole(kinds.SSN, ssns),
+    kinds.IBAN: whole(kinds.IBAN, ibans()),
+    kinds.AWS_KEY: st.one_of(whole(kinds.AWS_KEY, aws_key_ids), aws_secrets),
+    kinds.JWT: whole(kinds.JWT, jwts),
+    kinds.AUTH_HEADER: auth_headers,
+    kinds.TOKEN: whole(kinds.TOKEN, prefixed_tokens),
+    kinds.URL_PASSWORD: url_passwords,
+    kinds.PRIVATE_KEY: whole(kinds.PRIVATE_KEY, private_keys()),
+    kinds.SECRET: secret_values,
+    kinds.IP: whole(kinds.IP, ip_addresses),
 }
-samples = st.one_of([SAMPLES[kind] for kind in detect.CLASSES if kind != detect.IP])
+samples = st.one_of([SAMPLES[kind] for kind in CLASSES if kind != kinds.IP])
 #: Everything the default policy must take out of a text, as it would appear in a log.
 sensitive = samples.map(lambda sample: sample.text)
 

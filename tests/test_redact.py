@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import detect
 from chalicelib import redact as redact_module
+from chalicelib import redaction_policy as kinds
 from chalicelib.detect import Family
 from chalicelib.redact import (
     DEFAULT_POLICY,
@@ -22,7 +22,12 @@ from chalicelib.redact import (
     redact,
     redact_counted,
 )
-from chalicelib.redaction_policy import LONGEST_PLACEHOLDER, RedactionPolicy, policy_from_settings
+from chalicelib.redaction_policy import (
+    CLASSES,
+    LONGEST_PLACEHOLDER,
+    RedactionPolicy,
+    policy_from_settings,
+)
 from tests.strategies import (
     NOT_SENSITIVE,
     SAMPLES,
@@ -265,7 +270,7 @@ def test_growth_factor_bounds_every_placeholder() -> None:
 def placed(draw: st.DrawFn, strategy: st.SearchStrategy[Sample]) -> tuple[str, str]:
     """A sample among fillers and separators, and the text redaction must make of it."""
     sample = draw(strategy)
-    ips = sample.kind != detect.IP
+    ips = sample.kind != kinds.IP
     # A colon before an IPv6 address that starts with one (`:::1`) is not a separator.
     lefts = left_separators if ips else left_separators.filter(lambda left: left != ":")
     before, left = draw(fillers(ips)), draw(lefts)
@@ -276,10 +281,10 @@ def placed(draw: st.DrawFn, strategy: st.SearchStrategy[Sample]) -> tuple[str, s
 
 
 def _class_policy(kind: str) -> RedactionPolicy:
-    return policy_from_settings({"classes": {detect.IP: kind == detect.IP}})
+    return policy_from_settings({"classes": {kinds.IP: kind == kinds.IP}})
 
 
-@pytest.mark.parametrize("kind", detect.CLASSES)
+@pytest.mark.parametrize("kind", CLASSES)
 def test_generated_samples_are_redacted_wherever_they_sit(kind: str) -> None:
     policy = _class_policy(kind)
 
@@ -398,6 +403,7 @@ def _counted(families: Any, counter: list[int]) -> Iterator[Any]:
             _Counting(family.pattern, counter),  # type: ignore[arg-type]
             family.accept,
             _Counting(family.start, counter),  # type: ignore[arg-type]
+            family.reach,
         )
         yield (counting, *rest)
 
@@ -409,10 +415,9 @@ def test_work_grows_linearly_on_adversarial_input(
     # Each try reads a bounded stretch (the patterns are bounded), so counting tries and the
     # characters searched for a start measures the work; it must grow as the input does.
     counter = [0]
-    monkeypatch.setattr(redact_module, "_SHAPED", tuple(_counted(redact_module._SHAPED, counter)))
-    monkeypatch.setattr(
-        redact_module, "_TRIGGERED", tuple(_counted(redact_module._TRIGGERED, counter))
-    )
+    shaped, triggered = redact_module._tables()
+    counting = (tuple(_counted(shaped, counter)), tuple(_counted(triggered, counter)))
+    monkeypatch.setattr(redact_module, "_tables", lambda: counting)
     redact_module._trigger_scan.cache_clear()
     work = {}
     for size in (4_096, 32_768):

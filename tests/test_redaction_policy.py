@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from chalicelib import detect
+from chalicelib import redaction_policy as kinds
 from chalicelib.redact import redact
 from chalicelib.redaction_policy import (
+    CLASSES,
     DEFAULT_CLASSES,
     DEFAULT_POLICY,
     REPLACEMENT,
@@ -22,24 +23,24 @@ from chalicelib.redaction_policy import (
 
 
 def test_the_default_redacts_every_class_but_ip_addresses_with_the_plain_placeholder() -> None:
-    assert DEFAULT_POLICY.classes == DEFAULT_CLASSES == set(detect.CLASSES) - {detect.IP}
-    assert DEFAULT_POLICY.replacement(detect.EMAIL) == REPLACEMENT == "[REDACTED]"
+    assert DEFAULT_POLICY.classes == DEFAULT_CLASSES == set(CLASSES) - {kinds.IP}
+    assert DEFAULT_POLICY.replacement(kinds.EMAIL) == REPLACEMENT == "[REDACTED]"
     assert policy_from_settings({}) == DEFAULT_POLICY
 
 
 def test_settings_turn_classes_on_and_off_and_choose_the_placeholder() -> None:
     policy = policy_from_settings({"classes": {"ip": True, "email": False}, "placeholder": "typed"})
-    assert detect.IP in policy.classes
-    assert detect.EMAIL not in policy.classes
-    assert policy.replacement(detect.IP) == "[REDACTED:IP]"
+    assert kinds.IP in policy.classes
+    assert kinds.EMAIL not in policy.classes
+    assert policy.replacement(kinds.IP) == "[REDACTED:IP]"
 
 
 def test_a_tenant_setting_builds_on_the_stage_default() -> None:
     stage = policy_from_settings({"placeholder": "typed", "classes": {"ip": True}})
     tenant = policy_from_settings({"classes": {"phone": False}}, base=stage)
     assert tenant.placeholder == "typed"
-    assert detect.IP in tenant.classes
-    assert detect.PHONE not in tenant.classes
+    assert kinds.IP in tenant.classes
+    assert kinds.PHONE not in tenant.classes
 
 
 def test_settings_round_trip_through_json() -> None:
@@ -108,12 +109,14 @@ def test_terms_match_literally_and_ignore_case() -> None:
     assert [span[:2] for span in rules.spans("A.B (C) axb (c)")] == [(0, 7)]
 
 
-def test_re2_is_not_imported_by_the_default_policy() -> None:
+def test_the_ingest_path_imports_no_pattern_and_no_heavy_module() -> None:
+    # limits (ingest) imports redact for max_growth; patterns compile on first redaction.
     code = (
         "import sys; from chalicelib.redaction_policy import DEFAULT_POLICY; "
-        "import chalicelib.limits; print('re2' in sys.modules, 'phonenumbers' in sys.modules)"
+        "import chalicelib.limits; "
+        "print(*(name in sys.modules for name in ('re2', 'phonenumbers', 'chalicelib.detect')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.split() == ["False", "False"]
+    assert result.stdout.split() == ["False", "False", "False"]

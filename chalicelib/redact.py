@@ -1,10 +1,14 @@
 """Replace personal data and secrets in log text with a placeholder, as a policy says.
 
 `redact(text, policy)` finds the spans of every class the policy enables
-(`chalicelib.detect` holds the classes, `chalicelib.redaction_policy` the policy), keeps the
-leftmost of overlapping spans (the longest of those starting together; a URL's password and a
-private key block before any other), and replaces each with `[REDACTED]` or, typed,
-`[REDACTED:EMAIL]`. The default policy redacts every class but IP addresses.
+(`chalicelib.detect` holds the classes, `chalicelib.redaction_policy` the policy) and of the
+tenant's rules, keeps spans that do not overlap, and replaces each with `[REDACTED]` or, typed,
+`[REDACTED:EMAIL]`. The default policy redacts every class but IP addresses. Of overlapping
+spans, a class a checksum or a fixed shape confirms (card, SSN, IBAN, credentials) wins over an
+address, number, key value or IP address; otherwise the leftmost, and of those starting
+together a private key block or a URL's password, then the longest. When a span left out
+reached past the kept ones (its family read no further), the result is scanned again, as
+redacting it again would: redaction is idempotent.
 
 What is redacted (see the README for examples and the decisions on borderline text):
 
@@ -27,17 +31,20 @@ What is redacted (see the README for examples and the decisions on borderline te
 
 A match never starts or ends inside a token: `EDGE` in `chalicelib.detect` treats letters,
 digits and `_` on both sides of a boundary, digits joined by `.`, `/`, `-` or `:` (dates,
-versions, ranges, times, IPv6) and a `+` between a word and a digit as one token. Fullwidth
-digits, Unicode hyphens and non-breaking spaces count as their ASCII forms (`FOLDED`).
+versions, ranges, times, IPv6) and a `+` between a word and a digit as one token, and a
+placeholder's `]` as the word or digit it replaced. Fullwidth digits, Unicode hyphens and
+non-breaking spaces count as their ASCII forms (`FOLDED`).
 
-Speed: trying every pattern at every position reads logs at a few MB/s. `redact` first finds
+Speed: trying every pattern at every position reads logs at well under 1 MB/s. `redact` finds
 where a match can be: byte-string searches over the text's ASCII bytes (one byte a character)
 with every digit made `0` find the separators of addresses, the signs of international numbers
 and the digit groups that end phone numbers, cards and social security numbers; one RE2 scan
 (a DFA, in one pass) finds the keys, prefixes and schemes the other classes start with. Each
 family's pattern is then tried only there, with the same result as trying it everywhere
 (`exhaustive=True`, which the tests compare). Time grows linearly with the text: patterns are
-bounded, and each family's tries never go back over text it has passed.
+bounded, and a family tries each position at most once. `detect`, `re2` and `phonenumbers`
+are imported on the first redaction, not with this module (the ingest path imports it for
+`max_growth`).
 
 Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the

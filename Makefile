@@ -104,8 +104,9 @@ redrive: $(INSTALLED)
 	$(BIN)/python -m ops.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
 
 ## bench: measure cold start, ingest, worker, redaction, the local stack and the package size,
-##        ours beside the peers a user would pick instead (in .venv-peers); print the tables
-##        and write docs/benchmarks.md (QUICK=1: a smoke run into build/bench/)
+##        ours beside the peers a user would pick instead (FastAPI, Powertools, Presidio, in
+##        .venv-peers); print the tables and write docs/benchmarks.md (QUICK=1: a smoke run
+##        into build/bench/)
 bench: $(INSTALLED) $(PEERS_INSTALLED)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 

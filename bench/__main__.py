@@ -37,6 +37,7 @@ class Plan:
     redaction_size: int = 1_000_000
     redaction_repeats: int = 5
     adversarial_sizes: tuple[int, ...] = (16_384, 65_536, 262_144)
+    quality_lines: int = 4_000
     local_rounds: int = 3
     local_seconds: float = 5.0
     local_clients: int = 4
@@ -53,6 +54,7 @@ QUICK = Plan(
     redaction_size=50_000,
     redaction_repeats=2,
     adversarial_sizes=(2_048, 8_192),
+    quality_lines=300,
     local_rounds=1,
     local_seconds=1.0,
     local_clients=2,
@@ -91,7 +93,7 @@ def run(plan: Plan, peers_only: bool = False) -> list[Section]:
             sections.append(_peers(endpoint, unpacked, Path(scratch), plan))
             sections.append(worker.measure(endpoint, plan.worker_batches))
     sections += redaction.measure(
-        plan.redaction_size, plan.redaction_repeats, plan.adversarial_sizes
+        plan.redaction_size, plan.redaction_repeats, plan.adversarial_sizes, plan.quality_lines
     )
     sections.append(
         local.measure(plan.local_rounds, plan.local_seconds, plan.local_clients, plan.local_probes)

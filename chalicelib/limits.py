@@ -11,7 +11,7 @@ from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings
 from chalicelib.errors import PayloadTooLargeError
 from chalicelib.message import LogMessage
-from chalicelib.redact import MIN_MATCH_LENGTH, REPLACEMENT, max_growth, redact
+from chalicelib.redact import GROWTH_FACTOR, max_growth, redact
 from chalicelib.store import (
     ITEM_MAX_BYTES,
     WORKER_ID_MAX_LENGTH,
@@ -21,7 +21,6 @@ from chalicelib.store import (
     utf8_size,
 )
 
-_GROWTH_BOUND = len(REPLACEMENT) / MIN_MATCH_LENGTH
 #: Floating-point slack when comparing seconds of work, far below a character's worth.
 _ROUNDING = 1e-9
 
@@ -78,7 +77,7 @@ def _redacted_size(message: LogMessage) -> int:
 
 
 def _check_item(message: LogMessage, settings: Settings) -> None:
-    # The redacted text is at most `_GROWTH_BOUND` times the original, and at most
+    # The redacted text is at most `GROWTH_FACTOR` times the original, and at most
     # `max_growth` bytes longer; so are the attributes' strings (their JSON grows by as much).
     # When either bound fits, skip redacting here and keep ingest as fast as the queue call
     # allows.
@@ -86,7 +85,7 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
     redactable = utf8_size(message.text)
     attributes = attributes_json(message.attributes)
     redactable += utf8_size(attributes)
-    if redactable * _GROWTH_BOUND <= room:
+    if redactable * GROWTH_FACTOR <= room:
         return
     if redactable + max_growth(message.text) + max_growth(attributes) <= room:
         return

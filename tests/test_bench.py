@@ -28,6 +28,7 @@ SECTIONS = [
     "Worker",
     "Redaction: realistic log lines",
     "Redaction: adversarial inputs",
+    "Redaction: quality per class",
     "Local end to end (chalice local + emulator)",
 ]
 #: The quick run measures the peers where `.venv-peers` exists (`make bench` builds it).

@@ -106,3 +106,10 @@ def test_a_cycle_is_found() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycle_through("a", graph) == ["a", "b", "c", "a"]
     assert _cycle_through("d", graph) is None
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("tests.test_")))
+def test_no_test_module_imports_another(module: str) -> None:
+    # What tests share (strategies, builders, readers) lives in a helper module of its own.
+    borrowed = sorted(m for m in GRAPH[module] if m.startswith("tests.test_"))
+    assert not borrowed, f"{module} imports {borrowed}: move what it shares to a helper module"

@@ -22,6 +22,10 @@ from chalicelib.store import (
 )
 
 _GROWTH_BOUND = len(REPLACEMENT) / MIN_MATCH_LENGTH
+#: Every match `redact` replaces is at least this long but for addresses with an `@` (from
+#: `MIN_MATCH_LENGTH`, `a@b.co`): phone numbers (`555-0199`; with a country code at least 9)
+#: and addresses written with `%40` (`a%40b.co`).
+_LONG_MATCH_LENGTH = 8
 #: Floating-point slack when comparing seconds of work, far below a character's worth.
 _ROUNDING = 1e-9
 
@@ -77,19 +81,36 @@ def _redacted_size(message: LogMessage) -> int:
     return text + utf8_size(attributes_json(redact_attributes(message.attributes)))
 
 
+def separator_growth(text: str) -> int:
+    """At most how many bytes `redact` adds to `text`, from one count of its `@`s.
+
+    Matches do not overlap, and a character is at least one UTF-8 byte. A match shorter than
+    `_LONG_MATCH_LENGTH` is an address holding its own `@`, and grows the text by at most
+    `len(REPLACEMENT) - MIN_MATCH_LENGTH`; there are at most `len(text) // _LONG_MATCH_LENGTH`
+    others, each growing it by at most `len(REPLACEMENT) - _LONG_MATCH_LENGTH`. One count of a
+    character costs a fraction of `max_growth`'s count of digits, and decides a large log of
+    ordinary lines, where digits are many and addresses few.
+    """
+    short = len(REPLACEMENT) - MIN_MATCH_LENGTH
+    long = len(REPLACEMENT) - _LONG_MATCH_LENGTH
+    return short * text.count("@") + long * (len(text) // _LONG_MATCH_LENGTH)
+
+
 def _check_item(message: LogMessage, settings: Settings) -> None:
-    # The redacted text is at most `_GROWTH_BOUND` times the original, and at most
-    # `max_growth` bytes longer; so are the attributes' strings (their JSON grows by as much).
-    # When either bound fits, skip redacting here and keep ingest as fast as the queue call
-    # allows.
+    # The redacted text is at most `_GROWTH_BOUND` times the original, at most
+    # `separator_growth` and at most `max_growth` bytes longer; so are the attributes' strings
+    # (their JSON grows by as much). Each bound costs more to compute and is tighter for some
+    # texts; the first that fits spares redacting here, and keeps ingest as fast as the queue
+    # call allows.
     room = ITEM_MAX_BYTES - _size_without_redacted(message, settings)
     redactable = utf8_size(message.text)
     attributes = attributes_json(message.attributes)
     redactable += utf8_size(attributes)
     if redactable * _GROWTH_BOUND <= room:
         return
-    if redactable + max_growth(message.text) + max_growth(attributes) <= room:
-        return
+    for bound in (separator_growth, max_growth):
+        if redactable + bound(message.text) + bound(attributes) <= room:
+            return
     redacted_bytes = _redacted_size(message)
     if redacted_bytes > room:
         size = ITEM_MAX_BYTES - room + redacted_bytes

@@ -36,7 +36,10 @@ _QUEUE_OPERATIONS: Final = ("SendMessage", "SendMessageBatch")
 
 @dataclass(frozen=True)
 class Route:
-    """One way of posting a batch: its name, and its request of `count` logs."""
+    """One way of posting a batch: its name, its request, and its status when all is queued.
+
+    `event(count)` is the proxy event of a request of `count` logs, and its body uncompressed.
+    """
 
     name: str
     event: Callable[[int], tuple[dict[str, Any], bytes]]

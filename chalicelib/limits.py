@@ -81,7 +81,7 @@ def _redacted_size(message: LogMessage) -> int:
     return text + utf8_size(attributes_json(redact_attributes(message.attributes)))
 
 
-def separator_growth(text: str) -> int:
+def at_sign_growth(text: str) -> int:
     """At most how many bytes `redact` adds to `text`, from one count of its `@`s.
 
     Matches do not overlap, and a character is at least one UTF-8 byte. A match shorter than
@@ -98,7 +98,7 @@ def separator_growth(text: str) -> int:
 
 def _check_item(message: LogMessage, settings: Settings) -> None:
     # The redacted text is at most `_GROWTH_BOUND` times the original, at most
-    # `separator_growth` and at most `max_growth` bytes longer; so are the attributes' strings
+    # `at_sign_growth` and at most `max_growth` bytes longer; so are the attributes' strings
     # (their JSON grows by as much). Each bound costs more to compute and is tighter for some
     # texts; the first that fits spares redacting here, and keeps ingest as fast as the queue
     # call allows.
@@ -108,7 +108,7 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
     redactable += utf8_size(attributes)
     if redactable * _GROWTH_BOUND <= room:
         return
-    for bound in (separator_growth, max_growth):
+    for bound in (at_sign_growth, max_growth):
         if redactable + bound(message.text) + bound(attributes) <= room:
             return
     redacted_bytes = _redacted_size(message)

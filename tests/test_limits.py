@@ -10,7 +10,7 @@ from chalicelib import limits
 from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings, load_settings
 from chalicelib.errors import PayloadTooLargeError
-from chalicelib.limits import check_fits, separator_growth, work_seconds
+from chalicelib.limits import at_sign_growth, check_fits, work_seconds
 from chalicelib.message import LogMessage
 from chalicelib.redact import redact
 from chalicelib.store import (
@@ -107,9 +107,9 @@ PIECES = [
 
 
 @given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
-def test_separator_growth_bounds_what_redaction_adds(text: str) -> None:
+def test_at_sign_growth_bounds_what_redaction_adds(text: str) -> None:
     added = len(redact(text).encode()) - len(text.encode())
-    assert added <= separator_growth(text)
+    assert added <= at_sign_growth(text)
 
 
 def worst_item_size(log: LogMessage, settings: Settings) -> int:

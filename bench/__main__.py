@@ -1,10 +1,12 @@
 """Measure what users pay for and write `docs/benchmarks.md`: `python -m bench` (`make bench`).
 
 Sections, in order: package size (the zip the cold starts then run), cold start, warm ingest,
-the peers (cold start and warm ingest beside FastAPI's and Powertools'), worker, redaction, and
-the local stack end to end. `--quick` runs each with few repetitions and small inputs, to
-check that the whole benchmark works, not to measure; it measures the peers only where
-`.venv-peers` exists (`make bench` builds it), and says so where it does not.
+the peers (cold start and warm ingest beside FastAPI's and Powertools'), batches (the cost of a
+log when a request carries many), OTLP decoding, worker, redaction, and the local stack end to
+end. `--only` runs the sections named (as `SECTIONS` names them). `--quick` runs each with few
+repetitions and small inputs, to check that the whole benchmark works, not to measure; it
+measures the peers only where `.venv-peers` exists (`make bench` builds it), and says so where
+it does not.
 """
 
 from __future__ import annotations
@@ -14,10 +16,22 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-from bench import coldstart, ingest, local, package, peer_comparison, redaction, worker
+from bench import (
+    batches,
+    coldstart,
+    ingest,
+    local,
+    otlp_export,
+    package,
+    peer_comparison,
+    redaction,
+    worker,
+)
 from bench.figures import Section
 from bench.report import Report, environment, markdown, text_table
 from bench.stub import running_stub
@@ -33,6 +47,10 @@ class Plan:
     ingest_requests: int = 300
     large_text: int = 150_000
     peer_rounds: int = 5
+    batch_logs: int = 10_000
+    batch_pairs: tuple[int, int] = (5, 300)
+    otlp_records: int = 1_000
+    otlp_repeats: int = 30
     worker_batches: int = 60
     redaction_size: int = 1_000_000
     redaction_repeats: int = 5
@@ -50,6 +68,10 @@ QUICK = Plan(
     ingest_requests=10,
     large_text=50_000,
     peer_rounds=1,
+    batch_logs=20,
+    batch_pairs=(1, 20),
+    otlp_records=1_000,
+    otlp_repeats=2,
     worker_batches=5,
     redaction_size=50_000,
     redaction_repeats=2,
@@ -61,24 +83,57 @@ QUICK = Plan(
     local_probes=2,
 )
 
+#: The sections by the name `--only` knows them by, in the report's order.
+SECTIONS: Final = (
+    "package",
+    "coldstart",
+    "ingest",
+    "peers",
+    "batches",
+    "otlp",
+    "worker",
+    "redaction",
+    "local",
+)
 
-def _peers(endpoint: str, unpacked: Path, scratch: Path, plan: Plan) -> Section:
-    return peer_comparison.measure(
-        endpoint,
-        unpacked,
-        scratch,
-        plan.cold_pairs,
-        plan.peer_rounds,
-        plan.ingest_requests,
-        plan.large_text,
-    )
+
+def _on_stub(
+    endpoint: str, chosen: Sequence[str], plan: Plan, unpacked: Path, scratch: Path
+) -> list[Section]:
+    """The sections that run the app's code against the stub, those `chosen`, in order."""
+    sections: list[Section] = []
+    if "coldstart" in chosen:
+        sections += coldstart.measure(endpoint, unpacked, plan.cold_pairs, plan.import_runs)
+    if "ingest" in chosen:
+        sections.append(ingest.measure(endpoint, plan.ingest_requests, plan.large_text))
+    if "peers" in chosen:
+        sections.append(
+            peer_comparison.measure(
+                endpoint,
+                unpacked,
+                scratch,
+                plan.cold_pairs,
+                plan.peer_rounds,
+                plan.ingest_requests,
+                plan.large_text,
+            )
+        )
+    if "batches" in chosen:
+        sections.append(batches.measure(endpoint, plan.batch_logs, *plan.batch_pairs))
+    if "otlp" in chosen:
+        sections.append(otlp_export.measure(plan.otlp_records, plan.otlp_repeats))
+    if "worker" in chosen:
+        sections.append(worker.measure(endpoint, plan.worker_batches))
+    return sections
 
 
-def run(plan: Plan, peers_only: bool = False) -> list[Section]:
-    """Every section, measured as `plan` says; or, with `peers_only`, the peers' alone."""
+def run(plan: Plan, chosen: Sequence[str] = SECTIONS) -> list[Section]:
+    """The `chosen` sections (all by default), measured as `plan` says, in report order."""
+    sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         deployment = package.build(Path(scratch) / "package")
-        sections = [] if peers_only else [package.measure(deployment)]
+        if "package" in chosen:
+            sections.append(package.measure(deployment))
         unpacked = package.unpack(deployment, Path(scratch) / "task")
         # The functions' event lines are written, as on Lambda, but not onto the report.
         with (
@@ -86,18 +141,20 @@ def run(plan: Plan, peers_only: bool = False) -> list[Section]:
             open(os.devnull, "w") as discard,
             contextlib.redirect_stdout(discard),
         ):
-            if peers_only:
-                return [_peers(endpoint, unpacked, Path(scratch), plan)]
-            sections += coldstart.measure(endpoint, unpacked, plan.cold_pairs, plan.import_runs)
-            sections.append(ingest.measure(endpoint, plan.ingest_requests, plan.large_text))
-            sections.append(_peers(endpoint, unpacked, Path(scratch), plan))
-            sections.append(worker.measure(endpoint, plan.worker_batches))
-    sections += redaction.measure(
-        plan.redaction_size, plan.redaction_repeats, plan.adversarial_sizes, plan.quality_lines
-    )
-    sections.append(
-        local.measure(plan.local_rounds, plan.local_seconds, plan.local_clients, plan.local_probes)
-    )
+            sections += _on_stub(endpoint, chosen, plan, unpacked, Path(scratch))
+    if "redaction" in chosen:
+        sections += redaction.measure(
+            plan.redaction_size,
+            plan.redaction_repeats,
+            plan.adversarial_sizes,
+            plan.quality_lines,
+        )
+    if "local" in chosen:
+        sections.append(
+            local.measure(
+                plan.local_rounds, plan.local_seconds, plan.local_clients, plan.local_probes
+            )
+        )
     return sections
 
 
@@ -110,21 +167,23 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument(
-        "--peers-only",
-        action="store_true",
-        help="measure only ours beside the peers (report in build/bench/ unless --out)",
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        help="measure only these sections (report in build/bench/ unless --out)",
     )
     args = parser.parse_args()
-    if not args.quick and peer_comparison.peers_python() is None:
+    chosen = args.only or SECTIONS
+    if not args.quick and "peers" in chosen and peer_comparison.peers_python() is None:
         parser.error(
             f"{peer_comparison.PEERS_VENV} is missing: `make bench` builds it (or use --quick)"
         )
     mode = "quick (`python -m bench --quick`)" if args.quick else "full (`make bench`)"
     out = args.out or PROJECT_DIR / ("build/bench" if args.quick else "docs") / "benchmarks.md"
-    if args.peers_only:
-        mode += ", the peers only (--peers-only)"
-        out = args.out or PROJECT_DIR / "build/bench/peers.md"
-    report = Report(environment(mode), run(QUICK if args.quick else Plan(), args.peers_only))
+    if args.only:
+        mode += f", only {' '.join(args.only)} (--only)"
+        out = args.out or PROJECT_DIR / "build/bench/only.md"
+    report = Report(environment(mode), run(QUICK if args.quick else Plan(), chosen))
     print(text_table(report), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(report), encoding="utf-8")

@@ -1,8 +1,10 @@
 """A tiny AWS stand-in on 127.0.0.1, so botocore's real serialization, signing and HTTP run.
 
-It answers SQS `SendMessage` and DynamoDB `PutItem` (honouring the `attribute_not_exists`
-condition) and `GetItem` (the authorizer's key lookup), in the JSON protocol boto3 speaks to both
-services, with HTTP/1.1 keep-alive as AWS does. It answers as fast as plain Python can, so the
+It answers SQS `SendMessage` and `SendMessageBatch` and DynamoDB `PutItem` (honouring the
+`attribute_not_exists` condition) and `GetItem` (the authorizer's key lookup), in the JSON
+protocol boto3 speaks to both services, with HTTP/1.1 keep-alive as AWS does. It counts the calls
+of each operation (`GET /calls`, read with `stub_calls`), so a benchmark can say how many requests
+AWS would bill. It answers as fast as plain Python can, so the
 time it adds is a small, equal share of every measured call: the ratios against bare boto3 are
 harsher here than against AWS, whose round trip takes milliseconds.
 
@@ -13,16 +15,19 @@ the measured code for the interpreter lock.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import subprocess
 import sys
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from chalicelib import process_state
 from infra.stage import PROJECT_DIR
@@ -36,10 +41,11 @@ Answer = tuple[int, dict[str, Any]]
 
 
 class _Store:
-    """The stub's state: one table's items by key, guarded for the server's threads."""
+    """The stub's state, guarded for the server's threads: items by key, calls by operation."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
 
@@ -56,9 +62,19 @@ def _key(item: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(item.get(name, {}).get("S")) for name in ("tenant_id", "log_id"))
 
 
+def _sent(body: str) -> dict[str, str]:
+    digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+    return {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
+
+
 def _send_message(request: dict[str, Any], store: _Store) -> Answer:
-    digest = hashlib.md5(request["MessageBody"].encode(), usedforsecurity=False).hexdigest()
-    return 200, {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
+    return 200, _sent(request["MessageBody"])
+
+
+def _send_message_batch(request: dict[str, Any], store: _Store) -> Answer:
+    entries = request["Entries"]
+    successful = [{"Id": entry["Id"], **_sent(entry["MessageBody"])} for entry in entries]
+    return 200, {"Successful": successful, "Failed": []}
 
 
 def _put_item(request: dict[str, Any], store: _Store) -> Answer:
@@ -79,6 +95,7 @@ def _get_item(request: dict[str, Any], store: _Store) -> Answer:
 
 _OPERATIONS: dict[str, Callable[[dict[str, Any], _Store], Answer]] = {
     "AmazonSQS.SendMessage": _send_message,
+    "AmazonSQS.SendMessageBatch": _send_message_batch,
     "DynamoDB_20120810.PutItem": _put_item,
     "DynamoDB_20120810.GetItem": _get_item,
 }
@@ -93,11 +110,26 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer one JSON-protocol call, chosen by its `X-Amz-Target` header."""
         length = int(self.headers.get("Content-Length", "0"))
         request = json.loads(self.rfile.read(length) or b"{}")
-        operation = _OPERATIONS.get(self.headers.get("X-Amz-Target", ""))
+        target = self.headers.get("X-Amz-Target", "")
+        operation = _OPERATIONS.get(target)
         if operation is None:
             status, answer = 400, {"__type": "UnknownOperationException", "message": "stub"}
         else:
+            with self.server.store.lock:
+                self.server.store.calls[target.rpartition(".")[2]] += 1
             status, answer = operation(request, self.server.store)
+        self._answer(status, answer)
+
+    def do_GET(self) -> None:
+        """`GET /calls`: how many calls of each operation the stub has answered."""
+        with self.server.store.lock:
+            calls = dict(self.server.store.calls)
+        if self.path == "/calls":
+            self._answer(200, calls)
+        else:
+            self._answer(404, {"message": "the stub answers GET /calls only"})
+
+    def _answer(self, status: int, answer: dict[str, Any]) -> None:
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.0")
@@ -130,6 +162,17 @@ def stub_environment(endpoint: str) -> dict[str, str]:
         "WORK_SECONDS_PER_CHAR": "0",
         "CRASH_PROBABILITY": "0",
     }
+
+
+def stub_calls(endpoint: str) -> Counter[str]:
+    """Calls of each operation (`SendMessage`, `SendMessageBatch`, ...) the stub has answered."""
+    connection = http.client.HTTPConnection(urlsplit(endpoint).netloc, timeout=10)
+    try:
+        connection.request("GET", "/calls")
+        counted: dict[str, int] = json.load(connection.getresponse())
+    finally:
+        connection.close()
+    return Counter(counted)
 
 
 @contextmanager

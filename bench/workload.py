@@ -8,6 +8,7 @@ or credential each.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import uuid
@@ -119,6 +120,31 @@ def ingest_body(text: str, form: str) -> tuple[dict[str, str], str]:
     return {"Content-Type": "text/plain", "X-Tenant-ID": TENANT, "X-Log-ID": "bench-1"}, text
 
 
+def shipper_logs(count: int) -> list[dict[str, Any]]:
+    """`count` log objects as a shipper sends them: the text, a few fields of its own, a time.
+
+    The fields are those of syslog-ng's JSON template (host, program, severity, an RFC 3339
+    timestamp); ingest keeps all but the timestamp as attributes, and the timestamp as the
+    log's event time.
+    """
+    return [
+        {
+            "tenant_id": TENANT,
+            "text": line,
+            "host": f"web-{number % 7}",
+            "program": ("nginx", "orders", "sshd")[number % 3],
+            "severity": ("info", "warning", "err")[number % 3],
+            "timestamp": f"2026-11-21T10:{number // 60 % 60:02d}:{number % 60:02d}.123+00:00",
+        }
+        for number, line in enumerate(log_lines(count, pii=True))
+    ]
+
+
+def ndjson_body(logs: list[dict[str, Any]]) -> bytes:
+    """An `application/x-ndjson` body: one log object a line, each line ending in a newline."""
+    return "".join(json.dumps(log) + "\n" for log in logs).encode("utf-8")
+
+
 #: Headers API Gateway (behind CloudFront) adds to every request it passes on.
 _GATEWAY_HEADERS: Final = {
     "Accept": "*/*",
@@ -138,17 +164,22 @@ _GATEWAY_HEADERS: Final = {
 }
 
 
-def proxy_event(headers: dict[str, str], body: str) -> dict[str, Any]:
-    """The API Gateway proxy event for `POST /ingest`, as Lambda hands it to `app.app`.
+def proxy_event(
+    headers: dict[str, str], body: str | bytes, path: str = "/ingest"
+) -> dict[str, Any]:
+    """The API Gateway proxy event for a `POST` to `path`, as Lambda hands it to `app.app`.
 
     It carries the headers API Gateway adds and the authorizer's verdict for the tenant, as
     API Gateway passes it on when the stage puts ingest behind API keys; with
-    `INGEST_AUTH=open` the route ignores it.
+    `INGEST_AUTH=open` the route ignores it. A `bytes` body is a binary one (gzip, protobuf),
+    base64-encoded as API Gateway hands over a binary media type.
     """
-    headers = {**_GATEWAY_HEADERS, "Content-Length": str(len(body.encode())), **headers}
+    binary = isinstance(body, bytes)
+    raw = body if isinstance(body, bytes) else body.encode()
+    headers = {**_GATEWAY_HEADERS, "Content-Length": str(len(raw)), **headers}
     return {
-        "resource": "/ingest",
-        "path": "/ingest",
+        "resource": path,
+        "path": path,
         "httpMethod": "POST",
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
@@ -157,15 +188,15 @@ def proxy_event(headers: dict[str, str], body: str) -> dict[str, Any]:
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": "/ingest",
+            "resourcePath": path,
             "httpMethod": "POST",
-            "path": "/api/ingest",
+            "path": f"/api{path}",
             "stage": "api",
             "requestId": str(uuid.uuid4()),
             "authorizer": {"principalId": TENANT, "tenant_id": TENANT, "key_id": "0" * 16},
         },
-        "body": body,
-        "isBase64Encoded": False,
+        "body": base64.b64encode(raw).decode("ascii") if binary else body,
+        "isBase64Encoded": binary,
     }
 
 

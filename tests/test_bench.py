@@ -25,6 +25,8 @@ SECTIONS = [
     "Cold start: import time the app adds (python -X importtime)",
     "Warm ingest",
     "Peers: cold start and warm ingest",
+    "Batches: cost per log",
+    "OTLP decoding",
     "Worker",
     "Redaction: realistic log lines",
     "Redaction: adversarial inputs",
@@ -33,8 +35,10 @@ SECTIONS = [
 ]
 #: The quick run measures the peers where `.venv-peers` exists (`make bench` builds it).
 PEERS_BUILT = peers_python() is not None
-TARGETED = {"Cold start", "Warm ingest", "Worker", "Redaction: realistic log lines"}
+TARGETED = {"Cold start", "Warm ingest", "Batches: cost per log", "Worker"}
+TARGETED |= {"Redaction: realistic log lines"}
 TARGETED |= {"Peers: cold start and warm ingest"} if PEERS_BUILT else set()
+IMPORTS = "Cold start: import time the app adds (python -X importtime)"
 PEERS = ("ours (Chalice)", "FastAPI + Mangum + pydantic", "Powertools resolver + Logger + Metrics")
 
 
@@ -96,6 +100,50 @@ def test_the_peers_are_measured_beside_ours_or_said_to_be_missing(
     missing = [note for note in section["notes"] if "were not measured" in note]
     assert bool(missing) != PEERS_BUILT
     assert all(PEERS_VENV.name in note and "make bench" in note for note in missing)
+
+
+def test_batches_cost_every_size_on_both_routes_and_target_a_hundred(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    data, _ = report
+    section = data["sections"][SECTIONS.index("Batches: cost per log")]
+    rows = {row["name"]: row for row in section["rows"]}
+    measures = ("ingest time per log", "SQS requests per log", "bytes per log")
+    for route in ("/ingest NDJSON", "/v1/logs protobuf+gzip"):
+        for count in ("1", "10", "100", "1,000"):
+            for measure in (*measures, "bytes per log, gzip"):
+                assert f"{route}, {count} a request: {measure}" in rows
+            requests = rows[f"{route}, {count} a request: SQS requests per log"]["value"]
+            # The stub counted the calls: one SendMessage alone, else one batch call per 10.
+            assert requests["median"] == (1.0 if count == "1" else 0.1), (route, count)
+    targeted = [name for name, row in rows.items() if row["target"] is not None]
+    assert targeted == [
+        "/ingest NDJSON, 100 a request: ingest time per log",
+        "/ingest NDJSON, 100 a request: SQS requests per log",
+    ]
+    assert [rows[name]["target"]["goal"] for name in targeted] == ["<= 0.05x", "<= 0.11"]
+
+
+def test_otlp_decoding_is_measured_in_both_encodings(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    data, _ = report
+    section = data["sections"][SECTIONS.index("OTLP decoding")]
+    names = [row["name"] for row in section["rows"]]
+    assert [name.split(",")[0] for name in names] == ["protobuf", "OTLP/JSON"]
+    assert all("1,000 records" in name for name in names)
+    assert {row["unit"] for row in section["rows"]} == {"MB/s"}
+
+
+def test_the_cold_start_says_it_imports_no_otlp_decoding(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    data, _ = report
+    section = data["sections"][SECTIONS.index(IMPORTS)]
+    assert not any(
+        "google" in row["name"] or "opentelemetry" in row["name"] for row in section["rows"]
+    )
+    assert any("stays off `/ingest`'s cold start" in note for note in section["notes"])
 
 
 def test_each_target_is_checked_where_the_issue_sets_one(

@@ -8,7 +8,7 @@ SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: help dev test quick lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
+.PHONY: help dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan chaos load redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@echo "Installing the project's Python packages into $(VENV) (requirements-dev.txt); the first time takes a minute or two..."
@@ -70,6 +70,16 @@ tenant-keys: $(INSTALLED)
 revoke-key: $(INSTALLED)
 	@test -n "$(KEY_ID)" || { echo "set KEY_ID=<key id>"; exit 2; }
 	$(BIN)/python -m ops.keys --stage $(STAGE) $(if $(AWS),--aws) revoke $(KEY_ID)
+
+## tenant: show TENANT's settings and the limits of its plan (AWS=1: the deployed STAGE's)
+tenant: $(INSTALLED)
+	@test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
+	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) show $(TENANT)
+
+## tenant-plan: put TENANT on PLAN (free, team or business); AWS=1 also binds its usage plan
+tenant-plan: $(INSTALLED)
+	@test -n "$(TENANT)" -a -n "$(PLAN)" || { echo "set TENANT=<tenant id> PLAN=<plan>"; exit 2; }
+	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) set $(TENANT) --plan $(PLAN)
 
 ## chaos: soak the local stack with load, crashes and injected faults, reconcile every log, and
 ##        write docs/reliability.md from the run; fails if a log is lost, doubled or misplaced

@@ -8,6 +8,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, S
 
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
+from chalicelib.errors import TooManyLogsError
 from chalicelib.ingest import accept
 from chalicelib.reads import get_log, list_logs
 from chalicelib.telemetry import configure_logging
@@ -39,6 +40,9 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
 
 # INGEST_AUTH=open keeps the original, unauthenticated ingest; `required` puts it behind keys.
 _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" else None
+# Routes behind the authorizer are metered by the tenant's API Gateway usage plan: the key is the
+# authorizer's `usageIdentifierKey` (the API's key source is AUTHORIZER), never a client header.
+# `chalice local` and the test client ignore it; `infra/template.py` sets the key source.
 
 
 @app.route(
@@ -46,12 +50,16 @@ _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" e
     methods=["POST"],
     content_types=["*/*"],  # every media type reaches `normalize`, which answers the 415s
     authorizer=_ingest_authorizer,
+    api_key_required=_ingest_authorizer is not None,
 )
 def ingest_log() -> Response:
     """Accept one log; 202 means it is durably queued."""
     request = _request()
     caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
-    accepted = accept(request.headers, request.raw_body, _request_id(request), caller)
+    try:
+        accepted = accept(request.headers, request.raw_body, _request_id(request), caller)
+    except TooManyLogsError as refused:  # a 429 carries Retry-After, which view errors cannot
+        return refused.response()
     return Response(body=accepted, status_code=202)
 
 
@@ -60,14 +68,14 @@ def _reader(request: Request) -> str:
     return caller_tenant(request.context, request.headers.get("x-tenant-id"))
 
 
-@app.route("/logs", methods=["GET"], authorizer=api_key_authorizer)
+@app.route("/logs", methods=["GET"], authorizer=api_key_authorizer, api_key_required=True)
 def list_tenant_logs() -> dict[str, Any]:
     """One page of the calling tenant's processed logs."""
     request = _request()
     return list_logs(_reader(request), request.query_params)
 
 
-@app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer)
+@app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer, api_key_required=True)
 def get_tenant_log(log_id: str) -> dict[str, str]:
     """One of the calling tenant's processed logs, or 404."""
     # API Gateway and `chalice local` hand path parameters over still percent-encoded.

@@ -11,13 +11,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from chalice.app import AuthResponse, ForbiddenError, UnauthorizedError
+from chalice.app import AuthRequest, AuthResponse, ForbiddenError, UnauthorizedError
 
+from chalicelib.config import get_settings
 from chalicelib.keys import KeyRejectedError, resolve
+from chalicelib.plans import usage_identifier_key
 
 #: Every route behind the authorizer. API Gateway caches one verdict per key for all of them.
 PROTECTED_ROUTES: Final = ("/ingest", "/logs", "/logs/*")
 ANONYMOUS: Final = "anonymous"
+
+
+class MeteredAuthResponse(AuthResponse):
+    """An answer that also names the API Gateway key metering the tenant (`usageIdentifierKey`).
+
+    Chalice 1.34's `AuthResponse.to_dict` writes only `principalId`, `policyDocument` and
+    `context`; API Gateway reads `usageIdentifierKey` beside them when the API's key source is
+    `AUTHORIZER`, to apply the tenant's usage plan.
+    """
+
+    def __init__(
+        self, routes: list[str], principal_id: str, context: dict[str, str], usage_key: str
+    ) -> None:
+        super().__init__(list(routes), principal_id, context)
+        self.usage_key = usage_key
+
+    def to_dict(self, request: AuthRequest) -> dict[str, Any]:
+        """Chalice's answer plus `usageIdentifierKey`."""
+        return super().to_dict(request) | {"usageIdentifierKey": self.usage_key}
 
 
 def authorize(token: str | None) -> AuthResponse:
@@ -26,9 +47,9 @@ def authorize(token: str | None) -> AuthResponse:
         tenant_id, key_id = resolve(token)
     except KeyRejectedError as rejected:
         return AuthResponse(list(PROTECTED_ROUTES), ANONYMOUS, {"rejection": str(rejected)})
-    return AuthResponse(
-        list(PROTECTED_ROUTES), tenant_id, {"tenant_id": tenant_id, "key_id": key_id}
-    )
+    usage_key = usage_identifier_key(get_settings().stage, tenant_id)
+    verdict = {"tenant_id": tenant_id, "key_id": key_id}
+    return MeteredAuthResponse(list(PROTECTED_ROUTES), tenant_id, verdict, usage_key)
 
 
 def caller_tenant(request_context: Mapping[str, Any] | None, named: str | None = None) -> str:

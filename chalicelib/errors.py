@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from chalice.app import ChaliceViewError
+from chalice.app import ChaliceViewError, Response
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,26 @@ class ServiceUnavailableError(ChaliceViewError):
     """The queue did not acknowledge the log: the client should retry with the same log_id."""
 
     STATUS_CODE = 503
+
+
+class TooManyLogsError(ChaliceViewError):
+    """The tenant is over a limit of its plan; `Retry-After` says when it resets.
+
+    Chalice answers view errors without headers, so the route answers this one itself with
+    `response()`.
+    """
+
+    STATUS_CODE = 429
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+    def response(self) -> Response:
+        """The 429 answer: the usual error body, and `Retry-After` in seconds."""
+        body = {"Code": type(self).__name__, "Message": str(self)}
+        headers: dict[str, str | list[str]] = {"Retry-After": str(self.retry_after_seconds)}
+        return Response(body=body, status_code=self.STATUS_CODE, headers=headers)
 
 
 @contextlib.contextmanager

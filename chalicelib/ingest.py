@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 from chalicelib import queue
 from chalicelib.config import get_settings
+from chalicelib.errors import TooManyLogsError
+from chalicelib.limiter import admit
 from chalicelib.limits import check_fits
 from chalicelib.metrics import INGEST_ACCEPTED, INGEST_DURATION, INGEST_REJECTED
 from chalicelib.normalize import normalize
@@ -37,7 +39,7 @@ def accept(
 
     `caller` resolves the tenant of the request's API key (or raises the 401) when the stage
     requires one. Returns only after SQS has acknowledged the message; every failure before that
-    raises a Chalice view error (400, 401, 403, 413, 415 or 503). Only a 503 may hide a queued
+    raises a Chalice view error (400, 401, 403, 413, 415, 429 or 503). Only a 503 may hide a queued
     log (SQS stored it but its answer was lost), which is why clients retry with the same
     `log_id`. Either way one `ingest` event line says what happened.
     """
@@ -49,7 +51,10 @@ def accept(
         trace |= {"tenant_id": message.tenant_id, "log_id": message.log_id}
         queue_body = message.to_json()
         check_fits(message, queue_body, get_settings())
-        queue.send(queue_body)
+        refused = admit(message.tenant_id, [len(message.text.encode())]).refusal
+        if refused is not None:
+            raise TooManyLogsError(refused.message, refused.retry_after_seconds)
+        queue.send(queue_body, message.tenant_id)
     except Exception as error:
         reason = rejection_reason(error)
         status = getattr(error, "STATUS_CODE", 500)

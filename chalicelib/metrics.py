@@ -41,6 +41,11 @@ INGEST_REJECTED: Final = Metric(
 INGEST_DURATION: Final = Metric(
     "IngestDuration", "Milliseconds", "time from the request reaching the function to its 202"
 )
+LIMITER_UNAVAILABLE: Final = Metric(
+    "LimiterUnavailable",
+    "Count",
+    "requests admitted without their tenant's limits because the limiter could not decide",
+)
 LOGS_STORED: Final = Metric("LogsStored", "Count", "logs processed and written to the table")
 DUPLICATES: Final = Metric(
     "DuplicatesSkipped", "Count", "redelivered or re-posted logs already stored, not rewritten"
@@ -62,6 +67,7 @@ CATALOGUE: Final = (
     INGEST_ACCEPTED,
     INGEST_REJECTED,
     INGEST_DURATION,
+    LIMITER_UNAVAILABLE,
     LOGS_STORED,
     DUPLICATES,
     RECORDS_FAILED,

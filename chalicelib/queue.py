@@ -17,8 +17,11 @@ def queue_url() -> str:
     return str(client("sqs").get_queue_url(QueueName=settings.queue_name)["QueueUrl"])
 
 
-def send(body: str) -> str:
-    """Put one message body on the ingest queue and return its SQS message id.
+def send(body: str, tenant_id: str) -> str:
+    """Put one message body on the ingest queue, in its tenant's group; return its message id.
+
+    `MessageGroupId` = tenant makes the standard queue a fair queue: SQS delivers a quiet
+    tenant's logs ahead of a flooding tenant's backlog (docs/capacity.md).
 
     Any failure (queue missing, throttled, unreachable, timing out) becomes a 503: the client
     must not believe a log was accepted unless SQS acknowledged it. Nor may it believe the log
@@ -32,5 +35,7 @@ def send(body: str) -> str:
         unreachable="the ingest queue is unreachable or did not answer; the log is not known "
         "to be accepted: retry with the same log_id",
     ):
-        response = client("sqs").send_message(QueueUrl=queue_url(), MessageBody=body)
+        response = client("sqs").send_message(
+            QueueUrl=queue_url(), MessageBody=body, MessageGroupId=tenant_id
+        )
     return str(response["MessageId"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import Settings, load_settings
+from chalicelib.limiter import USAGE_EXPIRY_ATTRIBUTE
 from devstack.stage import emulator_client
 
 
@@ -24,6 +25,7 @@ class Resources:
     dead_letter_queue_url: str
     table_name: str
     tenants_table_name: str
+    usage_table_name: str
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -65,12 +67,18 @@ def provision(settings: Settings, sqs: Any, dynamodb: Any) -> Resources:
     )["QueueUrl"]
     _create_table(dynamodb, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE")))
     _create_table(dynamodb, settings.tenants_table_name, (("key_id", "HASH"),))
+    _create_table(dynamodb, settings.usage_table_name, (("counter_id", "HASH"),))
+    dynamodb.update_time_to_live(
+        TableName=settings.usage_table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": USAGE_EXPIRY_ATTRIBUTE},
+    )
     return Resources(
         queue_url=queue_url,
         queue_arn=_queue_arn(sqs, queue_url),
         dead_letter_queue_url=dead_letter_url,
         table_name=settings.table_name,
         tenants_table_name=settings.tenants_table_name,
+        usage_table_name=settings.usage_table_name,
     )
 
 

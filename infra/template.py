@@ -28,9 +28,11 @@ from infra.iam import (
     reviewer_policy,
     tracing,
 )
+from infra.tenancy import API_KEY_SOURCE, USAGE_TABLE_KEY, USAGE_TABLE_TTL, usage_plans
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
 TENANTS_TABLE, READER_ROLE = "TenantsTable", "TenantReaderRole"
+USAGE_TABLE = "UsageTable"
 # Chalice's logical ids for each function and its role.
 FUNCTION_RESOURCES = {
     "api_handler": "APIHandler",
@@ -114,6 +116,14 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "LogsTable": (_TABLE_KEY,),
     "TenantsTable": (_TABLE_KEY,),
+    "UsageTable": (
+        _TABLE_KEY,
+        (
+            "CKV_AWS_28",
+            "counters of the current window and day, deleted by TTL within days: a backup "
+            "could restore nothing worth having",
+        ),
+    ),
 }
 #: Accepted on the REST API only in stages without tracing (`"xray": false`).
 UNTRACED_API = (
@@ -164,9 +174,16 @@ def _queues(settings: Settings) -> dict[str, Any]:
 
 
 def _tables(settings: Settings) -> dict[str, Any]:
-    """The logs table and the tenants table of API keys."""
-    return _table(TABLE, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE"))) | (
-        _table(TENANTS_TABLE, settings.tenants_table_name, (("key_id", "HASH"),))
+    """The logs table, the tenants table of API keys and settings, and the usage counters."""
+    usage = _table(USAGE_TABLE, settings.usage_table_name, ((USAGE_TABLE_KEY, "HASH"),))
+    properties = usage[USAGE_TABLE]["Properties"]
+    properties["TimeToLiveSpecification"] = {"AttributeName": USAGE_TABLE_TTL, "Enabled": True}
+    del properties["PointInTimeRecoverySpecification"]
+    usage[USAGE_TABLE] |= {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+    return (
+        _table(TABLE, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE")))
+        | _table(TENANTS_TABLE, settings.tenants_table_name, (("key_id", "HASH"),))
+        | usage
     )
 
 
@@ -262,13 +279,33 @@ def _deployed_name(api: Any, function_name: str) -> str:
 
 
 def _rest_api(traced: bool) -> dict[str, Any]:
-    """API Gateway tracing: Chalice's template leaves it off, only `chalice deploy` sets it."""
+    """API Gateway tracing: Chalice's template leaves it off, only `chalice deploy` sets it.
+
+    And the usage plans' API keys come from the authorizer's `usageIdentifierKey`.
+    """
     untraced = () if traced else (UNTRACED_API,)
+    definition = {"x-amazon-apigateway-api-key-source": API_KEY_SOURCE}
     return {
         "RestAPI": {
-            "Properties": {"TracingEnabled": traced},
+            "Properties": {"TracingEnabled": traced, "DefinitionBody": definition},
             **_scan_metadata("RestAPI", *untraced),
         }
+    }
+
+
+def _usage_plans(app_name: str, stage: str) -> dict[str, Any]:
+    """A usage plan per plan, on the REST API's stage, throttling each tenant's requests."""
+    return {
+        plan.resource: {
+            "Type": "AWS::ApiGateway::UsagePlan",
+            "Properties": {
+                "UsagePlanName": plan.name,
+                "Description": plan.description,
+                "ApiStages": [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}],
+                "Throttle": {"RateLimit": plan.rate_limit, "BurstLimit": plan.burst_limit},
+            },
+        }
+        for plan in usage_plans(app_name, stage)
     }
 
 
@@ -276,6 +313,7 @@ def _function(function_name: str, settings: Settings, stage_variables: dict[str,
     environment = stage_variables | {
         "TABLE_NAME": {"Ref": TABLE},
         "TENANTS_TABLE_NAME": {"Ref": TENANTS_TABLE},
+        "USAGE_TABLE_NAME": {"Ref": USAGE_TABLE},
         "TENANT_READ_ROLE_ARN": _arn(READER_ROLE),
         "QUEUE_NAME": {"Fn::GetAtt": [QUEUE, "QueueName"]},
         "QUEUE_URL": {"Ref": QUEUE},
@@ -305,6 +343,7 @@ def _role(function_name: str, settings: Settings, traced: bool) -> dict[str, Any
         "queue": _arn(QUEUE),
         "table": _arn(TABLE),
         "tenants_table": _arn(TENANTS_TABLE),
+        "usage_table": _arn(USAGE_TABLE),
         # By name, not by reference: the reader role's trust policy refers to the API's role.
         "reader_role": _role_arn(reader_role_name(settings)),
     }
@@ -453,6 +492,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     # The API is traced as Chalice traces the API handler (the stage's `xray`, unless that
     # function overrides it).
     resources |= _rest_api(tracing(stage, "api_handler"))
+    resources |= _usage_plans(chalice_config(stage, "api_handler").app_name, stage)
     return {
         **_reviewer_switch(),
         "Resources": resources,

@@ -23,7 +23,7 @@ from chalicelib.keys import UnknownKeyError, create_key, list_keys, revoke_key
 from chalicelib.message import InvalidFieldError
 
 
-def _tenants_table(stage: str, aws: bool) -> tuple[Any, str]:
+def tenants_table(stage: str, aws: bool) -> tuple[Any, str]:
     """The DynamoDB client and tenants table name of `stage`, locally or on AWS."""
     from chalicelib.config import load_settings
     from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser("list", help="list keys").add_argument("--tenant")
     commands.add_parser("revoke", help="revoke a key by its id").add_argument("key_id")
     args = parser.parse_args(argv)
-    dynamodb, table = _tenants_table(args.stage, args.aws)
+    dynamodb, table = tenants_table(args.stage, args.aws)
     now = datetime.now(UTC)
     try:
         if args.command == "create":

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import ingest, queue
+from chalicelib.limiter import Admission
 from tests.event_lines import assert_no_personal_data, events, metric_values
 from tests.test_redact import fillers, pii
 
@@ -40,7 +41,8 @@ def test_no_text_and_no_personal_data_reach_the_ingest_line(
         pytest.MonkeyPatch.context() as patch,
         contextlib.redirect_stdout(io.StringIO()) as output,
     ):
-        patch.setattr(queue, "send", sent.append)
+        patch.setattr(queue, "send", lambda body, tenant: sent.append(body))
+        patch.setattr(ingest, "admit", lambda tenant, sizes: Admission(len(sizes)))
         with contextlib.suppress(ChaliceViewError):  # a refusal: its line is what is checked
             ingest.accept({"Content-Type": form, **headers}, body.encode(), "req-1")
     [line] = events(output.getvalue(), "ingest")

@@ -1,0 +1,109 @@
+"""Show and change tenants' settings (their plan) in a stage's tenants table.
+
+    python -m ops.tenants --stage dev show acme            # `make tenant TENANT=acme`
+    python -m ops.tenants --stage dev set acme --plan team
+        # `make tenant-plan TENANT=acme PLAN=team`
+
+Against the local emulator by default (`EMULATOR_PORT`, as `make dev` runs it); with `--aws`,
+against AWS with the usual credential chain, where `set --plan` also binds the tenant's API
+Gateway key (its `usageIdentifierKey`) to the plan's usage plan and to no other. Values outside
+their bounds are refused before anything is written, with a message naming the bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.message import InvalidFieldError
+from chalicelib.plans import PLANS, usage_identifier_key
+from chalicelib.tenant_settings import InvalidSettingError, TenantSettings, stored, write
+from infra.tenancy import usage_plan_name
+from ops.keys import tenants_table
+
+
+def bind_usage_plan(apigateway: Any, app_name: str, stage: str, tenant_id: str, plan: str) -> str:
+    """Make the tenant's API Gateway key (once) and put it in `plan`'s usage plan alone.
+
+    Returns the key's id. The key's value is the tenant's `usageIdentifierKey`, which the
+    authorizer answers; clients never see or send it.
+    """
+    value = usage_identifier_key(stage, tenant_id)
+    name = f"{app_name}-{stage}-{tenant_id}"
+    found = apigateway.get_api_keys(nameQuery=name, includeValues=True)["items"]
+    matching = [key for key in found if key.get("value") == value]
+    if matching:
+        key_id = str(matching[0]["id"])
+    else:
+        key_id = str(apigateway.create_api_key(name=name, value=value, enabled=True)["id"])
+    wanted = usage_plan_name(app_name, stage, plan)
+    names = {usage_plan_name(app_name, stage, other): other for other in PLANS}
+    plans = apigateway.get_usage_plans(keyId=key_id)["items"]
+    for usage_plan in plans:
+        if usage_plan["name"] in names and usage_plan["name"] != wanted:
+            apigateway.delete_usage_plan_key(usagePlanId=usage_plan["id"], keyId=key_id)
+    if not any(usage_plan["name"] == wanted for usage_plan in plans):
+        every = apigateway.get_usage_plans()["items"]
+        target = [usage_plan for usage_plan in every if usage_plan["name"] == wanted]
+        if not target:
+            raise LookupError(f"no usage plan {wanted!r}: is stage {stage!r} deployed?")
+        apigateway.create_usage_plan_key(
+            usagePlanId=target[0]["id"], keyId=key_id, keyType="API_KEY"
+        )
+    return key_id
+
+
+def _shown(settings: TenantSettings) -> dict[str, Any]:
+    """What `show` and `set` print: the stored values and the plan in effect, in words."""
+    plan = PLANS[settings.plan()]
+    return {
+        "tenant_id": settings.tenant_id,
+        "stored": dict(settings.values),
+        "plan": plan.name,
+        "limits": plan.describe(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: show or set a tenant's settings; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.tenants", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
+    parser.add_argument("--aws", action="store_true", help="use AWS, not the local emulator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("show", help="a tenant's settings and limits").add_argument("tenant")
+    setting = commands.add_parser("set", help="change a tenant's settings")
+    setting.add_argument("tenant")
+    setting.add_argument("--plan", help=f"one of {', '.join(PLANS)}")
+    args = parser.parse_args(argv)
+    dynamodb, table = tenants_table(args.stage, args.aws)
+    try:
+        if args.command == "show":
+            settings = stored(dynamodb, table, args.tenant)
+        else:
+            changes = {"plan": args.plan} if args.plan is not None else {}
+            settings = write(dynamodb, table, args.tenant, changes, datetime.now(UTC))
+            if args.aws and args.plan is not None:
+                import boto3
+
+                from infra.stage import chalice_config
+
+                app_name = chalice_config(args.stage, "api_handler").app_name
+                client = boto3.client("apigateway")
+                bind_usage_plan(client, app_name, args.stage, args.tenant, args.plan)
+        print(json.dumps(_shown(settings)))
+    except (InvalidFieldError, InvalidSettingError, LookupError) as error:
+        sys.exit(f"ops.tenants: {error}")
+    except Exception as error:  # the table or the emulator is out of reach
+        where = "AWS" if args.aws else "the local emulator; is `make dev` running?"
+        sys.exit(f"ops.tenants: cannot use {table} on {where} ({error})")
+
+
+if __name__ == "__main__":
+    main()

@@ -51,6 +51,7 @@ class Settings:
     worker_batch_size: int = 10
     worker_batching_window_seconds: int = 0
     worker_max_concurrency: int = 2
+    backlog_age_alarm_seconds: int = 900
     tenants_table_name: str = "robust-data-processor-tenants"
     usage_table_name: str = "robust-data-processor-usage"
     default_plan: str = "team"
@@ -92,6 +93,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "worker_batch_size": (1, 10),
     "worker_batching_window_seconds": (0, 300),
     "worker_max_concurrency": (2, 1000),
+    "backlog_age_alarm_seconds": (60, 86_400),
     "auth_cache_ttl_seconds": (0, 3600),
     "tenant_settings_ttl_seconds": (0, 3600),
 }

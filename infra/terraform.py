@@ -42,6 +42,7 @@ from infra.iam import (
     tracing,
 )
 from infra.stage import PROJECT_DIR, chalice_config, stage_settings
+from infra.tenancy import API_KEY_SOURCE, USAGE_TABLE_KEY, USAGE_TABLE_TTL, usage_plans
 
 CHALICE_TEMPLATE: Final = "chalice.tf.json"
 RESOURCES_FILE: Final = "resources.tf.json"
@@ -52,6 +53,7 @@ QUEUE: Final = "ingest_queue"
 DEAD_LETTER_QUEUE: Final = "dead_letter_queue"
 TABLE: Final = "logs_table"
 TENANTS_TABLE: Final = "tenants_table"
+USAGE_TABLE: Final = "usage_table"
 READER_ROLE: Final = "tenant_reader"
 DASHBOARD: Final = "dashboard"
 #: The `aws_region` data source naming the region the dashboard's widgets read.
@@ -186,7 +188,9 @@ def resources(stage: str) -> dict[str, Any]:
                 # The keys chalicelib writes and devstack/resources.py creates.
                 TABLE: _table(settings.table_name, "tenant_id", "log_id"),
                 TENANTS_TABLE: _table(settings.tenants_table_name, "key_id"),
+                USAGE_TABLE: _usage_table(settings),
             },
+            "aws_api_gateway_usage_plan": _usage_plans(stage),
             "aws_iam_role": {READER_ROLE: _reader_role(settings)},
             "aws_iam_role_policy": {
                 READER_ROLE: {
@@ -240,6 +244,30 @@ def _table(name: str, hash_key: str, range_key: str | None = None) -> dict[str, 
     }
 
 
+def _usage_table(settings: Settings) -> dict[str, Any]:
+    """The limiter's counters: expired by TTL, nothing worth a backup."""
+    table = _table(settings.usage_table_name, USAGE_TABLE_KEY)
+    del table["point_in_time_recovery"]
+    return table | {"ttl": {"attribute_name": USAGE_TABLE_TTL, "enabled": True}}
+
+
+def _usage_plans(stage: str) -> dict[str, Any]:
+    """A usage plan per plan on the API's stage, throttling each tenant's requests."""
+    api = chalice_config(stage, "api_handler")
+    stage_ref = ref("aws_api_gateway_stage", REST_API, "stage_name")
+    return {
+        _alarm_resource(plan.resource): {
+            "name": plan.name,
+            "description": plan.description,
+            "api_stages": [
+                {"api_id": ref("aws_api_gateway_rest_api", REST_API, "id"), "stage": stage_ref}
+            ],
+            "throttle_settings": {"rate_limit": plan.rate_limit, "burst_limit": plan.burst_limit},
+        }
+        for plan in usage_plans(api.app_name, stage)
+    }
+
+
 def _reader_role(settings: Settings) -> dict[str, Any]:
     """The role the API assumes, narrowed to one tenant per session, to read its logs."""
     trust = {
@@ -286,6 +314,7 @@ def resource_variables() -> dict[str, str]:
         "DEAD_LETTER_QUEUE_NAME": ref("aws_sqs_queue", DEAD_LETTER_QUEUE, "name"),
         "QUEUE_URL": ref("aws_sqs_queue", QUEUE, "url"),
         "TENANTS_TABLE_NAME": ref("aws_dynamodb_table", TENANTS_TABLE, "name"),
+        "USAGE_TABLE_NAME": ref("aws_dynamodb_table", USAGE_TABLE, "name"),
         "TENANT_READ_ROLE_ARN": ref("aws_iam_role", READER_ROLE, "arn"),
     }
 
@@ -297,6 +326,7 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
         "queue": ref("aws_sqs_queue", QUEUE, "arn"),
         "table": ref("aws_dynamodb_table", TABLE, "arn"),
         "tenants_table": ref("aws_dynamodb_table", TENANTS_TABLE, "arn"),
+        "usage_table": ref("aws_dynamodb_table", USAGE_TABLE, "arn"),
         "reader_role": ref("aws_iam_role", READER_ROLE, "arn"),
     }
     functions: dict[str, Any] = {}
@@ -327,6 +357,8 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
                     "scaling_config": {"maximum_concurrency": worker.worker_max_concurrency},
                 }
             },
+            # Usage plans read the tenant's API key from the authorizer's usageIdentifierKey.
+            "aws_api_gateway_rest_api": {REST_API: {"api_key_source": API_KEY_SOURCE}},
             # The stage is `aws_api_gateway_stage.rest_api` now; null leaves an argument unset.
             "aws_api_gateway_deployment": {
                 REST_API: {

@@ -254,3 +254,13 @@ def test_a_read_naming_another_tenant_in_a_header_is_403(
 def test_another_tenant_as_a_query_parameter_is_refused(client: Client, make_key: MakeKey) -> None:
     answer = client.http.get("/logs?tenant_id=beta_inc", headers=bearer(make_key("acme")))
     assert answer.status_code == 400
+
+
+def test_the_authorizer_answers_the_tenants_usage_key_for_its_usage_plan(aws: Any) -> None:
+    from chalice.app import AuthRequest
+
+    made = create_key(boto3.client("dynamodb"), aws.tenants_table_name, "acme", datetime.now(UTC))
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef/api/POST/ingest"
+    answer = authorize(f"Bearer {made.key}").to_dict(AuthRequest("TOKEN", made.key, arn))
+    assert answer["usageIdentifierKey"] == "robust-data-processor-dev-tenant-acme"
+    assert answer["context"]["tenant_id"] == "acme"

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
+from chalicelib.plans import PLANS
 from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
 from infra.stage import PROJECT_DIR, stage_settings
 from infra.template import SCAN_EXCEPTIONS, merge_template, package, resources_template
@@ -234,6 +235,7 @@ def test_roles_are_scoped_to_this_stacks_resources(
         "queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
         "table": {"Fn::GetAtt": ["LogsTable", "Arn"]},
         "tenants_table": {"Fn::GetAtt": ["TenantsTable", "Arn"]},
+        "usage_table": {"Fn::GetAtt": ["UsageTable", "Arn"]},
         "reader_role": {"Fn::Sub": reader},
     }
     grants = granted_actions(function, queue_url_known=True)
@@ -281,7 +283,8 @@ def test_the_authorizer_guards_reads_and_keyed_ingest_with_the_stages_cache_ttl(
         (path, method)
         for path, methods in api["paths"].items()
         for method, operation in methods.items()
-        if operation.get("security") == [{"api_key_authorizer": []}]
+        # behind the key authorizer, and metered by the tenant's usage plan (its API key)
+        if operation.get("security") == [{"api_key": []}, {"api_key_authorizer": []}]
     }
     assert settings.ingest_auth == "required"
     assert guarded == {("/ingest", "post"), ("/logs", "get"), ("/logs/{log_id}", "get")}
@@ -369,6 +372,7 @@ def test_dashboard_body_is_json_once_cloudformation_substitutes_it(
         "Worker",
         "DeadLetterQueueNotEmptyAlarm.Arn",
         "OldestLogWaitingAlarm.Arn",
+        "FallingBehindAlarm.Arn",
     }
     body = json.loads(PLACEHOLDER.sub("substituted-name", text))
     assert len(body["widgets"]) > 20
@@ -455,3 +459,32 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         tracing = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
         may_trace = traced and name != "TenantReaderRole"  # the reader role runs no code
         assert tracing == ([write_traces | {"Resource": "*"}] if may_trace else []), name
+
+
+def test_usage_plans_meter_tenants_by_the_authorizers_key(template: dict[str, Any]) -> None:
+    api = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert api["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+    plans = resources(template, "AWS::ApiGateway::UsagePlan")
+    assert {plan["Properties"]["UsagePlanName"] for plan in plans.values()} == {
+        f"robust-data-processor-{STAGE}-{name}" for name in PLANS
+    }
+    business = plans["UsagePlanBusiness"]["Properties"]
+    assert business["ApiStages"] == [
+        {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}
+    ]
+    assert business["Throttle"] == {"RateLimit": 1000, "BurstLimit": 10000}
+
+
+def test_the_usage_table_expires_its_counters(template: dict[str, Any]) -> None:
+    table = template["Resources"]["UsageTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "counter_id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    api_handler = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_handler["USAGE_TABLE_NAME"] == {"Ref": "UsageTable"}
+
+
+def test_an_alarm_says_when_the_stage_cannot_keep_up(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["FallingBehindAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (300, 5)
+    assert "250 concurrent workers" in alarm["AlarmDescription"]

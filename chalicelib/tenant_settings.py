@@ -82,9 +82,9 @@ class TenantSettings:
     tenant_id: str
     values: Mapping[str, Any]
 
-    def plan(self) -> str:
-        """The tenant's plan, else the stage's `DEFAULT_PLAN`."""
-        return str(self.values.get("plan") or get_settings().default_plan)
+    def plan(self, default: str | None = None) -> str:
+        """The tenant's plan, else `default`, else this process's stage's `DEFAULT_PLAN`."""
+        return str(self.values.get("plan") or default or get_settings().default_plan)
 
 
 def item_key(tenant_id: str) -> dict[str, Any]:

@@ -67,6 +67,11 @@ def fair_order(
     return [visible[position] for _, position in sorted(ranked)]
 
 
+def _tenant(message: Any) -> object:
+    """A message's tenant for fairness: its group, else itself (as SQS counts it)."""
+    return message.group_id if message.group_id is not None else message.id
+
+
 def deliver_fairly() -> None:
     """Make moto's standard queues fair queues: receives take turns between message groups.
 
@@ -84,8 +89,8 @@ def deliver_fairly() -> None:
         visible = arrival.fget(queue)  # type: ignore[attr-defined]
         if queue.fifo_queue:
             return list(visible)
-        in_flight = Counter(m.group_id for m in queue.pending_messages if not m.visible)
-        return fair_order(visible, lambda message: message.group_id, in_flight)
+        in_flight = Counter(_tenant(m) for m in queue.pending_messages if not m.visible)
+        return fair_order(visible, _tenant, in_flight)
 
     models.Queue.messages = property(fair)  # type: ignore[method-assign,assignment]
 

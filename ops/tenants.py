@@ -21,46 +21,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.message import InvalidFieldError
-from chalicelib.plans import PLANS, usage_identifier_key
+from chalicelib.plans import PLANS
 from chalicelib.tenant_settings import InvalidSettingError, TenantSettings, stored, write
-from infra.tenancy import usage_plan_name
-from ops.keys import tenants_table
+from ops.keys import default_plan, tenants_table
+from ops.usage_plans import bind_usage_plan
 
 
-def bind_usage_plan(apigateway: Any, app_name: str, stage: str, tenant_id: str, plan: str) -> str:
-    """Make the tenant's API Gateway key (once) and put it in `plan`'s usage plan alone.
-
-    Returns the key's id. The key's value is the tenant's `usageIdentifierKey`, which the
-    authorizer answers; clients never see or send it.
-    """
-    value = usage_identifier_key(stage, tenant_id)
-    name = f"{app_name}-{stage}-{tenant_id}"
-    found = apigateway.get_api_keys(nameQuery=name, includeValues=True)["items"]
-    matching = [key for key in found if key.get("value") == value]
-    if matching:
-        key_id = str(matching[0]["id"])
-    else:
-        key_id = str(apigateway.create_api_key(name=name, value=value, enabled=True)["id"])
-    wanted = usage_plan_name(app_name, stage, plan)
-    names = {usage_plan_name(app_name, stage, other): other for other in PLANS}
-    plans = apigateway.get_usage_plans(keyId=key_id)["items"]
-    for usage_plan in plans:
-        if usage_plan["name"] in names and usage_plan["name"] != wanted:
-            apigateway.delete_usage_plan_key(usagePlanId=usage_plan["id"], keyId=key_id)
-    if not any(usage_plan["name"] == wanted for usage_plan in plans):
-        every = apigateway.get_usage_plans()["items"]
-        target = [usage_plan for usage_plan in every if usage_plan["name"] == wanted]
-        if not target:
-            raise LookupError(f"no usage plan {wanted!r}: is stage {stage!r} deployed?")
-        apigateway.create_usage_plan_key(
-            usagePlanId=target[0]["id"], keyId=key_id, keyType="API_KEY"
-        )
-    return key_id
-
-
-def _shown(settings: TenantSettings) -> dict[str, Any]:
+def _shown(settings: TenantSettings, default_plan: str) -> dict[str, Any]:
     """What `show` and `set` print: the stored values and the plan in effect, in words."""
-    plan = PLANS[settings.plan()]
+    plan = PLANS[settings.plan(default_plan)]
     return {
         "tenant_id": settings.tenant_id,
         "stored": dict(settings.values),
@@ -90,14 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             changes = {"plan": args.plan} if args.plan is not None else {}
             settings = write(dynamodb, table, args.tenant, changes, datetime.now(UTC))
             if args.aws and args.plan is not None:
-                import boto3
-
-                from infra.stage import chalice_config
-
-                app_name = chalice_config(args.stage, "api_handler").app_name
-                client = boto3.client("apigateway")
-                bind_usage_plan(client, app_name, args.stage, args.tenant, args.plan)
-        print(json.dumps(_shown(settings)))
+                bind_usage_plan(args.stage, args.tenant, args.plan)
+        print(json.dumps(_shown(settings, default_plan(args.stage))))
     except (InvalidFieldError, InvalidSettingError, LookupError) as error:
         sys.exit(f"ops.tenants: {error}")
     except Exception as error:  # the table or the emulator is out of reach

@@ -18,7 +18,8 @@ from chalicelib.tenant_settings import (
     stored,
     write,
 )
-from ops.tenants import bind_usage_plan, main
+from ops.tenants import main
+from ops.usage_plans import put_in_usage_plan
 
 NOW = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
 
@@ -123,8 +124,8 @@ def test_the_tenant_key_is_in_its_plan_usage_plan_alone(aws: Any) -> None:
         for name in ("free", "team", "business")
     }
     assert api
-    key_id = bind_usage_plan(apigateway, "rdp", "dev", "acme", "free")
-    assert bind_usage_plan(apigateway, "rdp", "dev", "acme", "business") == key_id
+    key_id = put_in_usage_plan(apigateway, "rdp", "dev", "acme", "free")
+    assert put_in_usage_plan(apigateway, "rdp", "dev", "acme", "business") == key_id
 
     def members(plan: str) -> list[str]:
         return [

@@ -87,12 +87,14 @@ chaos: $(INSTALLED)
 	$(BIN)/python -m soak --report docs/reliability.md
 
 ## load: drive the local stack at RATE (2500/min) with CHARS (100) a log, TENANTS (20) of which
-##       NOISY (1x100: one sending 100x a quiet one's rate), for SECONDS (120) with and without
-##       the flood, at CONCURRENCY (250) workers; per tenant figures and docs/load.md with a plot
+##       NOISY (1x100: one sending 100x a quiet one's rate), for SECONDS (120) without the flood,
+##       with it at CONCURRENCY (250) workers, and with it at OVERLOAD (150, 0: skip) workers;
+##       per tenant figures and docs/load.md with a plot
 load: $(INSTALLED)
 	$(BIN)/python -m soak.load_main --rate $(or $(RATE),2500/min) --chars $(or $(CHARS),100) \
 		--tenants $(or $(TENANTS),20) --noisy $(or $(NOISY),1x100) \
-		--seconds $(or $(SECONDS),120) --concurrency $(or $(CONCURRENCY),250) --report docs/load.md
+		--seconds $(or $(SECONDS),120) --concurrency $(or $(CONCURRENCY),250) \
+		--overload-concurrency $(or $(OVERLOAD),150) --report docs/load.md
 
 ## redrive: list make dev's dead-letter queue, then move its messages back to the ingest queue
 ##          (INSPECT=1: only list; AWS=1: the deployed STAGE's, with StartMessageMoveTask)

@@ -179,17 +179,17 @@ class _Counters:
             ":logs_room": {"N": str(window.logs - logs)},
             ":expires": {"N": str(int(window.resets_at) + COUNTER_GRACE_SECONDS)},
         }
-        update = "ADD logs :logs SET expires_at = if_not_exists(expires_at, :expires)"
-        condition = "attribute_not_exists(logs) OR logs <= :logs_room"
+        # `#logs` and `#bytes`: the attribute names, kept out of DynamoDB's reserved words.
+        update = "ADD #logs :logs SET expires_at = if_not_exists(expires_at, :expires)"
+        condition = "attribute_not_exists(#logs) OR #logs <= :logs_room"
+        names = {"#logs": "logs"}
         if window.bytes is not None:
             values |= {":bytes": {"N": str(size)}, ":bytes_room": {"N": str(window.bytes - size)}}
-            update = (
-                "ADD logs :logs, #bytes :bytes SET expires_at = if_not_exists(expires_at, :expires)"
-            )
+            update = update.replace("ADD #logs :logs", "ADD #logs :logs, #bytes :bytes")
             condition = (
-                "attribute_not_exists(logs) OR (logs <= :logs_room AND #bytes <= :bytes_room)"
+                "attribute_not_exists(#logs) OR (#logs <= :logs_room AND #bytes <= :bytes_room)"
             )
-        names = {"#bytes": "bytes"} if window.bytes is not None else {}
+            names["#bytes"] = "bytes"
         try:
             dynamodb.update_item(
                 TableName=get_settings().usage_table_name,
@@ -197,7 +197,7 @@ class _Counters:
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": names} if names else {}),
+                ExpressionAttributeNames=names,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except dynamodb.exceptions.ConditionalCheckFailedException as error:

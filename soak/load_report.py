@@ -123,6 +123,7 @@ def markdown(report: LoadReport, plot_name: str) -> str:
         f"- {_queue_summary(report.flood)}",
         f"- Quiet tenants' p99 dwell: {_seconds(base.dwell(0.99))} s without the flood, "
         f"{_seconds(flood.dwell(0.99))} s with it: **{ratio:.2f}x** (target: within 2x).",
+        *_overload_lines(report),
         "",
         f"![queue depth and oldest log's age over time]({plot_name})",
         "",
@@ -134,12 +135,38 @@ def markdown(report: LoadReport, plot_name: str) -> str:
         "",
         *_tenant_table(report.flood),
         "",
+        *(
+            ["## Per tenant, overload", "", *_tenant_table(report.overload), ""]
+            if report.overload
+            else []
+        ),
     ]
     return "\n".join(lines)
+
+
+def _overload_lines(report: LoadReport) -> list[str]:
+    """The overload phase's verdict: the noisy tenant's backlog, and the quiet tenants' dwell."""
+    overload = report.overload
+    if overload is None:
+        return []
+    quiet, base = overload.quiet(), report.baseline.quiet()
+    noisy = [overload.figures[t.name] for t in overload.tenants if t.noisy]
+    noisy_p99 = max(f.dwell(0.99) for f in noisy)
+    ratio = quiet.dwell(0.99) / base.dwell(0.99) if quiet.dwell_ms and base.dwell_ms else math.nan
+    rate = sum(t.rate for t in overload.tenants)
+    needed = rate * report.options.chars * report.work_seconds_per_char
+    return [
+        f"- {_queue_summary(overload)}",
+        f"- Overload, {report.options.overload_concurrency} workers for a flood that needs "
+        f"{needed:.0f}: "
+        f"the noisy tenant's p99 dwell grows to {_seconds(noisy_p99)} s while the quiet "
+        f"tenants' stays {_seconds(quiet.dwell(0.99))} s, **{ratio:.2f}x** their baseline: the "
+        "fair queue hands their logs out ahead of the backlog.",
+    ]
 
 
 def write_report(report: LoadReport, path: Path) -> None:
     """Write the Markdown report and its SVG plot beside it."""
     plot = path.with_suffix(".svg")
-    plot.write_text(svg([report.baseline, report.flood]))
+    plot.write_text(svg(report.phases))
     path.write_text(markdown(report, plot.name))

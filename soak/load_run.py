@@ -8,6 +8,9 @@ prod's shape: one log a batch and `--concurrency` workers at once. Then, twice:
 2. *flood*: the same, plus the noisy tenants sending `factor` times a quiet tenant's rate,
    which makes up the whole `--rate`.
 
+With `--overload-concurrency`, a third phase, *overload*, repeats the flood with fewer workers
+than it needs: the backlog then grows, and only the fair queue keeps it off the quiet tenants.
+
 Each phase posts open-loop (on schedule, whatever the answers) for `--seconds`, then waits for
 the queue to drain. Per tenant it counts logs accepted (202), throttled (429) and stored, and
 the dwell (ingest to stored, the worker's `lag_ms`) at p50 and p99; every second it samples
@@ -52,6 +55,7 @@ class LoadOptions:
     noisy_factor: float = 100
     seconds: float = 120
     concurrency: int = 250
+    overload_concurrency: int = 0  # 0: no overload phase
     senders: int = 24
     seed: int = 20261129
     drain_limit_seconds: float = 180
@@ -343,6 +347,12 @@ class LoadReport:
     baseline: Phase
     flood: Phase
     work_seconds_per_char: float
+    overload: Phase | None = None
+
+    @property
+    def phases(self) -> list[Phase]:
+        """Every phase that ran, in order."""
+        return [self.baseline, self.flood, *([self.overload] if self.overload else [])]
 
 
 def environment(options: LoadOptions) -> dict[str, str]:
@@ -367,9 +377,15 @@ def run(options: LoadOptions) -> LoadReport:
         logs = ConsumerLogs(options.log_dir)
         baseline = run_phase(stack, options, "baseline", False, logs)
         flood = run_phase(stack, options, "flood", True, logs)
+        overload = None
+        if options.overload_concurrency:
+            stack.worker_env["WORKER_MAX_CONCURRENCY"] = str(options.overload_concurrency)
+            stack.restart_consumer()  # a fleet capped lower, as a smaller MaximumConcurrency
+            overload = run_phase(stack, options, "overload", True, logs)
     finally:
         stack.stop()
-    return LoadReport(options, baseline, flood, stack.settings.work_seconds_per_char)
+    work = stack.settings.work_seconds_per_char
+    return LoadReport(options, baseline, flood, work, overload)
 
 
 def by_tenant_lines(phase: Phase) -> Iterator[str]:
@@ -385,7 +401,7 @@ def by_tenant_lines(phase: Phase) -> Iterator[str]:
 def json_figures(report: LoadReport) -> str:
     """The figures as JSON, for build/load/figures.json."""
     phases = {}
-    for phase in (report.baseline, report.flood):
+    for phase in report.phases:
         phases[phase.name] = {
             "kept_up": phase.kept_up,
             "drained": phase.drained,

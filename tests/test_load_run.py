@@ -45,6 +45,7 @@ def test_a_short_load_keeps_up_stores_every_log_and_reports(tmp_path: Path) -> N
         noisy_factor=10,
         seconds=8,
         concurrency=20,
+        overload_concurrency=4,  # the flood needs 10 workers
         drain_limit_seconds=60,
         log_dir=tmp_path / "load",
     )
@@ -57,8 +58,14 @@ def test_a_short_load_keeps_up_stores_every_log_and_reports(tmp_path: Path) -> N
             assert 1.0 <= figures.dwell(0.5) < 1.0 + 5  # the work, plus the queue's share
     assert "noisy-1" in report.flood.figures
     assert "noisy-1" not in report.baseline.figures
+    overload = report.overload
+    assert overload is not None
+    assert overload.drained
+    # Short of workers, the noisy tenant's backlog waits; the fair queue serves the quiet first.
+    assert overload.quiet().dwell(0.99) < 0.5 * overload.figures["noisy-1"].dwell(0.99)
     write_report(report, tmp_path / "load.md")
     text = (tmp_path / "load.md").read_text()
     assert "## Per tenant, flood" in text
     assert "| noisy-1 |" in text
-    assert (tmp_path / "load.svg").read_text().count("<polyline") == 6
+    assert "## Per tenant, overload" in text
+    assert (tmp_path / "load.svg").read_text().count("<polyline") == 9

@@ -115,7 +115,9 @@ def markdown(report: LoadReport, plot_name: str) -> str:
         f"({report.work_seconds_per_char} s a character, {work:.1f} s a log), "
         f"one log a batch and {options.concurrency} concurrent workers (prod's shape, "
         "[capacity.md](capacity.md)). The baseline phase sends only the quiet tenants; the "
-        "flood phase adds the noisy one. Dwell is ingest to stored (the worker's `lag_ms`).",
+        "flood phase adds the noisy one. Dwell is ingest to stored (the worker's `lag_ms`). "
+        "What caps the local stack above this rate (the emulator, not our code) is in "
+        "[capacity.md](capacity.md#the-local-stacks-ceiling).",
         "",
         "## Verdict",
         "",

@@ -69,3 +69,12 @@ def test_a_short_load_keeps_up_stores_every_log_and_reports(tmp_path: Path) -> N
     assert "| noisy-1 |" in text
     assert "## Per tenant, overload" in text
     assert (tmp_path / "load.svg").read_text().count("<polyline") == 9
+
+
+@pytest.mark.e2e
+def test_the_emulators_cost_per_log_is_measured_call_by_call() -> None:
+    from soak.emulator_cost import measure
+
+    costs = measure(backlog=10, calls=5)
+    assert set(costs) == {"SendMessage", "ReceiveMessage", "DeleteMessageBatch", "PutItem"}
+    assert all(ms > 0 for ms in costs.values())

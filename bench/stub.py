@@ -138,13 +138,10 @@ def stub_environment(endpoint: str) -> dict[str, str]:
 
 
 def _forget_process_state() -> None:
-    """Drop the settings, clients and queue URL this process cached, as a new instance would."""
-    from chalicelib import clients, config, queue
+    """Drop everything this process cached, as a new instance would (`forget_all`)."""
+    from chalicelib import process_state
 
-    config.get_settings.cache_clear()
-    clients.client.cache_clear()
-    clients._session.cache_clear()
-    queue.queue_url.cache_clear()
+    process_state.forget_all()
 
 
 @contextmanager

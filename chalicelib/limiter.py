@@ -2,7 +2,9 @@
 
 `admit(tenant, sizes)` is the one entry point: ingest calls it once per request with the byte
 size of each of its logs and learns how many of them, in request order, are admitted, and if not
-all, which limit refused the rest and when it resets (the 429's `Retry-After`).
+all, which limit refused the rest and when it resets (the 429's `Retry-After`). A batch that
+names several tenants (open ingest) goes through `admit_each`: one `admit` per tenant, and a
+verdict per log in request order.
 
 How it counts, for cost: each instance takes *leases* from shared counters in the usage table,
 one conditional `UpdateItem` (`ADD`) per lease, and spends them locally, so a log costs no write
@@ -277,3 +279,21 @@ def admit(tenant_id: str, sizes: Sequence[int], now: float | None = None) -> Adm
         }
         emit("limiter", fields, "ERROR", {LIMITER_UNAVAILABLE: 1}, "failed_open")
         return Admission(len(sizes))
+
+
+def admit_each(logs: Sequence[tuple[str, int]]) -> list[Refusal | None]:
+    """Per log of a batch, in request order: None if admitted, else the 429 that refuses it.
+
+    `logs` are (tenant, bytes) pairs. The limiter is asked once per tenant of the batch, so a
+    batch of 1,000 logs of one tenant costs one decision; within a tenant, the first logs are
+    admitted and the rest refused, as `admit` decides.
+    """
+    positions: dict[str, list[int]] = {}
+    for position, (tenant_id, _) in enumerate(logs):
+        positions.setdefault(tenant_id, []).append(position)
+    verdicts: list[Refusal | None] = [None] * len(logs)
+    for tenant_id, indexes in positions.items():
+        admission = admit(tenant_id, [logs[index][1] for index in indexes])
+        for index in indexes[admission.admitted :]:
+            verdicts[index] = admission.refusal
+    return verdicts

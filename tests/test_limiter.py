@@ -163,3 +163,16 @@ def test_queued_logs_carry_their_tenant_as_message_group(aws: Any) -> None:
         QueueUrl=aws.queue_url, MessageSystemAttributeNames=["MessageGroupId"]
     )["Messages"][0]
     assert message["Attributes"]["MessageGroupId"] == "beta"
+
+
+def test_a_batch_is_decided_once_per_tenant_in_request_order(aws: Any) -> None:
+    _on_plan(aws, "acme", "free")
+    allowance = FREE.logs_per_rate_window
+    batch = [("acme", 10)] * allowance + [("beta", 10), ("acme", 10), ("beta", 10)]
+    verdicts = limiter.admit_each(batch)
+    assert verdicts[:allowance] == [None] * allowance
+    assert verdicts[allowance] is None  # beta, on the default plan, is far from its limits
+    refused = verdicts[allowance + 1]
+    assert refused is not None
+    assert refused.limit == "rate_limit"
+    assert verdicts[allowance + 2] is None

@@ -82,6 +82,22 @@ def _tenant_table(phase: Phase) -> list[str]:
     return rows
 
 
+def _queue_over_time(phases: Sequence[Phase], every_seconds: float = 10) -> list[str]:
+    """The queue every `every_seconds` of each phase: waiting, in flight, oldest log's age."""
+    rows = ["| phase | second | waiting | in flight | oldest unstored log (s) |"]
+    rows.append("| --- | ---: | ---: | ---: | ---: |")
+    for phase in phases:
+        next_at = 0.0
+        for sample in phase.samples:
+            if sample.seconds >= next_at:
+                rows.append(
+                    f"| {phase.name} | {sample.seconds:.0f} | {sample.waiting} | "
+                    f"{sample.in_flight} | {sample.oldest_age:.1f} |"
+                )
+                next_at = sample.seconds + every_seconds
+    return rows
+
+
 def _queue_summary(phase: Phase) -> str:
     samples = phase.samples
     deepest = max((s.waiting for s in samples), default=0)
@@ -128,6 +144,10 @@ def markdown(report: LoadReport, plot_name: str) -> str:
         *_overload_lines(report),
         "",
         f"![queue depth and oldest log's age over time]({plot_name})",
+        "",
+        "## The queue over time",
+        "",
+        *_queue_over_time(report.phases),
         "",
         "## Per tenant, baseline",
         "",

@@ -68,6 +68,8 @@ def test_a_short_load_keeps_up_stores_every_log_and_reports(tmp_path: Path) -> N
     assert "## Per tenant, flood" in text
     assert "| noisy-1 |" in text
     assert "## Per tenant, overload" in text
+    assert "## The queue over time" in text
+    assert "| overload | 1 |" in text  # the first sample, a second in
     assert (tmp_path / "load.svg").read_text().count("<polyline") == 9
 
 

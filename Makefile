@@ -10,7 +10,7 @@ PEERS_VENV := .venv-peers
 PEERS_INSTALLED := $(PEERS_VENV)/.installed-$(shell cat requirements-peers.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key chaos redrive bench policies package package-resources package-terraform deploy clean
+.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan chaos load redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@echo "Installing the project's Python packages into $(VENV) (requirements-dev.txt); the first time takes a minute or two..."
@@ -93,10 +93,30 @@ revoke-key: $(INSTALLED)
 	@test -n "$(KEY_ID)" || { echo "set KEY_ID=<key id>"; exit 2; }
 	$(BIN)/python -m ops.keys --stage $(STAGE) $(if $(AWS),--aws) revoke $(KEY_ID)
 
+## tenant: show TENANT's settings and the limits of its plan (AWS=1: the deployed STAGE's)
+tenant: $(INSTALLED)
+	@test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
+	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) show $(TENANT)
+
+## tenant-plan: put TENANT on PLAN (free, team or business); AWS=1 also binds its usage plan
+tenant-plan: $(INSTALLED)
+	@test -n "$(TENANT)" -a -n "$(PLAN)" || { echo "set TENANT=<tenant id> PLAN=<plan>"; exit 2; }
+	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) set $(TENANT) --plan $(PLAN)
+
 ## chaos: soak the local stack with load, crashes and injected faults, reconcile every log, and
 ##        write docs/reliability.md from the run; fails if a log is lost, doubled or misplaced
 chaos: $(INSTALLED)
 	$(BIN)/python -m soak --report docs/reliability.md
+
+## load: drive the local stack at RATE (2500/min) with CHARS (100) a log, TENANTS (20) of which
+##       NOISY (1x100: one sending 100x a quiet one's rate), for SECONDS (120) without the flood,
+##       with it at CONCURRENCY (250) workers, and with it at OVERLOAD (150, 0: skip) workers;
+##       per tenant figures and docs/load.md with a plot
+load: $(INSTALLED)
+	$(BIN)/python -m soak.load_main --rate $(or $(RATE),2500/min) --chars $(or $(CHARS),100) \
+		--tenants $(or $(TENANTS),20) --noisy $(or $(NOISY),1x100) \
+		--seconds $(or $(SECONDS),120) --concurrency $(or $(CONCURRENCY),250) \
+		--overload-concurrency $(or $(OVERLOAD),150) --report docs/load.md
 
 ## redrive: list make dev's dead-letter queue, then move its messages back to the ingest queue
 ##          (INSPECT=1: only list; AWS=1: the deployed STAGE's, with StartMessageMoveTask)

@@ -49,6 +49,9 @@ def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
 
 # INGEST_AUTH=open keeps the original, unauthenticated ingest; `required` puts it behind keys.
 _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" else None
+# Routes behind the authorizer are metered by the tenant's API Gateway usage plan: the key is the
+# authorizer's `usageIdentifierKey` (the API's key source is AUTHORIZER), never a client header.
+# `chalice local` and the test client ignore it; `infra/template.py` sets the key source.
 
 
 @app.route(
@@ -56,6 +59,7 @@ _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" e
     methods=["POST"],
     content_types=["*/*"],  # every media type reaches `normalize`, which answers the 415s
     authorizer=_ingest_authorizer,
+    api_key_required=_ingest_authorizer is not None,
 )
 def ingest_log() -> Response:
     """Accept one log or a batch; 202 means every valid log is durably queued."""
@@ -70,6 +74,7 @@ def ingest_log() -> Response:
     methods=["POST"],
     content_types=["*/*"],  # `accept_export` answers the 415s, as `/ingest` does
     authorizer=_ingest_authorizer,
+    api_key_required=_ingest_authorizer is not None,
 )
 def export_logs() -> Response:
     """OTLP/HTTP logs: each record one log; 200 means every valid one is durably queued."""
@@ -84,14 +89,14 @@ def _reader(request: Request) -> Callable[[], str]:
     return lambda: caller_tenant(request.context, request.headers.get("x-tenant-id"))
 
 
-@app.route("/logs", methods=["GET"], authorizer=api_key_authorizer)
+@app.route("/logs", methods=["GET"], authorizer=api_key_authorizer, api_key_required=True)
 def list_tenant_logs() -> dict[str, Any]:
     """One page of the calling tenant's processed logs."""
     request = _request()
     return list_logs(_reader(request), request.query_params, _request_id(request))
 
 
-@app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer)
+@app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer, api_key_required=True)
 def get_tenant_log(log_id: str) -> dict[str, Any]:
     """One of the calling tenant's processed logs, or 404."""
     request = _request()

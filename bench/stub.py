@@ -1,12 +1,13 @@
 """A tiny AWS stand-in on 127.0.0.1, so botocore's real serialization, signing and HTTP run.
 
-It answers SQS `SendMessage` and `SendMessageBatch` and DynamoDB `PutItem` (honouring the
-`attribute_not_exists` condition) and `GetItem` (the authorizer's key lookup), in the JSON
-protocol boto3 speaks to both services, with HTTP/1.1 keep-alive as AWS does. It counts the calls
-of each operation (`GET /calls`, read with `stub_calls`), so a benchmark can say how many requests
-AWS would bill. It answers as fast as plain Python can, so the
-time it adds is a small, equal share of every measured call: the ratios against bare boto3 are
-harsher here than against AWS, whose round trip takes milliseconds.
+It answers SQS `SendMessage` and `SendMessageBatch`, and DynamoDB `PutItem` (honouring the
+`attribute_not_exists` condition), `GetItem` (the authorizer's key lookup, a tenant's settings)
+and `UpdateItem` (the limiter's leases, always granted: a bench never reaches a quota), in the
+JSON protocol boto3 speaks to both services, with HTTP/1.1 keep-alive as AWS does. It counts the
+calls of each operation (`GET /calls`, read with `stub_calls`), so a benchmark can say how many
+requests AWS would bill. It answers as fast as plain Python can, so the time it adds is a small,
+equal share of every measured call: the ratios against bare boto3 are harsher here than against
+AWS, whose round trip takes milliseconds.
 
 Run in its own process (`python -m bench.stub`, printing its port), so it never competes with
 the measured code for the interpreter lock.
@@ -93,11 +94,16 @@ def _get_item(request: dict[str, Any], store: _Store) -> Answer:
     return 200, {} if item is None else {"Item": item}
 
 
+def _update_item(request: dict[str, Any], store: _Store) -> Answer:
+    return 200, {}
+
+
 _OPERATIONS: dict[str, Callable[[dict[str, Any], _Store], Answer]] = {
     "AmazonSQS.SendMessage": _send_message,
     "AmazonSQS.SendMessageBatch": _send_message_batch,
     "DynamoDB_20120810.PutItem": _put_item,
     "DynamoDB_20120810.GetItem": _get_item,
+    "DynamoDB_20120810.UpdateItem": _update_item,
 }
 
 

@@ -21,13 +21,34 @@ from chalice.app import (
     UnauthorizedError,
 )
 
+from chalicelib.config import get_settings
 from chalicelib.errors import KEY_REQUIRED, REASON_KEY, unavailable_on_aws_failure
 from chalicelib.keys import KeyRejectedError, resolve
+from chalicelib.plans import usage_identifier_key
 from chalicelib.telemetry import describe_error, elapsed_ms, emit
 
 #: Every route behind the authorizer. API Gateway caches one verdict per key for all of them.
 PROTECTED_ROUTES: Final = ("/ingest", "/v1/logs", "/logs", "/logs/*")
 ANONYMOUS: Final = "anonymous"
+
+
+class MeteredAuthResponse(AuthResponse):
+    """An answer that also names the API Gateway key metering the tenant (`usageIdentifierKey`).
+
+    Chalice 1.34's `AuthResponse.to_dict` writes only `principalId`, `policyDocument` and
+    `context`; API Gateway reads `usageIdentifierKey` beside them when the API's key source is
+    `AUTHORIZER`, to apply the tenant's usage plan.
+    """
+
+    def __init__(
+        self, routes: list[str], principal_id: str, context: dict[str, str], usage_key: str
+    ) -> None:
+        super().__init__(list(routes), principal_id, context)
+        self.usage_key = usage_key
+
+    def to_dict(self, request: AuthRequest) -> dict[str, Any]:
+        """Chalice's answer plus `usageIdentifierKey`."""
+        return super().to_dict(request) | {"usageIdentifierKey": self.usage_key}
 
 
 def _whole_api(method_arn: str) -> str:
@@ -72,9 +93,9 @@ def authorize(request: AuthRequest) -> dict[str, Any]:
         failed = {"outcome": "failed", "status": error.STATUS_CODE, **describe_error(error)}
         emit("auth", failed | {"duration_ms": elapsed_ms(started)}, "ERROR")
         raise
-    verdict = AuthResponse(
-        list(PROTECTED_ROUTES), tenant_id, {"tenant_id": tenant_id, "key_id": key_id}
-    )
+    usage_key = usage_identifier_key(get_settings().stage, tenant_id)
+    context = {"tenant_id": tenant_id, "key_id": key_id}
+    verdict = MeteredAuthResponse(list(PROTECTED_ROUTES), tenant_id, context, usage_key)
     return verdict.to_dict(request)
 
 

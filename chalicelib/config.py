@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from chalicelib.plans import PLANS
 from chalicelib.process_state import kept
 
 IngestAuth = Literal["open", "required"]
@@ -50,7 +51,11 @@ class Settings:
     worker_batch_size: int = 10
     worker_batching_window_seconds: int = 0
     worker_max_concurrency: int = 2
+    backlog_age_alarm_seconds: int = 900
     tenants_table_name: str = "robust-data-processor-tenants"
+    usage_table_name: str = "robust-data-processor-usage"
+    default_plan: str = "team"
+    tenant_settings_ttl_seconds: int = 60
     ingest_auth: IngestAuth = "required"
     auth_cache_ttl_seconds: int = 300
     tenant_read_role_arn: str | None = None
@@ -88,10 +93,19 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "worker_batch_size": (1, 10),
     "worker_batching_window_seconds": (0, 300),
     "worker_max_concurrency": (2, 1000),
+    "backlog_age_alarm_seconds": (60, 86_400),
     "auth_cache_ttl_seconds": (0, 3600),
+    "tenant_settings_ttl_seconds": (0, 3600),
 }
 #: Settings read as plain strings.
-_NAMES = ("table_name", "queue_name", "dead_letter_queue_name", "tenants_table_name", "stage")
+_NAMES = (
+    "table_name",
+    "queue_name",
+    "dead_letter_queue_name",
+    "tenants_table_name",
+    "usage_table_name",
+    "stage",
+)
 _FLAGS = {"true": True, "false": False}
 
 
@@ -119,6 +133,14 @@ def _ingest_auth(raw: str | None, default: IngestAuth) -> IngestAuth:
     raise ConfigError(f"INGEST_AUTH={raw!r} must be one of {', '.join(INGEST_AUTH_MODES)}")
 
 
+def _default_plan(raw: str | None, default: str) -> str:
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip() not in PLANS:
+        raise ConfigError(f"DEFAULT_PLAN={raw!r} must be one of {', '.join(PLANS)}")
+    return raw.strip()
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -138,6 +160,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     values["queue_url"] = env.get("QUEUE_URL") or None
     values["tenant_read_role_arn"] = env.get("TENANT_READ_ROLE_ARN") or None
     values["ingest_auth"] = _ingest_auth(env.get("INGEST_AUTH"), defaults.ingest_auth)
+    values["default_plan"] = _default_plan(env.get("DEFAULT_PLAN"), defaults.default_plan)
     values["metrics_by_tenant"] = _flag(env, "METRICS_BY_TENANT", defaults.metrics_by_tenant)
     for field in _BOUNDS:
         values[field] = _number(env, field, getattr(defaults, field))

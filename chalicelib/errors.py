@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from chalice.app import ChaliceViewError
+from chalice.app import ChaliceViewError, Response
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,26 @@ _MISSING_SETTING: Final = {
     "NoCredentialsError": "no AWS credentials were found: set AWS_ACCESS_KEY_ID and "
     "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)",
 }
+
+
+class TooManyLogsError(ChaliceViewError):
+    """The tenant is over a limit of its plan; `Retry-After` says when it resets.
+
+    Chalice answers view errors without headers, so the route answers this one itself with
+    `response()`.
+    """
+
+    STATUS_CODE = 429
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+    def response(self) -> Response:
+        """The 429 answer: the usual error body, and `Retry-After` in seconds."""
+        body = {"Code": type(self).__name__, "Message": str(self)}
+        headers: dict[str, str | list[str]] = {"Retry-After": str(self.retry_after_seconds)}
+        return Response(body=body, status_code=self.STATUS_CODE, headers=headers)
 
 
 @contextlib.contextmanager

@@ -21,10 +21,12 @@ from chalice.app import ChaliceViewError
 from chalicelib import queue
 from chalicelib.batch import Item, check_count
 from chalicelib.config import get_settings
-from chalicelib.errors import ServiceUnavailableError
+from chalicelib.errors import ServiceUnavailableError, TooManyLogsError
+from chalicelib.limiter import admit_each
 from chalicelib.limits import check_fits
 from chalicelib.metrics import INGEST_ACCEPTED, INGEST_DURATION, INGEST_REJECTED, Metric
 from chalicelib.normalize import LogContext, log_message, read_request
+from chalicelib.store import utf8_size
 from chalicelib.telemetry import Level, describe_error, elapsed_ms, emit
 
 _WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
@@ -60,15 +62,36 @@ class Outcome:
         return 202 if self.error is None else self.error.STATUS_CODE
 
 
-def _send(bodies: list[str]) -> list[ServiceUnavailableError | None]:
-    """Queue `bodies`: one log keeps the single `SendMessage`, its fastest path."""
+def _send(bodies: list[str], tenants: list[str]) -> list[ServiceUnavailableError | None]:
+    """Queue `bodies`, each in its tenant's message group (`MessageGroupId`).
+
+    One log keeps the single `SendMessage`, its fastest path.
+    """
     if len(bodies) != 1:
-        return queue.send_all(bodies) if bodies else []
+        return queue.send_all(bodies, tenants) if bodies else []
     try:
-        queue.send(bodies[0])
+        queue.send(bodies[0], tenants[0])
     except ServiceUnavailableError as error:
         return [error]
     return [None]
+
+
+def _over_limits(outcomes: list[Outcome], waiting: list[int], sizes: list[int]) -> list[int]:
+    """Refuse, as 429 outcomes, the waiting logs their tenants' plans do not admit now.
+
+    The limiter decides once per tenant of the request, in logs and bytes of text; returns the
+    positions still to send.
+    """
+    logs = [(str(outcomes[p].tenant_id), size) for p, size in zip(waiting, sizes, strict=True)]
+    verdicts = admit_each(logs)
+    admitted = []
+    for position, refusal in zip(waiting, verdicts, strict=True):
+        if refusal is None:
+            admitted.append(position)
+        else:
+            error = TooManyLogsError(refusal.message, refusal.retry_after_seconds)
+            outcomes[position] = replace(outcomes[position], error=error)
+    return admitted
 
 
 def enqueue_logs(items: Sequence[Item], context: LogContext) -> list[Outcome]:
@@ -85,8 +108,8 @@ def enqueue_logs(items: Sequence[Item], context: LogContext) -> list[Outcome]:
     check_count(len(items))
     settings = get_settings()
     outcomes: list[Outcome] = []
-    bodies: list[str] = []
-    waiting: list[int] = []
+    bodies: dict[int, str] = {}
+    sizes: list[int] = []
     for position, item in enumerate(items):
         try:
             message = log_message(item, position, context)
@@ -100,10 +123,14 @@ def enqueue_logs(items: Sequence[Item], context: LogContext) -> list[Outcome]:
         except ChaliceViewError as error:
             outcome = replace(outcome, error=error)
         else:
-            bodies.append(body)
-            waiting.append(position)
+            bodies[position] = body
+            sizes.append(utf8_size(message.text))
         outcomes.append(outcome)
-    for position, failure in zip(waiting, _send(bodies), strict=True):
+    waiting = _over_limits(outcomes, list(bodies), sizes)
+    tenants = [str(outcomes[position].tenant_id) for position in waiting]
+    for position, failure in zip(
+        waiting, _send([bodies[p] for p in waiting], tenants), strict=True
+    ):
         if failure is not None:
             outcomes[position] = replace(outcomes[position], error=failure)
     return outcomes
@@ -130,8 +157,10 @@ def _item_answer(outcome: Outcome) -> dict[str, Any]:
 def batch_answer(outcomes: Sequence[Outcome], request_id: str) -> Answer:
     """A batch's answer: every log's outcome in request order, and the request's status.
 
-    202 when every valid log was queued and there was one; 503 with `Retry-After` when any
-    valid log is not known to be queued (the body says which were); 400 when none was valid.
+    202 when every valid log the tenants' plans admitted was queued and there was one (logs over
+    a limit are listed as 429s, with `Retry-After`); 429 when the plans admitted none; 503 with
+    `Retry-After` when any valid log is not known to be queued (the body says which were); 400
+    when none was valid.
     The 400 and 503 also carry the top-level `Code` and `Message` every error has.
     """
     items = [_item_answer(outcome) for outcome in outcomes]
@@ -144,6 +173,11 @@ def batch_answer(outcomes: Sequence[Outcome], request_id: str) -> Answer:
         "rejected": len(outcomes) - accepted,
         "items": items,
     }
+    throttled = [o.error for o in outcomes if isinstance(o.error, TooManyLogsError)]
+    if throttled and accepted == 0 and not unavailable:
+        body |= {"status": "throttled", "Code": TooManyLogsError.__name__}
+        body["Message"] = f"no log was queued: {throttled[0]}"
+        return Answer(429, body, _retry_after(throttled))
     if unavailable:
         body |= {
             "status": "unavailable",
@@ -161,7 +195,12 @@ def batch_answer(outcomes: Sequence[Outcome], request_id: str) -> Answer:
             "Message": f"no log of the request is valid; log {first}: {outcomes[first].error}",
         }
         return Answer(400, body)
-    return Answer(202, body)
+    return Answer(202, body, _retry_after(throttled) if throttled else {})
+
+
+def _retry_after(throttled: Sequence[TooManyLogsError]) -> dict[str, str | list[str]]:
+    """`Retry-After` for logs refused over their plans: when the last of their limits resets."""
+    return {"Retry-After": str(max(error.retry_after_seconds for error in throttled))}
 
 
 def _single_answer(outcome: Outcome, request_id: str) -> Answer:
@@ -169,6 +208,9 @@ def _single_answer(outcome: Outcome, request_id: str) -> Answer:
     if isinstance(outcome.error, ServiceUnavailableError):
         body = {"Code": type(outcome.error).__name__, "Message": str(outcome.error)}
         return Answer(503, body, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if isinstance(outcome.error, TooManyLogsError):
+        body = {"Code": type(outcome.error).__name__, "Message": str(outcome.error)}
+        return Answer(429, body, _retry_after([outcome.error]))
     if outcome.error is not None:
         raise outcome.error
     return Answer(

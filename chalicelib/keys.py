@@ -118,13 +118,18 @@ def create_key(dynamodb: Any, table: str, tenant_id: str, now: datetime) -> NewK
 
 def list_keys(dynamodb: Any, table: str, tenant_id: str | None = None) -> list[dict[str, str]]:
     """Every key's public record (never its hash), optionally one tenant's, oldest first."""
+    # The table also holds one settings item per tenant (`chalicelib.tenant_settings`), keyed
+    # `tenant#<tenant>`: a prefix no key id (hex digits) can have.
+    condition, values = "NOT begins_with(key_id, :settings)", {":settings": {"S": "tenant#"}}
+    if tenant_id is not None:
+        condition += " AND tenant_id = :tenant"
+        values[":tenant"] = {"S": tenant_id}
     request: dict[str, Any] = {
         "TableName": table,
         "ProjectionExpression": "key_id, tenant_id, created_at, revoked_at",
+        "FilterExpression": condition,
+        "ExpressionAttributeValues": values,
     }
-    if tenant_id is not None:
-        request["FilterExpression"] = "tenant_id = :tenant"
-        request["ExpressionAttributeValues"] = {":tenant": {"S": tenant_id}}
     pages = dynamodb.get_paginator("scan").paginate(**request)
     records = [
         {name: value["S"] for name, value in item.items()}

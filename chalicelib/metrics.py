@@ -45,6 +45,11 @@ INGEST_DURATION: Final = Metric(
     "Milliseconds",
     "time from a request reaching the function to its 202, one value a request",
 )
+LIMITER_UNAVAILABLE: Final = Metric(
+    "LimiterUnavailable",
+    "Count",
+    "requests admitted without their tenant's limits because the limiter could not decide",
+)
 LOGS_STORED: Final = Metric("LogsStored", "Count", "logs processed and written to the table")
 DUPLICATES: Final = Metric(
     "DuplicatesSkipped", "Count", "redelivered or re-posted logs already stored, not rewritten"
@@ -66,6 +71,7 @@ CATALOGUE: Final = (
     INGEST_ACCEPTED,
     INGEST_REJECTED,
     INGEST_DURATION,
+    LIMITER_UNAVAILABLE,
     LOGS_STORED,
     DUPLICATES,
     RECORDS_FAILED,

@@ -5,8 +5,9 @@ same validation, limits and queueing as every other ingest form; only the answer
 
 - 200 with `partial_success` counting the records that could not become a log or that ingest
   refused (the exporter never resends them);
-- 503 with `Retry-After` when SQS did not take every valid log: the exporter resends the whole
-  export, and each record's stable `log_id` makes the worker store it once;
+- 503 with `Retry-After` when SQS did not take every valid log, and 429 with `Retry-After` when
+  the tenant's plan did not admit them all: the exporter resends the whole export, and each
+  record's stable `log_id` makes the worker store it once;
 - 400 for a body that is no export at all, 413 and 415 as `/ingest` answers them, each with a
   `google.rpc.Status` body in the request's encoding.
 
@@ -26,7 +27,7 @@ from chalice.app import BadRequestError, ChaliceViewError, ForbiddenError
 
 from chalicelib import otlp
 from chalicelib.compression import decode_body
-from chalicelib.errors import ServiceUnavailableError
+from chalicelib.errors import ServiceUnavailableError, TooManyLogsError
 from chalicelib.ingest import (
     RETRY_AFTER_SECONDS,
     Outcome,
@@ -55,12 +56,12 @@ def _answer(
     status: int,
     encoded: tuple[bytes, str],
     accept: str | None,
-    retry_after: bool = False,
+    retry_after: int | None = None,
 ) -> ExportAnswer:
     body, content_type = encoded
     headers: dict[str, str | list[str]] = {}
-    if retry_after:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if content_type == "application/json":
         return ExportAnswer(status, body.decode("utf-8"), headers | {"Content-Type": content_type})
     admitted = accept is not None and any(
@@ -139,7 +140,8 @@ def accept_export(
     except ChaliceViewError as error:
         emit_refused(error, started, trace)
         status = error.STATUS_CODE
-        return _answer(status, otlp.encode_status(encoding, str(error)), accept, status == 503)
+        wait = RETRY_AFTER_SECONDS if status == 503 else None
+        return _answer(status, otlp.encode_status(encoding, str(error)), accept, wait)
     unqueued = sum(isinstance(o.error, ServiceUnavailableError) for o in outcomes)
     if unqueued:
         emit_batch_lines(outcomes, 503, started, trace)
@@ -147,7 +149,15 @@ def accept_export(
             f"{unqueued} of {len(outcomes)} logs are not known to be queued: send the export "
             f"again after {RETRY_AFTER_SECONDS} s; logs already queued are stored once"
         )
-        return _answer(503, otlp.encode_status(encoding, message), accept, retry_after=True)
+        return _answer(503, otlp.encode_status(encoding, message), accept, RETRY_AFTER_SECONDS)
+    throttled = [o.error for o in outcomes if isinstance(o.error, TooManyLogsError)]
+    if throttled:  # the exporter resends the export after Retry-After; stable ids store it once
+        emit_batch_lines(outcomes, 429, started, trace)
+        wait = max(error.retry_after_seconds for error in throttled)
+        message = (
+            f"{len(throttled)} of {len(outcomes)} logs are over the tenant's plan: {throttled[0]}"
+        )
+        return _answer(429, otlp.encode_status(encoding, message), accept, retry_after=wait)
     emit_batch_lines(outcomes, 200, started, trace)
     reasons = _reasons(outcomes, records)
     message = otlp.rejection_message(reasons) if reasons else ""

@@ -25,8 +25,11 @@ def queue_url() -> str:
     return str(client("sqs").get_queue_url(QueueName=settings.queue_name)["QueueUrl"])
 
 
-def send(body: str) -> str:
-    """Put one message body on the ingest queue and return its SQS message id.
+def send(body: str, tenant_id: str) -> str:
+    """Put one message body on the ingest queue, in its tenant's group; return its message id.
+
+    `MessageGroupId` = tenant makes the standard queue a fair queue: SQS delivers a quiet
+    tenant's logs ahead of a flooding tenant's backlog (docs/capacity.md).
 
     Any failure (queue missing, throttled, unreachable, timing out) becomes a 503: the client
     must not believe a log was accepted unless SQS acknowledged it. Nor may it believe the log
@@ -40,7 +43,9 @@ def send(body: str) -> str:
         unreachable="the ingest queue is unreachable or did not answer; the log is not known "
         "to be accepted: retry with the same log_id",
     ):
-        response = client("sqs").send_message(QueueUrl=queue_url(), MessageBody=body)
+        response = client("sqs").send_message(
+            QueueUrl=queue_url(), MessageBody=body, MessageGroupId=tenant_id
+        )
     return str(response["MessageId"])
 
 
@@ -89,13 +94,20 @@ def _pool() -> Any:
     return ThreadPoolExecutor(PARALLEL_CALLS, thread_name_prefix="sqs-send")
 
 
-def _send_entries(entries: dict[str, str]) -> dict[str, ServiceUnavailableError | None]:
+#: Entries of one call by their id: the message body and its tenant (its `MessageGroupId`).
+Entries = dict[str, tuple[str, str]]
+
+
+def _send_entries(entries: Entries) -> dict[str, ServiceUnavailableError | None]:
     """One SendMessageBatch call: each entry id's outcome, None when SQS acknowledged it."""
     try:
         with unavailable_on_aws_failure("ingest queue", _REFUSED, _UNREACHABLE):
             response = client("sqs").send_message_batch(
                 QueueUrl=queue_url(),
-                Entries=[{"Id": key, "MessageBody": body} for key, body in entries.items()],
+                Entries=[
+                    {"Id": key, "MessageBody": body, "MessageGroupId": tenant_id}
+                    for key, (body, tenant_id) in entries.items()
+                ],
             )
     except ServiceUnavailableError as error:
         return dict.fromkeys(entries, error)
@@ -109,7 +121,7 @@ def _send_entries(entries: dict[str, str]) -> dict[str, ServiceUnavailableError 
     return {key: outcomes.get(key, missing) for key in entries}
 
 
-def _send_call(entries: dict[str, str]) -> dict[str, ServiceUnavailableError | None]:
+def _send_call(entries: Entries) -> dict[str, ServiceUnavailableError | None]:
     """One call, and once more for the entries SQS refused: throttling passes in milliseconds."""
     outcomes = _send_entries(entries)
     refused = {key: entries[key] for key, outcome in outcomes.items() if outcome is not None}
@@ -118,14 +130,15 @@ def _send_call(entries: dict[str, str]) -> dict[str, ServiceUnavailableError | N
     return outcomes
 
 
-def send_all(bodies: Sequence[str]) -> list[ServiceUnavailableError | None]:
+def send_all(bodies: Sequence[str], tenants: Sequence[str]) -> list[ServiceUnavailableError | None]:
     """Put every body on the ingest queue; per body, in order, None if queued, else its 503.
 
-    Bodies go out in SendMessageBatch calls (`batches`), side by side when there are several;
-    an entry SQS refuses is sent once more before it counts as not queued. As with `send`, a
-    503 means *not known to be accepted*.
+    `tenants` names each body's tenant, its `MessageGroupId` as with `send`. Bodies go out in
+    SendMessageBatch calls (`batches`), side by side when there are several; an entry SQS
+    refuses is sent once more before it counts as not queued. As with `send`, a 503 means *not
+    known to be accepted*.
     """
-    calls = [{str(p): bodies[p] for p in positions} for positions in batches(bodies)]
+    calls = [{str(p): (bodies[p], tenants[p]) for p in positions} for positions in batches(bodies)]
     # One call is made on the request's own thread: no hand-over for the common small batch.
     single = len(calls) == 1
     results = [_send_call(calls[0])] if single else list(_pool().map(_send_call, calls))

@@ -4,8 +4,9 @@ moto's SQS backend is not thread-safe: `delete_message` rebuilds a queue's messa
 the lock `add_message` takes, so under moto's threaded server a `SendMessage` racing a delete can
 vanish, and two concurrent receives can return the same message. A local stack that loses a log
 proves nothing, so every request here holds one lock; the consumer short-polls, so no request
-holds it for long. Run as `python -m devstack.emulator --port 5000`; `--faults` adds the fault
-injection of `devstack.faults`, for chaos runs only.
+holds it for long. Standard queues deliver fairly between message groups (tenants), as SQS
+fair queues do (`deliver_fairly`). Run as `python -m devstack.emulator --port 5000`;
+`--faults` adds the fault injection of `devstack.faults`, for chaos runs only.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -45,6 +49,52 @@ def use_a_cheap_sqs_clock() -> None:
     vars(models).update(unix_time=time.time, unix_time_millis=lambda: time.time() * 1000)
 
 
+def fair_order(
+    visible: Sequence[T], group_of: Callable[[T], object], in_flight: Counter[object]
+) -> list[T]:
+    """Visible messages in the order a fair queue would deliver them. Pure.
+
+    A group (a tenant) with many messages in flight is the noisy neighbour: each message is
+    ranked by its group's in-flight count plus the messages of its group ahead of it, so the
+    queue takes turns between groups, quiet ones first, and keeps each group's own order.
+    """
+    ahead: Counter[object] = Counter()
+    ranked = []
+    for position, message in enumerate(visible):
+        group = group_of(message)
+        ranked.append((in_flight[group] + ahead[group], position))
+        ahead[group] += 1
+    return [visible[position] for _, position in sorted(ranked)]
+
+
+def _tenant(message: Any) -> object:
+    """A message's tenant for fairness: its group, else itself (as SQS counts it)."""
+    return message.group_id if message.group_id is not None else message.id
+
+
+def deliver_fairly() -> None:
+    """Make moto's standard queues fair queues: receives take turns between message groups.
+
+    SQS (2025) turns a standard queue into a fair queue when messages carry a `MessageGroupId`:
+    a group holding a large share of the in-flight messages no longer delays the others. moto
+    5.2 keeps the group id on standard queues but delivers in arrival order; every receive reads
+    the visible messages from `Queue.messages`, so ordering them here is the whole change.
+    FIFO queues keep their own rules.
+    """
+    from moto.sqs import models
+
+    arrival = models.Queue.messages
+
+    def fair(queue: Any) -> list[Any]:
+        visible = arrival.fget(queue)  # type: ignore[attr-defined]
+        if queue.fifo_queue:
+            return list(visible)
+        in_flight = Counter(_tenant(m) for m in queue.pending_messages if not m.visible)
+        return fair_order(visible, _tenant, in_flight)
+
+    models.Queue.messages = property(fair)  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     """Serve the emulator on the loopback address until interrupted."""
     from moto.moto_server.werkzeug_app import (
@@ -64,6 +114,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     use_a_cheap_sqs_clock()
+    deliver_fairly()
     app = serialized(DomainDispatcherApplication(create_backend_app))
     if args.faults:
         app = FaultInjector(app)

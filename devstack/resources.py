@@ -28,6 +28,7 @@ class Resources:
     dead_letter_queue_url: str
     table_name: str
     tenants_table_name: str
+    usage_table_name: str
 
 
 def local_stack(settings: Settings) -> Stack:
@@ -169,6 +170,7 @@ def _provision(model: Stack, sqs: Any, dynamodb: Any, emulator: _Emulator) -> Re
         dead_letter_queue_url=dead_letter["url"],
         table_name=model.logs_table.name,
         tenants_table_name=model.tenants_table.name,
+        usage_table_name=model.usage_table.name,
     )
 
 

@@ -7,6 +7,9 @@ from typing import Final, Literal
 
 from chalicelib.config import Settings
 
+#: The falling-behind alarm fires when the backlog stayed too old this many minutes in a row:
+#: long enough that a burst the stage drains on its own does not page anyone.
+FALLING_BEHIND_MINUTES: Final = 5
 #: The oldest-log alarm fires past this many visibility timeouts: a log that old has been
 #: received and failed at least twice, or no worker is consuming at all. One timeout would
 #: fire on every single retried crash.
@@ -29,7 +32,7 @@ class QueueAlarm:
 
 
 def queue_alarms(settings: Settings) -> tuple[QueueAlarm, ...]:
-    """Dead-letter queue not empty, and a log waiting too long in the ingest queue."""
+    """Dead-letter queue not empty, a log waiting too long, and a backlog the stage cannot drain."""
     return (
         QueueAlarm(
             name="DeadLetterQueueNotEmpty",
@@ -54,5 +57,19 @@ def queue_alarms(settings: Settings) -> tuple[QueueAlarm, ...]:
             threshold=OLDEST_LOG_VISIBILITY_TIMEOUTS * settings.queue_visibility_timeout_seconds,
             comparison="GreaterThanThreshold",
             evaluation_periods=5,
+        ),
+        QueueAlarm(
+            name="FallingBehind",
+            description=(
+                f"The oldest queued log has waited more than {settings.backlog_age_alarm_seconds} "
+                f"s for {FALLING_BEHIND_MINUTES} minutes: logs arrive faster than "
+                f"{settings.worker_max_concurrency} concurrent workers drain them (see "
+                "docs/capacity.md), or a record keeps failing."
+            ),
+            queue="ingest",
+            metric="ApproximateAgeOfOldestMessage",
+            threshold=settings.backlog_age_alarm_seconds,
+            comparison="GreaterThanThreshold",
+            evaluation_periods=FALLING_BEHIND_MINUTES,
         ),
     )

@@ -20,6 +20,7 @@ from chalicelib.metrics import (
     INGEST_ACCEPTED,
     INGEST_DURATION,
     INGEST_REJECTED,
+    LIMITER_UNAVAILABLE,
     LOGS_STORED,
     NAMESPACE,
     PROCESSING_LAG,
@@ -150,6 +151,11 @@ def _ingest(settings: Settings, names: StackNames) -> list[list[Widget]]:
         _graph(
             "Logs accepted (202) and rejected",
             [_ours(INGEST_ACCEPTED, settings), _ours(INGEST_REJECTED, settings)],
+            names,
+        ),
+        _graph(
+            "Admitted without limits (limiter failed open)",
+            [_ours(LIMITER_UNAVAILABLE, settings)],
             names,
         ),
         _graph("Rejections by reason", [_by(REASON_DIMENSION, INGEST_REJECTED, settings)], names),

@@ -26,6 +26,8 @@ GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "api_handler": {
         "queue": ("sqs:GetQueueUrl", "sqs:SendMessage"),
         "reader_role": ("sts:AssumeRole",),
+        "tenants_table": ("dynamodb:GetItem",),
+        "usage_table": ("dynamodb:UpdateItem",),
     },
     "api_key_authorizer": {"tenants_table": ("dynamodb:GetItem",)},
     "worker": {
@@ -70,6 +72,7 @@ def resource_arns(settings: Settings) -> dict[str, str]:
         "queue": f"arn:aws:sqs:*:*:{settings.queue_name}",
         "table": table_arn(settings.table_name),
         "tenants_table": table_arn(settings.tenants_table_name),
+        "usage_table": table_arn(settings.usage_table_name),
         "reader_role": f"arn:aws:iam::*:role/{reader_role_name(settings)}",
     }
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from chalicelib.errors import GATEWAY_REFUSALS, GATEWAY_VARIABLES
+from chalicelib.limiter import USAGE_COUNTER_KEY, USAGE_EXPIRY_ATTRIBUTE
+from chalicelib.plans import PLANS
 from infra.alarms import queue_alarms
 from infra.dashboard import StackNames, dashboard_body, dashboard_name
 from infra.iam import (
@@ -269,6 +271,9 @@ class RestApi(Resource):
     traced: bool
     #: What API Gateway hands the function in base64, byte for byte, rather than as UTF-8 text.
     binary_media_types: tuple[str, ...]
+    #: Where API Gateway finds the key that meters a request against a usage plan: `AUTHORIZER`,
+    #: the key authorizer's `usageIdentifierKey`, never a header a client could choose.
+    api_key_source: str = "AUTHORIZER"
 
 
 #: Request bodies API Gateway must pass as they came, beyond the types the app itself declares
@@ -307,6 +312,21 @@ class GatewayResponse(Resource):
             code = json.dumps(self.code)
             return f'{{"Code": {code}, "Message": {API_GATEWAY_MESSAGE}}}'
         return json.dumps({"Code": self.code, "Message": self.message})
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsagePlan(Resource):
+    """An API Gateway usage plan on the API's stage: the request throttle of one tenants' plan.
+
+    The authorizer names each request's metering key; the operator tool binds a tenant's key to
+    its plan's usage plan (`ops/usage_plans.py`). Logs and bytes are counted by the limiter.
+    """
+
+    api: RestApi
+    name: str
+    description: str
+    rate_limit: int  # requests a second
+    burst_limit: int  # requests
 
 
 @dataclass(frozen=True)
@@ -348,6 +368,7 @@ class Stack:
     queue: Queue
     logs_table: Table
     tenants_table: Table
+    usage_table: Table
     reader_role: Role
     alarms: tuple[Alarm, ...]
     dashboard: Dashboard
@@ -358,6 +379,7 @@ class Stack:
     event_source: EventSource
     api: RestApi
     gateway_responses: tuple[GatewayResponse, ...]
+    usage_plans: tuple[UsagePlan, ...]
     switches: tuple[Switch, ...]
     outputs: tuple[Output, ...]
     #: The environment variables that name the stack's resources, in every function.
@@ -371,6 +393,7 @@ class Stack:
             self.queue,
             self.logs_table,
             self.tenants_table,
+            self.usage_table,
             *self.functions,
             self.reader_role,
             *self.alarms,
@@ -381,6 +404,7 @@ class Stack:
             self.event_source,
             self.api,
             *self.gateway_responses,
+            *self.usage_plans,
         )
 
     def function(self, function_name: str) -> Function:
@@ -433,6 +457,11 @@ _WORKER_CONCURRENCY: Final = Finding(
     "concurrency is capped by the event source mapping's MaximumConcurrency; reserved "
     "concurrency on an SQS consumer throttles polled batches and pushes healthy records "
     "towards the dead-letter queue",
+)
+_NO_BACKUPS: Final = Finding(
+    "CKV_AWS_28",
+    "the limiter's counters expire within a day and are rebuilt from nothing; a backup of them "
+    "would restore limits already past",
 )
 _TABLE_KEY: Final = Finding(
     "CKV_AWS_119",
@@ -530,10 +559,12 @@ def _queues(settings: Settings) -> tuple[Queue, Queue]:
     return dead_letter_queue, queue
 
 
-def _tables(settings: Settings) -> tuple[Table, Table]:
-    """The logs table and the tenants table of API keys.
+def _tables(settings: Settings) -> tuple[Table, Table, Table]:
+    """The logs table, the tenants table of API keys and settings, and the limiter's counters.
 
-    Logs are the product and keys are in use: both tables outlive the stack (`retained`).
+    Logs are the product and keys are in use: both tables outlive the stack (`retained`). The
+    counters live for a day at most (their TTL) and are rebuilt from nothing: no backups, and
+    they go with the stack.
     """
     logs_table = Table(
         names=Names("LogsTable", "logs_table"),
@@ -547,7 +578,36 @@ def _tables(settings: Settings) -> tuple[Table, Table]:
         name=settings.tenants_table_name,
         keys=(Key("key_id", "HASH"),),
     )
-    return logs_table, tenants_table
+    usage_table = Table(
+        names=Names("UsageTable", "usage_table"),
+        findings=(_TABLE_KEY, _NO_BACKUPS),
+        name=settings.usage_table_name,
+        keys=(Key(USAGE_COUNTER_KEY, "HASH"),),
+        point_in_time_recovery=False,
+        retained=False,
+        ttl_attribute=USAGE_EXPIRY_ATTRIBUTE,
+    )
+    return logs_table, tenants_table, usage_table
+
+
+def _usage_plans(api: RestApi, config: StageConfig) -> tuple[UsagePlan, ...]:
+    """A usage plan per plan: its request rate is the plan's log rate (a request is >= 1 log)."""
+    return tuple(
+        UsagePlan(
+            names=named(f"UsagePlan{plan.name.title()}"),
+            api=api,
+            name=usage_plan_name(config.app_name, config.stage, plan.name),
+            description=f"Requests of tenants on plan {plan.describe()}",
+            rate_limit=plan.requests_per_second,
+            burst_limit=plan.burst_logs,
+        )
+        for plan in PLANS.values()
+    )
+
+
+def usage_plan_name(app_name: str, stage: str, plan: str) -> str:
+    """The usage plan's name, which the operator tool looks tenants' plans up by."""
+    return f"{app_name}-{stage}-{plan}"
 
 
 def _functions(config: StageConfig) -> list[Function]:
@@ -643,7 +703,7 @@ def _api(config: StageConfig) -> RestApi:
 def declare(settings: Settings, config: StageConfig) -> Stack:
     """The stack of the stage whose worker runs with `settings`, as Chalice's `config` has it."""
     dead_letter_queue, queue = _queues(settings)
-    logs_table, tenants_table = _tables(settings)
+    logs_table, tenants_table, usage_table = _tables(settings)
     # The reader role trusts the API's role and the functions may use the reader role: the
     # functions are declared first and wired once the role exists. A renderer resolves a `Ref`
     # by its resource's names, so the function the role trusts is the wired one.
@@ -659,11 +719,13 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         "queue": Ref(queue, "arn"),
         "table": Ref(logs_table, "arn"),
         "tenants_table": Ref(tenants_table, "arn"),
+        "usage_table": Ref(usage_table, "arn"),
         "reader_role": Ref(reader_role, "arn"),
     }
     wiring = {
         "TABLE_NAME": Ref(logs_table, "name"),
         "TENANTS_TABLE_NAME": Ref(tenants_table, "name"),
+        "USAGE_TABLE_NAME": Ref(usage_table, "name"),
         "TENANT_READ_ROLE_ARN": Ref(reader_role, "arn"),
         "QUEUE_NAME": Ref(queue, "name"),
         "QUEUE_URL": Ref(queue, "url"),
@@ -714,6 +776,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         queue=queue,
         logs_table=logs_table,
         tenants_table=tenants_table,
+        usage_table=usage_table,
         reader_role=reader_role,
         alarms=alarms,
         dashboard=dashboard,
@@ -731,6 +794,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         ),
         api=api,
         gateway_responses=_gateway_responses(api),
+        usage_plans=_usage_plans(api, config),
         switches=(create_reviewer,),
         outputs=outputs,
         wiring=wiring,

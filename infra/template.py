@@ -36,6 +36,7 @@ from infra.model import (
     Stack,
     Switch,
     Table,
+    UsagePlan,
     User,
     stack,
 )
@@ -50,6 +51,7 @@ TYPES: Final[Mapping[type[Resource], str]] = {
     User: "AWS::IAM::User",
     AccessKey: "AWS::IAM::AccessKey",
     Secret: "AWS::SecretsManager::Secret",
+    UsagePlan: "AWS::ApiGateway::UsagePlan",
 }
 #: How each attribute is read: a `Fn::GetAtt` attribute, or None for the resource's `Ref`.
 _ATTRIBUTES: Final[Mapping[tuple[type[Resource], str], str | None]] = {
@@ -236,6 +238,19 @@ def _secret(secret: Secret, render: _Renderer) -> dict[str, Any]:
     }
 
 
+def _usage_plan(plan: UsagePlan, render: _Renderer) -> dict[str, Any]:
+    stage = {"ApiId": {"Ref": plan.api.names.cloudformation}}
+    stage["Stage"] = {"Ref": f"{plan.api.names.cloudformation}.Stage"}  # SAM's implicit stage
+    return {
+        "Properties": {
+            "UsagePlanName": plan.name,
+            "Description": plan.description,
+            "ApiStages": [stage],
+            "Throttle": {"RateLimit": plan.rate_limit, "BurstLimit": plan.burst_limit},
+        }
+    }
+
+
 _RENDERERS: Final[Mapping[type[Resource], Callable[[Any, _Renderer], dict[str, Any]]]] = {
     Queue: _queue,
     Table: _table,
@@ -245,6 +260,7 @@ _RENDERERS: Final[Mapping[type[Resource], Callable[[Any, _Renderer], dict[str, A
     User: _user,
     AccessKey: _access_key,
     Secret: _secret,
+    UsagePlan: _usage_plan,
 }
 
 
@@ -254,6 +270,8 @@ def _added(model: Stack, render: _Renderer) -> dict[str, Any]:
     for resource in model.resources:
         if type(resource) not in _RENDERERS:
             continue
+        if isinstance(resource, UsagePlan) and not render.with_functions:
+            continue  # `chalice deploy` makes the API after this stack: it has no stage to meter
         condition = {} if resource.only_if is None else {"Condition": _condition(resource.only_if)}
         added[resource.names.cloudformation] = {
             "Type": TYPES[type(resource)],
@@ -364,6 +382,7 @@ def _rest_api(api: RestApi, responses: tuple[GatewayResponse, ...]) -> dict[str,
     definition = {
         "x-amazon-apigateway-gateway-responses": gateway_responses(responses),
         "x-amazon-apigateway-binary-media-types": list(api.binary_media_types),
+        "x-amazon-apigateway-api-key-source": api.api_key_source,
     }
     return {
         "Properties": {"TracingEnabled": api.traced, "DefinitionBody": definition},

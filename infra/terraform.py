@@ -46,6 +46,7 @@ from infra.model import (
     Secret,
     Stack,
     Table,
+    UsagePlan,
     User,
     stack,
 )
@@ -67,6 +68,7 @@ TYPES: Final[Mapping[type[Resource], str]] = {
     Secret: "aws_secretsmanager_secret",
     GatewayResponse: "aws_api_gateway_gateway_response",
     RestApi: "aws_api_gateway_rest_api",
+    UsagePlan: "aws_api_gateway_usage_plan",
     Function: "aws_lambda_function",
 }
 #: The Terraform attribute behind each attribute of the model.
@@ -300,6 +302,18 @@ def _gateway_response(response: GatewayResponse) -> Blocks:
     }
 
 
+def _usage_plan(plan: UsagePlan) -> Blocks:
+    stage = f"${{aws_api_gateway_stage.{plan.api.names.terraform}.stage_name}}"
+    return {
+        TYPES[UsagePlan]: {
+            "name": plan.name,
+            "description": plan.description,
+            "api_stages": [{"api_id": placeholder(Ref(plan.api, "id")), "stage": stage}],
+            "throttle_settings": {"rate_limit": plan.rate_limit, "burst_limit": plan.burst_limit},
+        }
+    }
+
+
 _RENDERERS: Final[Mapping[type[Resource], Callable[[Any], Blocks]]] = {
     Queue: _queue,
     Table: _table,
@@ -311,6 +325,7 @@ _RENDERERS: Final[Mapping[type[Resource], Callable[[Any], Blocks]]] = {
     Secret: _secret,
     RestApi: _api_stage,
     GatewayResponse: _gateway_response,
+    UsagePlan: _usage_plan,
 }
 
 
@@ -391,7 +406,12 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
                     "scaling_config": {"maximum_concurrency": source.max_concurrency},
                 }
             },
-            TYPES[RestApi]: {api: {"binary_media_types": list(model.api.binary_media_types)}},
+            TYPES[RestApi]: {
+                api: {
+                    "binary_media_types": list(model.api.binary_media_types),
+                    "api_key_source": model.api.api_key_source,
+                }
+            },
             # The stage is `aws_api_gateway_stage` now; null leaves an argument unset.
             "aws_api_gateway_deployment": {
                 api: {

@@ -5,7 +5,8 @@
     python -m ops.keys --stage dev revoke KEY_ID    # `make revoke-key KEY_ID=...`
 
 Against the local emulator by default (`EMULATOR_PORT`, as `make dev` runs it); with `--aws`,
-against AWS with the usual credential chain. A key is printed once, at creation, and only its
+against AWS with the usual credential chain, where `create` also puts the tenant in its plan's
+API Gateway usage plan (`ops.usage_plans`). A key is printed once, at creation, and only its
 hash is stored. These are operator actions: they stay out of the deployed package.
 """
 
@@ -21,9 +22,11 @@ from typing import Any
 
 from chalicelib.keys import UnknownKeyError, create_key, list_keys, revoke_key
 from chalicelib.message import InvalidFieldError
+from chalicelib.tenant_settings import stored
+from ops.usage_plans import bind_usage_plan
 
 
-def _tenants_table(stage: str, aws: bool) -> tuple[Any, str]:
+def tenants_table(stage: str, aws: bool) -> tuple[Any, str]:
     """The DynamoDB client and tenants table name of `stage`, locally or on AWS."""
     from chalicelib.config import load_settings
     from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
@@ -39,6 +42,13 @@ def _tenants_table(stage: str, aws: bool) -> tuple[Any, str]:
     return emulator_client(environment, "dynamodb"), load_settings(environment).tenants_table_name
 
 
+def default_plan(stage: str) -> str:
+    """The plan of `stage`'s tenants that have none of their own (`DEFAULT_PLAN`)."""
+    from infra.stage import stage_settings
+
+    return stage_settings(stage, "api_handler").default_plan
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: create, list or revoke keys; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m ops.keys", description=__doc__.split("\n")[0])
@@ -49,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser("list", help="list keys").add_argument("--tenant")
     commands.add_parser("revoke", help="revoke a key by its id").add_argument("key_id")
     args = parser.parse_args(argv)
-    dynamodb, table = _tenants_table(args.stage, args.aws)
+    dynamodb, table = tenants_table(args.stage, args.aws)
     now = datetime.now(UTC)
     try:
         if args.command == "create":
@@ -57,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             public = {name: value for name, value in made.record.items() if name != "key_hash"}
             print(json.dumps({"key": made.key, **public}))
             print("Keep the key now: it is not stored and cannot be shown again.", file=sys.stderr)
+            if args.aws:  # API Gateway lets a tenant's requests through only with a usage plan
+                plan = stored(dynamodb, table, args.tenant).plan(default_plan(args.stage))
+                bind_usage_plan(args.stage, args.tenant, plan)
         elif args.command == "list":
             for record in list_keys(dynamodb, table, args.tenant):
                 print(json.dumps(record))

@@ -182,8 +182,13 @@ def move_back(sqs: Any, dead_letter_url: str, queue_url: str, journal: Journal) 
         else:
             attributes = dict(message.get("MessageAttributes", {}))
             attributes[MOVED_FROM] = {"DataType": "String", "StringValue": message_id}
+            # The tenant's group goes back with the log: the queue stays fair to it.
+            group = message.get("Attributes", {}).get("MessageGroupId")
             sqs.send_message(
-                QueueUrl=queue_url, MessageBody=message["Body"], MessageAttributes=attributes
+                QueueUrl=queue_url,
+                MessageBody=message["Body"],
+                MessageAttributes=attributes,
+                **({"MessageGroupId": group} if group else {}),
             )
             journal.record("sent", message_id)
         sqs.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])

@@ -55,6 +55,10 @@ CALLERS = {
     "chalicelib.keys:list_keys": OPERATOR,
     "chalicelib.keys:revoke_key": OPERATOR,
     "chalicelib.store": "worker",
+    "chalicelib.limiter": "api_handler",
+    "chalicelib.tenant_settings:read": "api_handler",
+    "chalicelib.tenant_settings:write": OPERATOR,
+    "chalicelib.tenant_settings:stored": OPERATOR,
     "devstack.consumer": "worker",
 }
 #: Code whose AWS calls must be attributed: the deployed package and the consumer.

@@ -152,7 +152,7 @@ def test_without_a_region_ingest_says_which_setting_is_missing(
 def test_an_unexpected_error_is_one_redacted_event_line(
     client: Client, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(body: str) -> str:
+    def broken(body: str, tenant_id: str) -> str:
         raise RuntimeError("boom for ann@example.com")
 
     monkeypatch.setattr("chalicelib.queue.send", broken)

@@ -391,3 +391,11 @@ def test_a_keyed_batch_refuses_only_the_logs_naming_another_tenant(
     assert (theirs["status"], theirs["Code"]) == (403, "ForbiddenError")
     assert "belongs to tenant 'acme'" in theirs["Message"]
     assert no_text["status"] == 400
+
+
+def test_the_authorizer_answers_the_tenants_usage_key_for_its_usage_plan(aws: Any) -> None:
+    made = create_key(boto3.client("dynamodb"), aws.tenants_table_name, "acme", datetime.now(UTC))
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef/api/POST/ingest"
+    answer = authorize(AuthRequest("TOKEN", f"Bearer {made.key}", arn))
+    assert answer["usageIdentifierKey"] == "robust-data-processor-dev-tenant-acme"
+    assert answer["context"]["tenant_id"] == "acme"

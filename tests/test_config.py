@@ -32,6 +32,9 @@ def test_defaults_match_the_documented_behaviour() -> None:
         ("INGEST_AUTH", "sometimes"),
         ("AUTH_CACHE_TTL_SECONDS", "3601"),
         ("METRICS_BY_TENANT", "yes"),
+        ("DEFAULT_PLAN", "platinum"),
+        ("TENANT_SETTINGS_TTL_SECONDS", "-1"),
+        ("BACKLOG_AGE_ALARM_SECONDS", "10"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -78,3 +81,11 @@ def test_metrics_name_their_stage_and_go_per_tenant_only_where_tenants_are_keyed
 def test_per_tenant_metrics_are_off_unless_asked_for() -> None:
     assert load_settings({}).metrics_by_tenant is False
     assert load_settings({"METRICS_BY_TENANT": " True "}).metrics_by_tenant is True
+
+
+def test_prod_is_sized_for_the_design_point_of_docs_capacity() -> None:
+    # 2,500 logs a minute of 100 characters at 0.05 s a character keep 208.3 workers busy.
+    prod = stage_settings("prod", "worker")
+    busy = 2500 / 60 * 100 * prod.work_seconds_per_char
+    assert prod.worker_max_concurrency >= busy / 0.85 > 209
+    assert (prod.worker_batch_size, prod.worker_batching_window_seconds) == (1, 0)

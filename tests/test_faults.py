@@ -192,9 +192,9 @@ def test_the_ingest_answers_503_while_the_queue_is_unreachable(
     configure(AWS_ENDPOINT_URL=emulator.url, QUEUE_URL=queue_url)
     faults.set_rules([FaultRule("SendMessage", "drop", 1.0)])
     with pytest.raises(ServiceUnavailableError, match="unreachable"):
-        queue.send("a log")
+        queue.send("a log", "acme")
     faults.set_rules([])
-    queue.send("a log")
+    queue.send("a log", "acme")
     assert waiting(emulator, queue_url) == 1
 
 

@@ -110,7 +110,7 @@ def test_each_function_performs_exactly_its_granted_operations(aws: Any) -> None
 
 
 def test_with_the_queue_url_given_ingest_only_sends(aws: Any, configure: Any) -> None:
-    # The packaged stacks set QUEUE_URL and grant the ingest function SendMessage alone.
+    # The packaged stacks set QUEUE_URL: ingest sends, and reads its tenant's plan and leases.
     import app
 
     configure(QUEUE_URL=aws.queue_url)
@@ -120,7 +120,8 @@ def test_with_the_queue_url_given_ingest_only_sends(aws: Any, configure: Any) ->
         )
     assert answer.status_code == 202
     stack_grants = granted_actions("api_handler", queue_url_known=True)
-    assert dict(log) == {"api_handler": set(stack_grants["queue"])}
+    limits = {*stack_grants["tenants_table"], *stack_grants["usage_table"]}
+    assert dict(log) == {"api_handler": set(stack_grants["queue"]) | limits}
 
 
 def _call_from(module: str, function: str) -> None:

@@ -113,7 +113,7 @@ def test_the_command_line_creates_lists_and_revokes(
 
     # The in-process emulator answers every endpoint; the command talks to "the emulator".
     monkeypatch.setattr(
-        "ops.keys._tenants_table",
+        "ops.keys.tenants_table",
         lambda stage, aws_: (boto3.client("dynamodb"), get_settings().tenants_table_name),
     )
     main(["create", "acme"])

@@ -84,11 +84,17 @@ def test_tables_are_keyed_kept_recoverable_and_encrypted(stage: str) -> None:
 
 
 def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(model: Stack) -> None:
-    by_metric = {alarm.metric: alarm for alarm in model.alarms}
-    dead_letter = by_metric["ApproximateNumberOfMessagesVisible"]
+    [dead_letter] = [a for a in model.alarms if a.metric == "ApproximateNumberOfMessagesVisible"]
     assert dead_letter.dimensions["QueueName"].resource is model.dead_letter_queue
     assert (dead_letter.comparison, dead_letter.threshold) == ("GreaterThanOrEqualToThreshold", 1)
-    oldest = by_metric["ApproximateAgeOfOldestMessage"]
+    settings = stage_settings(model.stage, "worker")
+    oldest, behind = sorted(
+        (alarm for alarm in model.alarms if alarm.metric == "ApproximateAgeOfOldestMessage"),
+        key=lambda alarm: alarm.name.endswith("FallingBehind"),
+    )
+    assert behind.name.endswith("FallingBehind")
+    assert behind.dimensions["QueueName"].resource is model.queue
+    assert behind.threshold == settings.backlog_age_alarm_seconds
     assert oldest.dimensions["QueueName"].resource is model.queue
     assert oldest.comparison == "GreaterThanThreshold"
     assert model.queue.visibility_timeout_seconds is not None
@@ -129,6 +135,7 @@ def test_every_function_is_told_every_resource_and_keeps_its_stage_variables(
     assert named == {
         "TABLE_NAME": (model.logs_table, "name"),
         "TENANTS_TABLE_NAME": (model.tenants_table, "name"),
+        "USAGE_TABLE_NAME": (model.usage_table, "name"),
         "TENANT_READ_ROLE_ARN": (model.reader_role, "arn"),
         "QUEUE_NAME": (model.queue, "name"),
         "QUEUE_URL": (model.queue, "url"),

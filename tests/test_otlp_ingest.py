@@ -156,7 +156,7 @@ def test_without_a_tenant_each_record_is_refused(client: Client, aws: Any) -> No
 def test_logs_the_queue_did_not_take_are_a_503_to_resend(
     client: Client, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(bodies: list[str]) -> list[ServiceUnavailableError | None]:
+    def refuse(bodies: list[str], tenants: list[str]) -> list[ServiceUnavailableError | None]:
         return [ServiceUnavailableError("the ingest queue answered Throttled")] * len(bodies)
 
     monkeypatch.setattr(queue, "send_all", refuse)

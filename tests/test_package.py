@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
+from chalicelib.plans import PLANS
 from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
 from infra.model import stack
 from infra.stage import PROJECT_DIR, deployed_stages, stage_settings
@@ -148,6 +149,7 @@ def test_roles_are_scoped_to_this_stacks_resources(
         "queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
         "table": {"Fn::GetAtt": ["LogsTable", "Arn"]},
         "tenants_table": {"Fn::GetAtt": ["TenantsTable", "Arn"]},
+        "usage_table": {"Fn::GetAtt": ["UsageTable", "Arn"]},
         "reader_role": {"Fn::Sub": reader},
     }
     grants = granted_actions(function, queue_url_known=True)
@@ -187,7 +189,8 @@ def test_the_authorizer_guards_reads_and_keyed_ingest_with_the_stages_cache_ttl(
         (path, method)
         for path, methods in api["paths"].items()
         for method, operation in methods.items()
-        if operation.get("security") == [{"api_key_authorizer": []}]
+        # behind the key authorizer, and metered by the tenant's usage plan (its API key)
+        if operation.get("security") == [{"api_key": []}, {"api_key_authorizer": []}]
     }
     assert settings.ingest_auth == "required"
     assert guarded == {
@@ -238,6 +241,7 @@ def test_dashboard_body_is_json_once_cloudformation_substitutes_it(
         "Worker",
         "DeadLetterQueueNotEmptyAlarm.Arn",
         "OldestLogWaitingAlarm.Arn",
+        "FallingBehindAlarm.Arn",
     }
     body = json.loads(PLACEHOLDER.sub("substituted-name", text))
     assert len(body["widgets"]) > 20
@@ -335,3 +339,32 @@ def test_compressed_request_bodies_reach_the_function_intact(template: dict[str,
     binary = api["Properties"]["DefinitionBody"]["x-amazon-apigateway-binary-media-types"]
     assert set(BINARY_REQUEST_TYPES) <= set(binary)
     assert "MinimumCompressionSize" not in api["Properties"]
+
+
+def test_usage_plans_meter_tenants_by_the_authorizers_key(template: dict[str, Any]) -> None:
+    api = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert api["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+    plans = resources(template, "AWS::ApiGateway::UsagePlan")
+    assert {plan["Properties"]["UsagePlanName"] for plan in plans.values()} == {
+        f"robust-data-processor-{STAGE}-{name}" for name in PLANS
+    }
+    business = plans["UsagePlanBusiness"]["Properties"]
+    assert business["ApiStages"] == [
+        {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}
+    ]
+    assert business["Throttle"] == {"RateLimit": 1000, "BurstLimit": 10000}
+
+
+def test_the_usage_table_expires_its_counters(template: dict[str, Any]) -> None:
+    table = template["Resources"]["UsageTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "counter_id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    api_handler = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_handler["USAGE_TABLE_NAME"] == {"Ref": "UsageTable"}
+
+
+def test_an_alarm_says_when_the_stage_cannot_keep_up(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["FallingBehindAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (300, 5)
+    assert "250 concurrent workers" in alarm["AlarmDescription"]

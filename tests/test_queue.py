@@ -52,7 +52,7 @@ def queued(aws: Any) -> list[str]:
 
 def test_every_body_is_one_message(aws: Any) -> None:
     bodies = [json.dumps({"n": n, "pad": "x" * 60_000 * (n % 3)}) for n in range(35)]
-    assert send_all(bodies) == [None] * 35
+    assert send_all(bodies, ["acme"] * 35) == [None] * 35
     assert sorted(queued(aws)) == sorted(bodies)
 
 
@@ -94,7 +94,7 @@ def refusing(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_an_entry_refused_once_is_sent_again_and_queued(aws: Any, refusing: Any) -> None:
     bodies = [f"log {n}" for n in range(12)]
     stub = refusing({"log 3": 1, "log 11": 1})
-    assert send_all(bodies) == [None] * 12
+    assert send_all(bodies, ["acme"] * 12) == [None] * 12
     assert sorted(queued(aws)) == sorted(bodies)
     # Two calls (10 and 2 entries), then each refused entry once more in its own call's retry.
     assert sorted(len(call) for call in stub.calls) == [1, 1, 2, 10]
@@ -104,7 +104,7 @@ def test_an_entry_refused_once_is_sent_again_and_queued(aws: Any, refusing: Any)
 def test_an_entry_refused_twice_is_a_503_and_the_others_are_queued(aws: Any, refusing: Any) -> None:
     bodies = [f"log {n}" for n in range(5)]
     stub = refusing({"log 2": 2})
-    outcomes = send_all(bodies)
+    outcomes = send_all(bodies, ["acme"] * 5)
     assert [outcome is None for outcome in outcomes] == [True, True, False, True, True]
     assert isinstance(outcomes[2], ServiceUnavailableError)
     assert "InternalError" in str(outcomes[2])
@@ -123,7 +123,7 @@ def test_a_call_that_fails_makes_all_its_entries_503(
             raise EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
 
     monkeypatch.setattr(queue, "client", lambda service: Unreachable())
-    outcomes = send_all([f"log {n}" for n in range(15)])
+    outcomes = send_all([f"log {n}" for n in range(15)], ["acme"] * 15)
     assert len(outcomes) == 15
     assert all(isinstance(outcome, ServiceUnavailableError) for outcome in outcomes)
     assert "unreachable" in str(outcomes[0])

@@ -175,3 +175,15 @@ def test_on_aws_sqs_moves_the_messages_itself(monkeypatch: pytest.MonkeyPatch) -
         task = move_back_on_aws(sqs, arn, wait_seconds=60)
         stub.assert_no_pending_responses()
     assert (task["Status"], task["ApproximateNumberOfMessagesMoved"]) == ("COMPLETED", 7)
+
+
+def test_a_moved_log_keeps_its_tenants_message_group(sqs: Any, aws: Any, tmp_path: Path) -> None:
+    body = json.dumps(queued_message(log_id="grouped"))
+    sqs.send_message(QueueUrl=aws.dead_letter_queue_url, MessageBody=body, MessageGroupId="acme")
+
+    move_back(sqs, aws.dead_letter_queue_url, aws.queue_url, Journal(tmp_path / "j"))
+
+    [message] = sqs.receive_message(
+        QueueUrl=aws.queue_url, MessageSystemAttributeNames=["MessageGroupId"]
+    )["Messages"]
+    assert message["Attributes"]["MessageGroupId"] == "acme"

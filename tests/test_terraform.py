@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.metrics import CATALOGUE
+from chalicelib.plans import PLANS
 from infra.iam import FUNCTIONS, LOG_ACTIONS, TRACE_ACTIONS, granted_actions, policy_document
 from infra.model import stack
 from infra.stage import PROJECT_DIR, deployed_stages, stage_settings
@@ -43,6 +44,7 @@ ARNS = {
     "queue": QUEUE_ARN,
     "table": TABLE_ARN,
     "tenants_table": "${aws_dynamodb_table.tenants_table.arn}",
+    "usage_table": "${aws_dynamodb_table.usage_table.arn}",
     "reader_role": "${aws_iam_role.tenant_reader.arn}",
 }
 REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
@@ -106,7 +108,8 @@ def test_event_source_mapping_reports_batch_item_failures_from_the_queue(
         "maximum_batching_window_in_seconds": SETTINGS.worker_batching_window_seconds,
         "scaling_config": {"maximum_concurrency": SETTINGS.worker_max_concurrency},
     }
-    assert (mapping["batch_size"], mapping["scaling_config"]["maximum_concurrency"]) == (10, 10)
+    # prod's design point (docs/capacity.md): one log a batch, 250 invocations at once
+    assert (mapping["batch_size"], mapping["scaling_config"]["maximum_concurrency"]) == (1, 250)
     # The function it triggers stays Chalice's.
     generated = chalice["resource"]["aws_lambda_event_source_mapping"]["worker-sqs-event-source"]
     assert generated["function_name"] == "${aws_lambda_function.worker.arn}"
@@ -127,6 +130,7 @@ def test_environment_names_the_resources_and_keeps_the_stage_variables(
         "DEAD_LETTER_QUEUE_NAME": "${aws_sqs_queue.dead_letter_queue.name}",
         "QUEUE_URL": "${aws_sqs_queue.ingest_queue.url}",
         "TENANTS_TABLE_NAME": "${aws_dynamodb_table.tenants_table.name}",
+        "USAGE_TABLE_NAME": "${aws_dynamodb_table.usage_table.name}",
         "TENANT_READ_ROLE_ARN": "${aws_iam_role.tenant_reader.arn}",
     }
     chalice_function = chalice["resource"]["aws_lambda_function"][function_name]
@@ -201,6 +205,7 @@ def test_overrides_only_blocks_chalice_generated(
         ("aws_iam_role_policy", "api_key_authorizer_role"),
         ("aws_iam_role_policy", "worker_role"),
         ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
+        ("aws_api_gateway_rest_api", "rest_api"),
         ("aws_api_gateway_deployment", "rest_api"),
         ("aws_api_gateway_rest_api", "rest_api"),
     }
@@ -323,6 +328,7 @@ def test_dashboard_body_is_json_once_terraform_substitutes_it(
         "aws_lambda_function.worker.function_name",
         "aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.arn",
         "aws_cloudwatch_metric_alarm.oldest_log_waiting.arn",
+        "aws_cloudwatch_metric_alarm.falling_behind.arn",
     }
     defined = {
         f"{kind}.{name}"
@@ -424,3 +430,28 @@ def test_compressed_json_reaches_the_function_as_it_came(
     types = override["resource"]["aws_api_gateway_rest_api"]["rest_api"]["binary_media_types"]
     chalices = chalice["resource"]["aws_api_gateway_rest_api"]["rest_api"]["binary_media_types"]
     assert types == [*chalices, "application/json"]
+
+
+def test_usage_plans_throttle_each_plan_on_the_api_stage(
+    added: dict[str, Any], override: dict[str, Any]
+) -> None:
+    plans = added["resource"]["aws_api_gateway_usage_plan"]
+    assert {plan["name"] for plan in plans.values()} == {
+        f"robust-data-processor-prod-{name}" for name in PLANS
+    }
+    team = plans["usage_plan_team"]
+    assert team["api_stages"] == [
+        {
+            "api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+            "stage": "${aws_api_gateway_stage.rest_api.stage_name}",
+        }
+    ]
+    assert team["throttle_settings"] == {"rate_limit": 100, "burst_limit": 1000}
+    api = override["resource"]["aws_api_gateway_rest_api"]["rest_api"]
+    assert api["api_key_source"] == "AUTHORIZER"
+
+
+def test_the_usage_table_expires_counters(added: dict[str, Any]) -> None:
+    table = added["resource"]["aws_dynamodb_table"]["usage_table"]
+    assert (table["name"], table["hash_key"]) == ("robust-data-processor-prod-usage", "counter_id")
+    assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}

@@ -1,0 +1,180 @@
+"""Tenant settings: one item per tenant in the tenants table, validated, cached per process.
+
+Each tenant's settings (its plan today; retention and redaction choices join the same way) are
+one item of the tenants table, beside its API keys, under the partition key `tenant#<tenant>`.
+Key ids are 16 hex digits, so the two kinds of item can never share a key. The operator tool
+writes the item (`ops/tenants.py`); the functions read it at most once per tenant every
+`TENANT_SETTINGS_TTL_SECONDS` and never per record.
+
+`FIELDS` is the one table of what a tenant may set: a field's name, what it means and the check
+its values must pass, applied when a value is written and again when it is read back, so a value
+edited by hand in the table fails loudly instead of steering the pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from chalicelib.clients import client
+from chalicelib.config import get_settings
+from chalicelib.message import check_tenant_id, utc_timestamp
+from chalicelib.plans import PLANS
+from chalicelib.process_state import on_forget
+
+#: The partition key prefix of settings items; key ids are hex digits and never contain `#`.
+ITEM_PREFIX: Final = "tenant#"
+
+
+class InvalidSettingError(ValueError):
+    """A setting's value is outside its bounds; the text names the field and the bounds."""
+
+
+class TenantSettingsUnavailableError(RuntimeError):
+    """A tenant's settings could not be read, or what is stored is invalid.
+
+    Callers must not guess: the worker fails the record (SQS retries it), and the ingest
+    limiter applies its documented failure rule.
+    """
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: what it is for, and the check that names its bounds when it fails."""
+
+    description: str
+    check: Callable[[Any], Any]
+
+
+def _plan(value: Any) -> str:
+    if not isinstance(value, str) or value not in PLANS:
+        raise InvalidSettingError(f"plan must be one of {', '.join(PLANS)}, not {value!r}")
+    return value
+
+
+#: Every tenant setting. Adding one is one entry: its name, meaning and check.
+FIELDS: Final[dict[str, Field]] = {
+    "plan": Field("the tenant's plan: its ingest rate and daily quota", _plan),
+}
+
+
+def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked values of `changes`, or an error naming the first bad field and its bounds."""
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        field = FIELDS.get(name)
+        if field is None:
+            raise InvalidSettingError(
+                f"{name!r} is not a tenant setting; the settings are {', '.join(FIELDS)}"
+            )
+        checked[name] = field.check(value)
+    return checked
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    """What one tenant has set; a field it has not set is absent and the stage's default holds."""
+
+    tenant_id: str
+    values: Mapping[str, Any]
+
+    def plan(self, default: str | None = None) -> str:
+        """The tenant's plan, else `default`, else this process's stage's `DEFAULT_PLAN`."""
+        return str(self.values.get("plan") or default or get_settings().default_plan)
+
+
+def item_key(tenant_id: str) -> dict[str, Any]:
+    """The tenants table key of a tenant's settings item."""
+    return {"key_id": {"S": ITEM_PREFIX + tenant_id}}
+
+
+def from_item(tenant_id: str, item: Mapping[str, Any] | None) -> TenantSettings:
+    """Settings from a stored item (None: nothing set), validated as a write would be."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    if item is None:
+        return TenantSettings(tenant_id, {})
+    deserialize = TypeDeserializer().deserialize
+    stored = {name: deserialize(value) for name, value in item.items() if name in FIELDS}
+    try:
+        return TenantSettings(tenant_id, validate(stored))
+    except InvalidSettingError as error:
+        raise TenantSettingsUnavailableError(
+            f"tenant {tenant_id!r} has an invalid stored setting: {error}"
+        ) from None
+
+
+def read(tenant_id: str) -> TenantSettings:
+    """Read a tenant's settings from the table, or `TenantSettingsUnavailableError` saying why."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer = client("dynamodb").get_item(
+            TableName=get_settings().tenants_table_name, Key=item_key(tenant_id)
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise TenantSettingsUnavailableError(
+            f"the settings of tenant {tenant_id!r} could not be read: {error}"
+        ) from None
+    return from_item(tenant_id, answer.get("Item"))
+
+
+_cache: dict[str, tuple[float, TenantSettings]] = {}
+_cache_lock = threading.Lock()
+on_forget(_cache.clear)
+
+
+def settings_of(tenant_id: str) -> TenantSettings:
+    """A tenant's settings, read at most once every `TENANT_SETTINGS_TTL_SECONDS` per process.
+
+    A failed read is not cached: the next call tries again.
+    """
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(tenant_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    fresh = read(tenant_id)
+    with _cache_lock:
+        _cache[tenant_id] = (now + get_settings().tenant_settings_ttl_seconds, fresh)
+    return fresh
+
+
+def write(
+    dynamodb: Any, table: str, tenant_id: str, changes: Mapping[str, Any], now: datetime
+) -> TenantSettings:
+    """Set some of a tenant's settings (an operator action) and return them all.
+
+    Values are checked before anything is written; fields not named keep their values.
+    """
+    from boto3.dynamodb.types import TypeSerializer
+
+    checked = validate(changes)
+    if not checked:
+        raise InvalidSettingError(f"nothing to set; the settings are {', '.join(FIELDS)}")
+    serialize = TypeSerializer().serialize
+    assignments = {"tenant_id": check_tenant_id(tenant_id), "updated_at": utc_timestamp(now)}
+    assignments |= checked
+    names = {f"#f{index}": name for index, name in enumerate(assignments)}
+    values = {f":v{index}": serialize(value) for index, value in enumerate(assignments.values())}
+    answer = dynamodb.update_item(
+        TableName=table,
+        Key=item_key(tenant_id),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(assignments))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return from_item(tenant_id, answer["Attributes"])
+
+
+def stored(dynamodb: Any, table: str, tenant_id: str) -> TenantSettings:
+    """A tenant's settings read with the operator's client, for `ops/tenants.py show`."""
+    answer = dynamodb.get_item(
+        TableName=table, Key=item_key(check_tenant_id(tenant_id)), ConsistentRead=True
+    )
+    return from_item(tenant_id, answer.get("Item"))

@@ -6,6 +6,8 @@ STAGE ?= dev
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 SCAN_VENV := .venv-scan
 SCAN_INSTALLED := $(SCAN_VENV)/.installed-$(shell cat requirements-scan.txt | cksum | cut -d' ' -f1)
+PEERS_VENV := .venv-peers
+PEERS_INSTALLED := $(PEERS_VENV)/.installed-$(shell cat requirements-peers.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
 .PHONY: help dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan chaos load redrive bench policies package package-resources package-terraform deploy clean
@@ -25,6 +27,11 @@ $(SCAN_INSTALLED): requirements-scan.txt
 ## help: list the targets and what each does
 help:
 	@awk '/^## / { sub(/^## /, ""); print; next } /^##/ { sub(/^##/, ""); print }' $(MAKEFILE_LIST)
+
+$(PEERS_INSTALLED): requirements-peers.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-peers.txt
+	rm -f $(PEERS_VENV)/.installed-* && touch $@
 
 ## dev: run the emulator, the API on :8000 and the queue consumer; Ctrl-C stops them all
 dev: $(INSTALLED)
@@ -101,9 +108,10 @@ load: $(INSTALLED)
 redrive: $(INSTALLED)
 	$(BIN)/python -m ops.redrive --stage $(STAGE) $(if $(AWS),--aws) $(if $(INSPECT),--inspect-only)
 
-## bench: measure cold start, ingest, worker, redaction, the local stack and the package size;
-##        print the tables and write docs/benchmarks.md (QUICK=1: a smoke run into build/bench/)
-bench: $(INSTALLED)
+## bench: measure cold start, ingest, worker, redaction (beside Presidio, in .venv-peers), the
+##        local stack and the package size; print the tables and write docs/benchmarks.md
+##        (QUICK=1: a smoke run into build/bench/)
+bench: $(INSTALLED) $(PEERS_INSTALLED)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 ## policies: regenerate .chalice/policy-<stage>-<function>.json from infra/iam.py's grants
@@ -135,4 +143,4 @@ deploy: package
 		$(if $(REVIEWER),--parameter-overrides CreateReviewer=$(REVIEWER))
 
 clean:
-	rm -rf $(VENV) $(SCAN_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SCAN_VENV) $(PEERS_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -34,6 +34,7 @@ class Plan:
     redaction_size: int = 1_000_000
     redaction_repeats: int = 5
     adversarial_sizes: tuple[int, ...] = (16_384, 65_536, 262_144)
+    quality_lines: int = 4_000
     local_rounds: int = 3
     local_seconds: float = 5.0
     local_clients: int = 4
@@ -49,6 +50,7 @@ QUICK = Plan(
     redaction_size=50_000,
     redaction_repeats=2,
     adversarial_sizes=(2_048, 8_192),
+    quality_lines=300,
     local_rounds=1,
     local_seconds=1.0,
     local_clients=2,
@@ -72,7 +74,7 @@ def run(plan: Plan) -> list[Section]:
             sections.append(ingest.measure(endpoint, plan.ingest_requests, plan.large_text))
             sections.append(worker.measure(endpoint, plan.worker_batches))
     sections += redaction.measure(
-        plan.redaction_size, plan.redaction_repeats, plan.adversarial_sizes
+        plan.redaction_size, plan.redaction_repeats, plan.adversarial_sizes, plan.quality_lines
     )
     sections.append(
         local.measure(plan.local_rounds, plan.local_seconds, plan.local_clients, plan.local_probes)

@@ -2,7 +2,8 @@
 
 Log lines are generated from a seed, so runs compare like with like: access logs, application
 logs, JSON logs, stack traces and syslog lines, full of the dates, addresses, ids and versions
-redaction must leave alone, and, when asked, one phone number or e-mail address each.
+redaction must leave alone, and, when asked, one phone number, e-mail address, card, SSN, IBAN
+or credential each.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ _PII: Final = (
     "to=+44 20 7946 {n:04d}",
     "GET /unsubscribe?email={first}%40example.co.uk",
     "sms 555-{n:04d} sent",
+    "charged card 4111 1111 1111 1111 for order {n}",
+    "ssn=123-45-{n:04d} verified",
+    "payout to DE89 3704 0044 0532 0130 00 queued",
+    "assumed role with AKIAIOSFODNN7EXAMPLE",
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ7bn0ifQ.c2lnbmF0dXJl{n:04d}",
+    "password={last}{n} rejected",
+    "dsn=postgres://app:{first}{n}@db.internal:5432/orders",
+    "token ghp_{n:04d}abcdefghijklmnopqrstuvwxyz012345 used",
 )
 _NAMES: Final = ("john", "jane", "alex", "maria", "li", "omar", "sofia", "noah")
 
@@ -52,7 +61,7 @@ def _line(rng: random.Random, number: int) -> str:
 
 
 def log_lines(count: int, pii: bool, seed: int = 7) -> list[str]:
-    """`count` realistic log lines; with `pii`, each carries one phone number or address."""
+    """`count` realistic log lines; with `pii`, each carries one thing redaction takes out."""
     rng = random.Random(seed)
     lines = []
     for number in range(count):
@@ -78,10 +87,27 @@ ADVERSARIAL: Final[dict[str, Callable[[int], str]]] = {
     "long runs of separators": lambda size: ("- . " * size)[:size],
     "digit groups (near-miss numbers)": lambda size: ("800 555 01 (800) 55-0199 " * size)[:size],
     "plus signs (near-miss international)": lambda size: ("+1234567 " * size)[:size],
+    "spaced international digits (lengths in doubt)": lambda size: ("+44 20 7946 0958 1 " * size)[
+        :size
+    ],
+    "trunk zeros (near-miss national)": lambda size: (" 0161 49 (0" * size)[:size],
     "local-part run without an @": lambda size: ("ab.cd-ef_gh+ij%" * size)[:size],
     "near-miss e-mails": lambda size: ("john.doe@example x@y.z " * size)[:size],
     "a separator every other character": lambda size: ("a@" * size)[:size],
     "URL-encoded separators": lambda size: ("%40%2B" * size)[:size],
+    "card groups failing Luhn": lambda size: ("4111 1111 1111 1112 " * size)[:size],
+    "SSN shapes with area 000": lambda size: ("000-12-3456 " * size)[:size],
+    "IBAN starts failing mod 97": lambda size: ("GB00 WEST 1234 " * size)[:size],
+    "secret keys without values": lambda size: ("password=token=secret: " * size)[:size],
+    "phone keys without digits": lambda size: ("phone:mobile=tel " * size)[:size],
+    "auth schemes without tokens": lambda size: ("Bearer Basic " * size)[:size],
+    "prefixes without tokens": lambda size: ("eyJAKIAghp_xoxb-sk_live_" * size)[:size],
+    "JWT-shaped, header not JSON": lambda size: ("eyJhbGci.eyJzdWIi." * size)[:size],
+    "URL user information": lambda size: ("://a:b@://" * size)[:size],
+    "private key headers without END": lambda size: (
+        "-----BEGIN RSA PRIVATE KEY-----\nAAAA" * size
+    )[:size],
+    "IPv6-like colons (IP addresses on)": lambda size: ("1:2:3:4:5:6:7:8:9:" * size)[:size],
 }
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from chalicelib.config import Settings
 from chalicelib.errors import PayloadTooLargeError
 from chalicelib.message import LogMessage
-from chalicelib.redact import MIN_MATCH_LENGTH, REPLACEMENT, max_growth, redact
+from chalicelib.redact import GROWTH_FACTOR, max_growth, redact
 from chalicelib.store import ITEM_MAX_BYTES, WORKER_ID_MAX_LENGTH, build_item, item_size, utf8_size
 
-_GROWTH_BOUND = len(REPLACEMENT) / MIN_MATCH_LENGTH
 #: Floating-point slack when comparing seconds of work, far below a character's worth.
 _ROUNDING = 1e-9
 
@@ -60,12 +59,12 @@ def _size_without_texts(message: LogMessage, settings: Settings) -> int:
 
 
 def _check_item(message: LogMessage, settings: Settings) -> None:
-    # The redacted text is at most `_GROWTH_BOUND` times the original, and at most
+    # The redacted text is at most `GROWTH_FACTOR` times the original, and at most
     # `max_growth` bytes longer. When either bound fits, skip redacting here and keep ingest as
     # fast as the queue call allows.
     text_bytes = utf8_size(message.text)
     room = ITEM_MAX_BYTES - _size_without_texts(message, settings) - text_bytes
-    if text_bytes * _GROWTH_BOUND <= room:
+    if text_bytes * GROWTH_FACTOR <= room:
         return
     if text_bytes + max_growth(message.text) <= room:
         return

@@ -1,158 +1,147 @@
-"""Replace phone numbers and e-mail addresses in log text with `[REDACTED]`.
+"""Replace personal data and secrets in log text with a placeholder, as a policy says.
 
-`redact(text)` is `_PII_PATTERN.sub(REPLACEMENT, text)`: one regular expression, compiled at
-import, defines every rule below. Every quantifier is bounded and none is nested in another over
-the same characters, so each attempt reads a bounded stretch of text and time grows linearly
-with the text. Tried at every position, though, the pattern reads logs at a few MB/s, so
-`redact` first finds the few places where a match can start (see "Where a match can start"
-below) and runs the pattern only there, with the same result. Every match is at
-least `MIN_MATCH_LENGTH` characters long, and a character is at least one UTF-8 byte, so
-redaction grows a text by at most a factor of `len(REPLACEMENT) / MIN_MATCH_LENGTH`, in
-characters and in UTF-8 bytes.
+`redact(text, policy)` finds the spans of every class the policy enables
+(`chalicelib.detect` holds the classes, `chalicelib.redaction_policy` the policy) and of the
+tenant's rules, keeps spans that do not overlap, and replaces each with `[REDACTED]` or, typed,
+`[REDACTED:EMAIL]`. The default policy redacts every class but IP addresses. Of overlapping
+spans, a class a checksum or a fixed shape confirms (card, SSN, IBAN, credentials) wins over an
+address, number, key value or IP address; otherwise the leftmost, and of those starting
+together a private key block or a URL's password, then the longest. When a span left out
+reached past the kept ones (its family read no further), the result is scanned again, as
+redacting it again would: redaction is idempotent.
 
-What is redacted:
+What is redacted (see the README for examples and the decisions on borderline text):
 
-- North American numbers: `555-0199` (a 7-digit local number needs its dash),
-  `(800) 555-0199`, `(800)555-0199`, and without parentheses one separator throughout
-  (`800-555-0199`, `800.555.0199`, `800 555 0199`) or `800 555-0199`; each with an optional
-  `1` in front (`1-800-555-0199`, `1 (800) 555-0199`).
-- Numbers with a country code after `+` (or `%2B`, a `+` in a URL): 8 to 15 digits, the
-  first not 0, grouped by single spaces, dots or dashes or by parentheses, or not at all
-  (`+44 20 7946 0958`, `+442079460958`, `+1 (800) 555-0199`, `+44 (0)20 7946 0958`). Digits
-  that continue the grouping (`+44 20 7946 0958 12`) go with it, up to the 15 of E.164; fewer
-  than 8 (`+1234567`, the `+05:30` of a time) are not a phone number.
-- E-mail addresses: 1 to 64 characters of `A-Z a-z 0-9 . _ % + -` or Latin letters with
-  diacritics (`josé`), then `@` or `%40` (an `@` in a URL), then 1 to 8 dot-terminated labels
-  of `A-Z a-z 0-9 -` and a top-level domain of 2 to 24 ASCII letters; in `<...>`, quotes or
-  brackets, after `mailto:`, in a query string (`?to=john.doe%40example.com`).
+- E-mail addresses, with Latin, Greek or Cyrillic letters too (`ana@bücher.example`), `%40`
+  for `@` in URLs; not the user of `https://bob@host`, not `logo@2x.png` or `react@18.2.0`.
+- Phone numbers: international (`+` or `%2B`, 8 to 15 digits; when groups after a space could
+  be the next token, the country's possible lengths from `phonenumbers` decide), North
+  American (`(800) 555-0199`, `800.555.0199`, `1-800-555-0199`), local (`555-0199`,
+  `555 0199`), national with a trunk 0 (`0161 496 0000`, `089 123456`), and bare digits
+  under a key that names a phone (`"mobile":"6175550123"`, `msisdn=447700900123`). Words
+  before a number that make it a range, size, count, port or id keep it (`bytes=200-2047`).
+- Payment cards (13 to 19 digits, Luhn and an issuer's prefix), US social security numbers
+  (valid area, group and serial), IBANs (the country's length and mod 97).
+- Credentials: AWS access key ids (`AKIA`, `ASIA`) and secret keys under a secret's key, JWTs
+  (the header decodes to a JSON object), `Bearer` and `Basic` values, prefixed tokens (GitHub,
+  GitLab, Slack, Stripe, npm, Google API keys), the password of `scheme://user:pass@host`,
+  PEM private key blocks, and values of keys named like password, secret, token or api_key.
+- IP addresses, v4 and v6, when the policy enables them.
+- A tenant's own terms and RE2 patterns.
 
-Decisions on borderline text:
+A match never starts or ends inside a token: `EDGE` in `chalicelib.detect` treats letters,
+digits and `_` on both sides of a boundary, digits joined by `.`, `/`, `-` or `:` (dates,
+versions, ranges, times, IPv6) and a `+` between a word and a digit as one token, and a
+placeholder's `]` as the word or digit it replaced. Fullwidth digits, Unicode hyphens and
+non-breaking spaces count as their ASCII forms (`FOLDED`).
 
-- A match neither starts nor ends inside a token. A boundary is glued when an ASCII letter,
-  digit or `_` stands on both sides (`555-0199x`, `x555-0199`, `555-0199555-0199`); when
-  digits on both sides are joined by `.`, `/` or `-` (`1.555-0199`, `555-0199-12`,
-  `bytes 200-1000/67589`: versions, dates, ranges, ratios); or when a letter, digit or `_` is
-  joined to a digit by `+` (`abc+18005550199`: base64, sums). One rule serves both ends of
-  every pattern; that makes `redact(redact(t)) == redact(t)`, because a `[REDACTED]` never
-  glues, and neither did the match it replaced. A dash alone does not glue a word to a
-  number: `build-555-0199` is `build-[REDACTED]`, `build-555-0199x` stays.
-- Only ASCII counts as digits and as glue. Arabic-Indic, fullwidth and other digits are never
-  a phone number; a number or address inside text written without spaces is still found
-  (`用户555-0199登录` is `用户[REDACTED]登录`).
-- Bare digit runs are not phone numbers without a `+`: `8005550199`, `18005550199`, epoch
-  times and long ids stay. Mixed separators other than `800 555-0199` are not one either
-  (`443 123.4567` is a port and a coordinate). Any other 3-4 or 3-3-4 grouping is: a shape
-  cannot tell `800 555 0199` from three counts, and redaction errs towards removing.
-- Extensions stay: `555-0199 ext. 123` is `[REDACTED] ext. 123`, while `555-0199x123`, glued,
-  is one token and stays whole.
-- `logo@2x.png` and `icon@1.5x.webp` stay: a domain starting with a label of digits and `x`
-  is an asset's pixel density (`@2x`), not a host.
-- `git@github.com:org/repo.git` is `[REDACTED]:org/repo.git`: `git@github.com` has the shape
-  of an address, and the same scp-style syntax carries personal user names
-  (`alice@build.example.com:repo`); a rule on shapes cannot tell a role account from a person.
-- Not addresses: a domain without a dot (`user@localhost`, `x@y`), a last label that is not
-  letters (`react@18.2.0`, `@types/node@20.1.0`, `user@10.0.0.1`), nothing before the `@`
-  (`@scope/pkg`, `@app.route`). An address may be directly followed by other text:
-  `a@b.com.5` is `[REDACTED].5`, `a@b.com@c.com` is `[REDACTED]@c.com`.
-- A local part has at most 64 characters (RFC 5321): `x` * 65 + `@example.com` is not an
-  address, and of a longer dotted run only the end, from a dot, is taken.
-- Addresses with other non-ASCII characters (`用户@例子.中国`) are not found.
+Speed: trying every pattern at every position reads logs at well under 1 MB/s. `redact` finds
+where a match can be: byte-string searches over the text's ASCII bytes (one byte a character)
+with every digit made `0` find the separators of addresses, the signs of international numbers
+and the digit groups that end phone numbers, cards and social security numbers; one RE2 scan
+(a DFA, in one pass) finds the keys, prefixes and schemes the other classes start with. Each
+family's pattern is then tried only there, with the same result as trying it everywhere
+(`exhaustive=True`, which the tests compare). Time grows linearly with the text: patterns are
+bounded, and a family tries each position at most once. `detect`, `re2` and `phonenumbers`
+are imported on the first redaction, not with this module (the ingest path imports it for
+`max_growth`).
 
-Where a match can start: an address's local part is the run of up to 64 local-part characters
-just before its `@` or `%40`; an international number starts at its `+` or `%2B` and a digit
-from 1 to 9; any other number ends with its last group, three digits, a separator and four
-digits, 8 to 16 characters after its start (after a space or a dot, the last group follows a
-`)`, or three digits and a space or a dot). Byte-string searches find these anchors at memory
-speed; in the window each anchor leaves, a cheap pattern (`_START`) skips the positions where
-no match can begin, and the full pattern decides at the rest, in order, exactly as a scan of
-the whole text would. Text crowded with anchors (more than one in `_CROWDED` characters) goes
-to the full pattern at once, which is then about as fast. `max_growth` bounds how much
-redaction can lengthen a text, from counts of separators and digits, without redacting it.
+Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
+`LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
+original in characters and in UTF-8 bytes; `max_growth` gives a tighter bound from counts of
+digits, `@`, keys and prefixes, without redacting.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from typing import Final
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final
 
-REPLACEMENT: Final = "[REDACTED]"
-
-# The shortest possible match is an address like `a@b.co`; phone numbers are longer
-# (`555-0199` has 8 characters, an international number at least 9).
-MIN_MATCH_LENGTH: Final[int] = 6
-
-_WORD = "[A-Za-z0-9_]"
-_DIGIT = "[0-9]"
-
-# Configurations around a position that make it the inside of one token.
-_GLUED = (
-    rf"(?<={_WORD})(?:{_WORD}|\+{_DIGIT})"  # a|b  a|+1
-    rf"|(?<={_WORD}\+){_DIGIT}"  # a+|1
-    rf"|(?<={_DIGIT})[./-]{_DIGIT}"  # 1|.2
-    rf"|(?<={_DIGIT}[./-]){_DIGIT}"  # 1.|2
-)
-_EDGE = rf"(?!{_GLUED})"
-
-# Latin letters with diacritics (U+00C0-U+024F without the multiplication and division signs)
-# may be in a local part: `josé@example.com`.
-_LOCAL_PART_CHARACTERS = "A-Za-z0-9._%+\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f-"
-_LOCAL_PART_MAX = 64
-_EMAIL = (
-    rf"[{_LOCAL_PART_CHARACTERS}]{{1,{_LOCAL_PART_MAX}}}"
-    r"(?:@|%40)"
-    r"(?![0-9]{1,3}(?:\.[0-9]{1,3})?[xX]\.)"  # logo@2x.png
-    r"(?:[A-Za-z0-9-]{1,63}\.){1,8}"
-    r"[A-Za-z]{2,24}"
+from chalicelib.redaction_policy import (
+    AUTH_HEADER,
+    AWS_KEY,
+    CARD,
+    CUSTOM,
+    DEFAULT_POLICY,
+    EMAIL,
+    IBAN,
+    IP,
+    JWT,
+    LONGEST_PLACEHOLDER,
+    PHONE,
+    PRIVATE_KEY,
+    REPLACEMENT,
+    SECRET,
+    SSN,
+    TOKEN,
+    URL_PASSWORD,
+    RedactionPolicy,
+    Span,
 )
 
-# Each repetition takes one digit, after at most one separator: no ambiguity to backtrack over.
-_INTERNATIONAL = rf"(?:\+|%2[Bb])[1-9](?:(?:[ .-]?\(|\)[ .-]?|[ .-])?{_DIGIT}){{7,14}}"
-# `(800) 555-0199`, `(800)555-0199`; without parentheses one separator throughout
-# (`800.555.0199`, `800 555 0199`) or `800 555-0199`: `443 123.4567` is a port and a coordinate.
-_NORTH_AMERICAN = (
-    rf"(?:1[ .-]?)?"
-    rf"(?:\({_DIGIT}{{3}}\)[ .-]?{_DIGIT}{{3}}[ .-]"
-    rf"|{_DIGIT}{{3}}(?P<sep>[ .-]){_DIGIT}{{3}}(?P=sep)"
-    rf"|{_DIGIT}{{3}} {_DIGIT}{{3}}-)"
-    rf"{_DIGIT}{{4}}"
-)
-_LOCAL_NUMBER = rf"{_DIGIT}{{3}}-{_DIGIT}{{4}}"
+if TYPE_CHECKING:
+    from chalicelib.detect import Family
 
-_PII_PATTERN: Final = re.compile(
-    rf"{_EDGE}(?:{_EMAIL}|{_INTERNATIONAL}|{_NORTH_AMERICAN}|{_LOCAL_NUMBER}){_EDGE}"
-)
+__all__ = [
+    "DEFAULT_POLICY",
+    "GROWTH_FACTOR",
+    "MIN_MATCH_LENGTH",
+    "REPLACEMENT",
+    "RedactionPolicy",
+    "find",
+    "max_growth",
+    "redact",
+    "redact_counted",
+]
 
-
-# Anchors, found by byte-string searches in the text's ASCII bytes (one byte a character): an
-# address's separator, with the run of local-part characters before it (read on the reversed
-# text); a country code's sign followed by a digit from 1 to 9; and, with every digit made `0`
-# and every space `.`, a last group. After a space or a dot a last group must follow three
-# digits and a space or a dot, or a `)`: `800-555 0199` is not a number, `200 12345` neither.
-_SEPARATORS: Final = (b"@", b"%40")
-_LOCAL_PART_REVERSED: Final = re.compile(rf"[{_LOCAL_PART_CHARACTERS}]{{0,{_LOCAL_PART_MAX}}}")
-_SIGNS: Final = (b"+", b"%2B", b"%2b")
-_FIRST_DIGITS: Final = frozenset(b"123456789")
-_SHAPES: Final = bytes.maketrans(b"0123456789 ", b"0000000000.")
-_DASHED_GROUP: Final = b"000-0000"
-_DOTTED_GROUP: Final = b"000.0000"
-_BEFORE_DOTTED_GROUP: Final = (b"000.", b")", b").", b")-")
-_NUMBER_LENGTHS: Final = (len("555-0199"), len("1 (800) 555-0199"))
-_NUMBER_MIN_DIGITS: Final = 7
-
-# Positions worth trying in a window: not inside a word, and either a possible start of a
-# number or the start of a run of local-part characters that reaches an `@` or a `%`. It
-# reads at most `_START_REACH` characters past a window's end.
-_NUMBER_FIRST = "+%(0-9"
-_LOCAL_PART_BUT_PERCENT = _LOCAL_PART_CHARACTERS.replace("%", "")
-_START: Final = re.compile(
-    rf"[{_NUMBER_FIRST}{_LOCAL_PART_CHARACTERS}](?<!{_WORD}{_WORD})"
-    rf"(?:(?<=[{_NUMBER_FIRST}])"
-    rf"|(?=[{_LOCAL_PART_BUT_PERCENT}]{{0,{_LOCAL_PART_MAX - 1}}}+[@%]))"
-)
-_START_REACH = _LOCAL_PART_MAX + 2
-_CROWDED = 16
+#: The shortest match of any class or rule: a one-character password (`user:x@host`).
+MIN_MATCH_LENGTH: Final = 1
+GROWTH_FACTOR: Final = LONGEST_PLACEHOLDER / MIN_MATCH_LENGTH
 
 Window = tuple[int, int]
+Views = tuple[str, bytes, bytes]  # the folded text, its ASCII bytes, their shapes
+
+_SEPARATORS: Final = (b"@", b"%40")
+_SIGNS: Final = (b"+", b"%2B", b"%2b")
+_FIRST_DIGITS: Final = frozenset(b"123456789")
+# Digits become `0`, spaces and dashes `.`: `800 555 0199`, `800-555-0199` and `800.555.0199`
+# have one shape, and one search finds all three.
+_SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
+_NUMBER_END: Final = b"000.0000"
+_NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
+_PAIRS: Final = b".00.00.00.00"  # `06 12 34 56 78`; a date has two pairs at most
+# Characters a national number's trunk 0 (or its opening parenthesis) may follow, made spaces;
+# not `:`, which times hold before a 0 (`10:03:05`) far more often than keys before a number.
+_BOUNDARIES: Final = bytes.maketrans(b"\t\n\r\"'=[<,;>|", b" " * 12)
+_TRUNK_STARTS: Final = ((b" 0", 1), (b"(0", 0))
+# Three groups of four, or Amex's and Diners' four, six and four or five.
+_CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
+_CARD_RUN: Final = b"0" * 13
+_CARD_REACH: Final = len("0000 ")
+_SSN_SHAPE: Final = b"000.00.0000"
+# Spans that win over others starting at the same place: a URL's password over the address
+# `pass@host` it ends in, a key block over anything inside it.
+# Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
+# a number, a key's value or an IP address, it wins, wherever either starts (`+3930470 4111
+# 1111 1111 1111` holds a card, not a number that takes its first group).
+_CONFIRMED: Final = frozenset(
+    {
+        CARD,
+        SSN,
+        IBAN,
+        AWS_KEY,
+        JWT,
+        AUTH_HEADER,
+        TOKEN,
+        URL_PASSWORD,
+        PRIVATE_KEY,
+    }
+)
+_PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
+_PASSES: Final = 4
 
 
 def _occurrences(haystack: bytes, needle: bytes) -> list[int]:
@@ -164,85 +153,333 @@ def _occurrences(haystack: bytes, needle: bytes) -> list[int]:
     return found
 
 
-def _sign_windows(ascii_text: bytes) -> list[Window]:
-    """International numbers start at a country code's sign followed by a digit from 1 to 9."""
-    return [
+def _contact_windows(views: Views) -> list[Window]:
+    """Where e-mail addresses and phone numbers may start.
+
+    Addresses start in the run of local-part characters before a separator; international
+    numbers at a sign and a digit from 1 to 9; national ones at their trunk 0 or the
+    parenthesis before it; others 8 to 16 characters before the end of their last group.
+    """
+    text, ascii_text, shapes = views
+    windows = [
         (at, at)
         for sign in _SIGNS
         for at in _occurrences(ascii_text, sign)
         if at + len(sign) < len(ascii_text) and ascii_text[at + len(sign)] in _FIRST_DIGITS
     ]
-
-
-def _group_windows(shapes: bytes) -> list[Window]:
-    """Other numbers start 8 to 16 characters before the end of their last group."""
-    ends = [at + len(_DASHED_GROUP) for at in _occurrences(shapes, _DASHED_GROUP)]
-    ends += [
-        at + len(_DOTTED_GROUP)
-        for at in _occurrences(shapes, _DOTTED_GROUP)
-        if shapes.endswith(_BEFORE_DOTTED_GROUP, 0, at)
+    shortest, longest = _NUMBER_SPAN
+    ends = [at + len(_NUMBER_END) for at in _occurrences(shapes, _NUMBER_END)]
+    windows += [(max(end - longest, 0), end - shortest) for end in ends]
+    windows += [(max(at - 4, 0), at) for at in _occurrences(shapes, _PAIRS)]
+    bounded = ascii_text.translate(_BOUNDARIES)
+    windows += [
+        (at + skip, at + 1)  # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` not
+        for needle, skip in _TRUNK_STARTS
+        for at in _occurrences(bounded, needle)
     ]
-    shortest, longest = _NUMBER_LENGTHS
-    return [(max(end - longest, 0), end - shortest) for end in ends]
-
-
-def _address_windows(text: str, separators: list[int]) -> list[Window]:
-    """Where addresses may start: in the run of local-part characters before a separator."""
-    reversed_text = text[::-1]
-    windows: list[Window] = []
-    for at in separators:
-        local_part = _LOCAL_PART_REVERSED.match(reversed_text, len(text) - at)
-        if local_part is not None and local_part.end() > local_part.start():
-            windows.append((at - (local_part.end() - local_part.start()), at - 1))
+    if bounded.startswith((b"0", b"(0")):
+        windows.append((0, 0))
+    separators = [at for separator in _SEPARATORS for at in _occurrences(ascii_text, separator)]
+    if separators:
+        reversed_text = text[::-1]
+        for at in separators:
+            run = _local_part_reversed().match(reversed_text, len(text) - at)
+            if run is not None and run.end() > run.start():
+                windows.append((at - (run.end() - run.start()), at - 1))
     return windows
 
 
-def max_growth(text: str) -> int:
-    """At most how many bytes `redact` adds to `text`, counted at memory speed, not redacting.
+def _card_windows(views: Views) -> list[Window]:
+    """Grouped cards start at most a group before three; runs of 13 digits where they start."""
+    shapes = views[2]
+    windows = [
+        (max(at - _CARD_REACH, 0), at)
+        for needle in _CARD_GROUPS
+        for at in _occurrences(shapes, needle)
+    ]
+    at = shapes.find(_CARD_RUN)
+    while at >= 0:
+        windows.append((at, at))
+        end = at + len(_CARD_RUN)
+        while end < len(shapes) and shapes[end] == 0x30:  # skip the rest of the run
+            end += 1
+        at = shapes.find(_CARD_RUN, end)
+    return windows
 
-    A match of n bytes becomes `REPLACEMENT`: an address (at least `MIN_MATCH_LENGTH` bytes)
-    holds a separator of its own, a phone number at least 7 digits in 8 characters.
+
+def _ssn_windows(views: Views) -> list[Window]:
+    return [(at, at) for at in _occurrences(views[2], _SSN_SHAPE)]
+
+
+def _everywhere(views: Views) -> list[Window]:
+    return [(0, len(views[0]) - 1)]
+
+
+WindowFinder = Callable[[Views], list[Window]]
+Shaped = tuple[tuple["Family", frozenset[str], WindowFinder], ...]
+Triggered = tuple[tuple["Family", frozenset[str], str], ...]
+
+
+@lru_cache(maxsize=1)
+def _local_part_reversed() -> re.Pattern[str]:
+    from chalicelib import detect  # see _tables
+
+    return re.compile(rf"[{detect.LOCAL_PART_CHARACTERS}]{{0,{detect.LOCAL_PART_MAX}}}")
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[Shaped, Triggered]:
+    """The families, with the classes they find and how to find where they may start.
+
+    Those found from the text's shapes come with their window finder; those found by the RE2
+    scan for a word, prefix or scheme where their matches start, with the trigger. No trigger
+    can start inside another's, so one pass without overlaps finds them all. `detect`
+    compiles its patterns when imported (some 10 ms): on first use, not on the ingest path's
+    cold start, which imports this module for `max_growth`.
     """
-    ascii_text = text.encode("ascii", "replace")
-    digits = len(ascii_text) - len(ascii_text.translate(None, b"0123456789"))
-    addresses = sum(map(ascii_text.count, _SEPARATORS))
-    address_growth = len(REPLACEMENT) - MIN_MATCH_LENGTH
-    number_growth = len(REPLACEMENT) - _NUMBER_LENGTHS[0]
-    return address_growth * addresses + number_growth * (digits // _NUMBER_MIN_DIGITS)
+    from chalicelib import detect
+
+    shaped: Shaped = (
+        (detect.CONTACT, frozenset({EMAIL, PHONE}), _contact_windows),
+        (detect.CARDS, frozenset({CARD}), _card_windows),
+        (detect.SSNS, frozenset({SSN}), _ssn_windows),
+        (detect.IPS, frozenset({IP}), _everywhere),
+    )
+    triggered: Triggered = (
+        (detect.SECRETS, frozenset({SECRET, AWS_KEY}), detect.SECRET_TRIGGER),
+        (detect.PHONE_KEY, frozenset({PHONE}), detect.PHONE_KEY_TRIGGER),
+        (detect.AUTH, frozenset({AUTH_HEADER}), detect.AUTH_TRIGGER),
+        (
+            detect.LITERALS,
+            frozenset({AWS_KEY, JWT, TOKEN, PRIVATE_KEY}),
+            detect.LITERAL_TRIGGER,
+        ),
+        (detect.URL_PASSWORDS, frozenset({URL_PASSWORD}), "://"),
+        (detect.IBANS, frozenset({IBAN}), detect.IBAN_TRIGGER),
+    )
+    return shaped, triggered
 
 
-def redact(text: str) -> str:
-    """Return `text` with every phone number and e-mail address replaced by `REPLACEMENT`."""
-    return redact_counted(text)[0]
+@lru_cache(maxsize=64)
+def _trigger_scan(classes: frozenset[str]) -> tuple[Any, tuple[Family, ...]]:
+    """One RE2 pattern, a group for each triggered family `classes` needs, and the families."""
+    import re2
+
+    needed = [entry for entry in _tables()[1] if entry[1] & classes]
+    if not needed:
+        return None, ()
+    pattern = "|".join(f"({trigger})" for _, _, trigger in needed).encode()
+    return re2.compile(pattern), tuple(family for family, _, _ in needed)
 
 
-def redact_counted(text: str) -> tuple[str, int]:
-    """`redact(text)` and how many phone numbers and addresses it replaced."""
-    ascii_text = text.encode("ascii", "replace")
-    separators = [at for separator in _SEPARATORS for at in _occurrences(ascii_text, separator)]
-    windows = _sign_windows(ascii_text) + _group_windows(ascii_text.translate(_SHAPES))
-    anchors = len(separators) + len(windows)
-    if anchors == 0:
-        return text, 0
-    if anchors * _CROWDED > len(text):
-        return _PII_PATTERN.subn(REPLACEMENT, text)
-    windows += _address_windows(text, separators)
-    windows.sort()
-    pieces: list[str] = []
-    done = replaced = 0
-    match, search = _PII_PATTERN.match, _START.search
-    for first, last in windows:
+def _family_spans(
+    family: Family, text: str, windows: list[Window], classes: frozenset[str]
+) -> list[Span]:
+    """`family`'s spans of `classes`, trying its pattern where `windows` let a match start.
+
+    Windows are ranges of start positions; within one, `family.start` skips the positions
+    where no match can begin. A found span moves on past its end: spans of one family never
+    overlap. Windows overlap when anchors crowd (`%40%40%40...`): a position tried in one is
+    not tried again in the next, so each is tried at most once.
+    """
+    spans: list[Span] = []
+    done = 0
+    last_position = len(text) - 1
+    match, accept, search = family.pattern.match, family.accept, family.start.search
+    for first, last in sorted(windows):
         at = first if first > done else done
+        last = min(last, last_position)
+        if at > last:
+            continue
+        done = last + 1  # whatever this window finds or not, its positions are tried
         while at <= last:
             found = match(text, at)
-            if found:
-                pieces += (text[done:at], REPLACEMENT)
-                replaced += 1
-                done = at = found.end()
-                continue
-            candidate = search(text, at + 1, last + _START_REACH) if at < last else None
-            if candidate is None:
+            if found is not None:
+                span = accept(found, text)
+                if span is not None and span[2] in classes:
+                    spans.append(span)
+                    at = max(span[1], at + 1)
+                    done = max(done, at)
+                    continue
+            candidate = search(text, at + 1, last + 1 + family.reach) if at < last else None
+            if candidate is None or candidate.start() > last:
                 break
             at = candidate.start()
-    pieces.append(text[done:])
-    return "".join(pieces), replaced
+    return spans
+
+
+def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
+    """Every span the policy's classes and rules find, overlapping ones included."""
+    classes = policy.classes
+    folded = _folded(text)
+    ascii_text = folded.encode("ascii", "replace")
+    views = (folded, ascii_text, ascii_text.translate(_SHAPES))
+    spans = policy.rules.spans(text)
+    for family, kinds, windows in _tables()[0]:
+        if kinds & classes:
+            found = _everywhere(views) if exhaustive else windows(views)
+            spans += _family_spans(family, folded, found, classes)
+    scan, families = _trigger_scan(classes)
+    if exhaustive:
+        for family in families:
+            spans += _family_spans(family, folded, _everywhere(views), classes)
+    elif scan is not None:
+        starts: list[list[Window]] = [[] for _ in families]
+        for trigger in scan.finditer(ascii_text):
+            starts[trigger.lastindex - 1].append((trigger.start(), trigger.start()))
+        for family, where in zip(families, starts, strict=True):
+            if where:
+                spans += _family_spans(family, folded, where, classes)
+    return spans
+
+
+def _kept(spans: list[Span]) -> list[Span]:
+    """Spans that do not overlap: confirmed classes first, then the others around them.
+
+    Among either, of overlapping spans the leftmost; of those starting together, a private
+    key block or a URL's password first (over what is inside them), then the longest.
+    """
+    spans.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2), -span[1]))
+    confirmed = _leftmost([span for span in spans if span[2] in _CONFIRMED], [])
+    return _leftmost([span for span in spans if span[2] not in _CONFIRMED], confirmed)
+
+
+def _leftmost(spans: list[Span], taken: list[Span]) -> list[Span]:
+    """`taken` and those of `spans` (sorted) that overlap neither it nor an earlier one."""
+    kept = list(taken)
+    ends = sorted((start, end) for start, end, _ in taken)
+    end = 0
+    blocked = 0
+    for span in spans:
+        while blocked < len(ends) and ends[blocked][1] <= span[0]:
+            blocked += 1
+        clear = blocked == len(ends) or ends[blocked][0] >= span[1]
+        if span[0] >= end and span[1] > span[0] and clear:
+            kept.append(span)
+            end = span[1]
+    kept.sort()
+    return kept
+
+
+def _hides_matches(spans: list[Span], kept: list[Span]) -> bool:
+    """Whether a span left out reaches past the kept ones that overlap it.
+
+    Its family read no further than its end, so a match of it may start there. A span the
+    kept ones cover (an address inside a key's value, a JWT that is a bearer token) hides
+    nothing: any match after it would overlap them too.
+    """
+    chosen = set(kept)
+    starts = [start for start, _, _ in kept]
+    for span in spans:
+        if span in chosen:
+            continue
+        at, index = span[0], bisect.bisect_right(starts, span[0]) - 1
+        while at < span[1]:
+            if index < 0 or index == len(kept) or not kept[index][0] <= at < kept[index][1]:
+                return True
+            at, index = kept[index][1], index + 1
+    return False
+
+
+def find(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> list[Span]:
+    """The spans `redact` replaces first, as `(start, end, class)` in order: what it found."""
+    return _kept(_spans(text, policy, exhaustive=False)) if text else []
+
+
+def redact(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> str:
+    """Return `text` with every span of the policy's classes and rules replaced."""
+    return redact_counted(text, policy)[0]
+
+
+def redact_counted(
+    text: str, policy: RedactionPolicy = DEFAULT_POLICY, exhaustive: bool = False
+) -> tuple[str, int]:
+    """`redact(text, policy)` and how many spans it replaced.
+
+    A span left out for overlapping a kept one may hide a shorter match of its class that
+    starts after the kept one ends; the text is then scanned again, with the kept spans as
+    placeholders, as redacting the result would (at most `_PASSES` times: each pass replaces
+    what the last left, and in logs overlaps are rare). `exhaustive` tries every pattern at
+    every position instead of where a match can be: the definition the fast path must
+    reproduce, slow, for tests.
+    """
+    replaced = 0
+    for _ in range(_PASSES):
+        spans = _spans(text, policy, exhaustive) if text else []
+        kept = _kept(spans)
+        if not kept:
+            break
+        pieces: list[str] = []
+        done = 0
+        for start, end, kind in kept:
+            pieces += (text[done:start], policy.replacement(kind))
+            done = end
+        pieces.append(text[done:])
+        text, replaced = "".join(pieces), replaced + len(kept)
+        if not _hides_matches(spans, kept):
+            break
+    return text, replaced
+
+
+# Per class: the fewest characters a match has, and what bounds how many matches there are.
+_BOUNDS: Final[dict[str, tuple[int, Callable[[dict[str, int]], int]]]] = {
+    EMAIL: (len("a@b.co"), lambda count: count["@"] + count["%40"]),
+    PHONE: (7, lambda count: count["digits"] // 7),
+    CARD: (13, lambda count: count["digits"] // 13),
+    SSN: (9, lambda count: count["digits"] // 9),
+    IBAN: (15, lambda count: count["digits"] // 2),
+    AWS_KEY: (20, lambda count: count["AKIA"] + count["ASIA"] + count["key values"]),
+    JWT: (len("eyJ.12345.ab."), lambda count: count["eyJ"]),
+    AUTH_HEADER: (8, lambda count: count["auth schemes"]),
+    TOKEN: (15, lambda count: count["characters"] // 15),
+    URL_PASSWORD: (1, lambda count: count["@"]),
+    PRIVATE_KEY: (len("-----BEGIN PRIVATE KEY-----"), lambda count: count["-----BEGIN"]),
+    SECRET: (1, lambda count: count["key values"]),
+    IP: (len("::"), lambda count: count["characters"] // 2),
+}
+_SECRET_KEY_WORDS: Final = (b"pass", b"pwd", b"secret", b"token", b"key", b"credential")
+
+
+def _folded(text: str) -> str:
+    if text.isascii():
+        return text
+    from chalicelib.detect import FOLDED  # see _tables
+
+    return text.translate(FOLDED)
+
+
+def _counts(text: str) -> dict[str, int]:
+    folded = _folded(text)
+    ascii_text = folded.encode("ascii", "replace")
+    lowered = ascii_text.lower()
+    return {
+        "characters": len(text),
+        "digits": len(ascii_text) - len(ascii_text.translate(None, b"0123456789")),
+        "@": ascii_text.count(b"@"),
+        "%40": ascii_text.count(b"%40"),
+        "AKIA": ascii_text.count(b"AKIA"),
+        "ASIA": ascii_text.count(b"ASIA"),
+        "eyJ": ascii_text.count(b"eyJ"),
+        "-----BEGIN": ascii_text.count(b"-----BEGIN"),
+        "auth schemes": lowered.count(b"bearer") + lowered.count(b"basic"),
+        "key values": sum(map(lowered.count, _SECRET_KEY_WORDS)),
+    }
+
+
+def max_growth(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> int:
+    """At most how many bytes `redact(text, policy)` adds, from counts, without redacting.
+
+    A match of a class with at least `n` characters (and so bytes) becomes a placeholder of
+    `p` ASCII bytes: it adds at most `p - n`, and the text holds at most as many matches of
+    the class as it has of what each match needs (digits, an `@`, a key's word, a prefix).
+    """
+    counts = _counts(text)
+    growth = 0
+    for kind in policy.classes:
+        shortest, most = _BOUNDS[kind]
+        added = len(policy.replacement(kind)) - shortest
+        if added > 0:
+            growth += added * most(counts)
+    if policy.rules.compiled is not None:
+        growth += (len(policy.replacement(CUSTOM)) - 1) * len(text)
+    return growth

@@ -26,6 +26,7 @@ SECTIONS = [
     "Worker",
     "Redaction: realistic log lines",
     "Redaction: adversarial inputs",
+    "Redaction: quality per class",
     "Local end to end (chalice local + emulator)",
 ]
 TARGETED = {"Cold start", "Warm ingest", "Worker", "Redaction: realistic log lines"}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chalicelib import ingest, queue
 from chalicelib.limiter import Admission
 from tests.event_lines import assert_no_personal_data, events, metric_values
-from tests.test_redact import fillers, pii
+from tests.strategies import fillers, pii
 
 # A JSON body's tenant may be anything a client sends; some of it is refused, all of it logged.
 tenants = st.one_of(st.sampled_from(["acme", "beta_inc"]), pii, st.text(max_size=20))

@@ -1,30 +1,61 @@
-"""Redaction of phone numbers and e-mail addresses: examples for each rule, properties overall."""
+"""Redaction: examples for each class and decision, properties per class and overall."""
 
 from __future__ import annotations
 
-import ast
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import redact as redact_module
+from chalicelib import redaction_policy as kinds
+from chalicelib.detect import Family
 from chalicelib.redact import (
-    _PII_PATTERN,
+    DEFAULT_POLICY,
+    GROWTH_FACTOR,
     MIN_MATCH_LENGTH,
     REPLACEMENT,
     max_growth,
     redact,
     redact_counted,
 )
+from chalicelib.redaction_policy import (
+    CLASSES,
+    LONGEST_PLACEHOLDER,
+    RedactionPolicy,
+    policy_from_settings,
+)
+from tests.strategies import (
+    NOT_SENSITIVE,
+    SAMPLES,
+    Sample,
+    any_texts,
+    fillers,
+    glue,
+    joiners,
+    left_separators,
+    look_alikes,
+    pii,
+    right_separators,
+    samples,
+    sensitive_heavy_texts,
+    utf8_size,
+    value_ends,
+)
 
 R = REPLACEMENT
+TYPED = policy_from_settings({"placeholder": "typed"})
+EVERYTHING = policy_from_settings({"placeholder": "typed", "classes": {"ip": True}})
+WITH_RULES = policy_from_settings(
+    {"rules": {"terms": ["Project Falcon"], "patterns": ["EMP-[0-9]{6}"]}}
+)
 
 PHONES = {
     "local-7-digit": "555-0199",
+    "local-7-digit-space": "555 0199",
     "dashes": "800-555-0199",
     "parentheses-space": "(800) 555-0199",
     "parentheses-no-space": "(800)555-0199",
@@ -35,7 +66,6 @@ PHONES = {
     "plus1-dashes": "+1-800-555-0199",
     "plus1-parentheses": "+1 (800) 555-0199",
     "1-dashes": "1-800-555-0199",
-    "1-spaces": "1 800 555 0199",
     "1-parentheses": "1 (800) 555-0199",
     "plus1-no-separators": "+18005550199",
     "uk-spaces": "+44 20 7946 0958",
@@ -46,19 +76,25 @@ PHONES = {
     "india-dashes": "+91-98765-43210",
     "dots-international": "+49.30.123456",
     "url-encoded-plus": "%2B18005550199",
+    "uk-national": "0161 496 0000",
+    "uk-national-london": "020 7946 0958",
+    "germany-national": "089 123456",
+    "germany-national-parentheses": "(030) 1234567",
+    "france-national": "06 12 34 56 78",
+    "fullwidth-digits": "\uff15\uff15\uff15-\uff10\uff11\uff19\uff19",
+    "non-breaking-hyphen": "555\u20110199",
+    "fullwidth-plus": "\uff0b44 20 7946 0958",
 }
 
 EMAILS = {
     "dotted-local": "john.doe@example.com",
     "plus-tag-subdomains": "a+tag@sub.example.co.uk",
-    "underscore": "first_last@example.io",
     "shortest": "a@b.co",
     "digit-domain": "user@163.com",
-    "uppercase": "John.Doe@Example.COM",
-    "hyphen-domain": "ops-team@my-company.example",
     "url-encoded-at": "john.doe%40example.com",
-    "url-encoded-plus-in-local": "john%2Btag%40example.com",
     "latin-diacritic": "josé@example.com",
+    "non-ascii-domain": "ana@bücher.example",
+    "cyrillic": "иван@пример.рф",
 }
 
 CONTEXTS = {
@@ -66,155 +102,103 @@ CONTEXTS = {
     "spaces": "call {} now",
     "angle-brackets": "<{}>",
     "double-quotes": '"{}"',
-    "single-quotes": "'{}'",
-    "square-brackets": "[{}]",
     "parentheses": "({})",
     "mailto": "mailto:{}",
-    "tel": "tel:{}",
     "key-value": "contact={};",
     "json": '{{"contact": "{}"}}',
     "sentence-end": "Reach me at {}.",
-    "comma-list": "{}, x",
-    "newlines": "a\n{}\nb",
     "no-spaces-cjk": "用户{}登录",
 }
 
-NOT_PII = {
-    "date": "2024-01-15",
-    "iso-datetime": "2024-01-15T10:30:00Z",
-    "datetime-offset": "2024-01-15 10:30:00.123+05:30",
-    "date-day-first": "15/01/2024",
-    "date-month-first": "01-15-2024",
-    "date-month-first-1999": "12-31-1999",
-    "dashed-2-2": "555-01-99",
-    "date-dots": "2024.01.15",
-    "date-compact": "20240115",
-    "time": "10:30:45",
-    "date-words": "Jan 15 2024 10:30",
-    "ipv4": "192.168.100.200",
-    "ipv4-port": "10.0.0.1:8080",
-    "ipv6": "2001:db8::8a2e:370:7334",
-    "ipv6-zone": "fe80::1%eth0",
-    "ipv6-port": "[::1]:8080",
-    "mac-colons": "00:1A:2B:3C:4D:5E",
-    "mac-dashes": "00-1A-2B-3C-4D-5E",
-    "version": "1.2.3",
-    "version-v": "v10.15.2",
-    "version-pre-release": "2.0.0-rc.1",
-    "version-4-part": "1.2.3.4",
-    "uuid": "123e4567-e89b-12d3-a456-426614174000",
-    "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-    "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-    "git-short-hash": "a1b2c3d",
-    "git-short-hash-digits": "5550199",
-    "long-id": "123456789012345",
-    "order-id": "order 5550199000",
-    "bare-10-digits": "8005550199",
-    "bare-11-digits": "18005550199",
-    "epoch-seconds": "1700000000",
-    "epoch-millis": "1700000000123",
-    "amount-dollars": "$1,234.56",
-    "amount-euro": "1.234,56 EUR",
-    "negative-amount": "-555.01",
-    "coordinates-comma": "40.7128,-74.0060",
-    "coordinates-space": "-33.8688 151.2093",
-    "byte-range": "bytes=0-1023",
-    "content-range": "bytes 200-1000/67589",
-    "port-range": "8000-8080",
-    "port-and-coordinate": "443 123.4567",
-    "glued-letters-both-sides": "build-555-0199x",
-    "glued-letter-before": "x555-0199",
-    "glued-underscore-after": "555-0199_",
-    "glued-extension": "555-0199x123",
-    "glued-to-each-other": "555-0199555-0199",
-    "version-then-number": "1.555-0199",
-    "number-then-more-digits": "555-0199-12",
-    "base64-plus": "abc+18005550199",
-    "timezone-offset": "10:30:00+0530",
-    "plus-7-digits": "+1234567",
-    "arabic-indic-digits": "\u0665\u0665\u0665-\u0660\u0661\u0669\u0669",
-    "fullwidth-digits": "\uff15\uff15\uff15-\uff10\uff11\uff19\uff19",
-    "image-density": "logo@2x.png",
-    "image-density-fraction": "icon@1.5x.webp",
-    "npm-version": "react@18.2.0",
-    "npm-scoped-version": "@types/node@20.1.0",
-    "localhost": "user@localhost",
-    "ip-host": "user@10.0.0.1",
-    "npm-scope": "@scope/pkg",
-    "decorator": "@app.route",
-    "no-dot": "x@y",
-    "java-object": "java.lang.Object@1b6d3586",
-    "image-digest": "nginx@sha256:abcdef0123456789",
-    "local-part-over-64": "x" * 65 + "@example.com",
-}
-
-LOG_LINES = {
-    "user-logged-in": ("User 555-0199 logged in", f"User {R} logged in"),
-    "error-dashes": (
-        "Error - 555-0100 - NullPointerException at module X",
-        f"Error - {R} - NullPointerException at module X",
+EXAMPLES = {
+    "card-spaces": ("pay 4111 1111 1111 1111 ok", f"pay {R} ok"),
+    "card-dashes": ("4111-1111-1111-1111", R),
+    "card-run": ("card=5555555555554444;", f"card={R};"),
+    "card-amex": ("3782 822463 10005", R),
+    "ssn": ("ssn 123-45-6789.", f"ssn {R}."),
+    "iban-grouped": ("to GB82 WEST 1234 5698 7654 32 today", f"to {R} today"),
+    "iban-run": ("DE89370400440532013000", R),
+    "aws-key-id": ("key AKIAIOSFODNN7EXAMPLE used", f"key {R} used"),
+    "aws-secret": (
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        f"aws_secret_access_key = {R}",
     ),
-    "readme-call": ("Call 800-555-0199 now. ", f"Call {R} now. "),
-    "json": (
+    "jwt": (
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end",
+        f"token {R} end",
+    ),
+    "bearer": ("Authorization: Bearer abcdef1234567890abcdef", f"Authorization: Bearer {R}"),
+    "bearer-letters": (
+        "Authorization: Bearer NddbgeYnAhPxbGYwPMmTAJbv",
+        f"Authorization: Bearer {R}",
+    ),
+    "basic": ("Authorization: Basic dXNlcjpwYXNzd29yZA==", f"Authorization: Basic {R}"),
+    "github": ("ghp_" + "a1" * 18 + " pushed", f"{R} pushed"),
+    "slack": ("xoxb-123456789012-abcdefABCDEF", R),
+    "stripe": ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", R),
+    "url-password": ("https://user:secret@example.com/path", f"https://user:{R}@example.com/path"),
+    "url-empty-user": ("redis://:hunter2@cache:6379", f"redis://:{R}@cache:6379"),
+    "pem": (
+        "key: -----BEGIN RSA PRIVATE KEY-----\nMIIE+ab/c=\n-----END RSA PRIVATE KEY-----\nnext",
+        f"key: {R}\nnext",
+    ),
+    "pem-json-escaped": (
+        '"-----BEGIN PRIVATE KEY-----\\nMIIEab\\n-----END PRIVATE KEY-----\\n"',
+        f'"{R}\\n"',
+    ),
+    "pem-truncated": ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE", R),
+    "password-equals": ("login password=hunter2 user=ann", f"login password={R} user=ann"),
+    "password-json": ('{"password": "hunter 2"}', f'{{"password": "{R}"}}'),
+    "api-key-header": ("x-api-key: 12ab34cd", f"x-api-key: {R}"),
+    "camel-token": ('{"accessToken":"abc.def"}', f'{{"accessToken":"{R}"}}'),
+    "phone-key-json": ('"mobile":"6175550123"', f'"mobile":"{R}"'),
+    "phone-key-msisdn": ("msisdn=447700900123&x=1", f"msisdn={R}&x=1"),
+    "phone-key-camel": ("userPhone: 07700900123", f"userPhone: {R}"),
+    "json-line": (
         '{"user": "jane@example.org", "phone": "+1 (800) 555-0199", "at": "2024-01-15"}',
         f'{{"user": "{R}", "phone": "{R}", "at": "2024-01-15"}}',
     ),
-    "key-value": (
-        "ts=1700000000 ip=10.0.0.1:8080 email=a.b@c.io phone=800.555.0199; id=5550199000",
-        f"ts=1700000000 ip=10.0.0.1:8080 email={R} phone={R}; id=5550199000",
-    ),
-    "phone-in-parentheses": ("Contact (555-0199) today", f"Contact ({R}) today"),
-    "tel-uri": ("<a href='tel:+18005550199'>", f"<a href='tel:{R}'>"),
     "query-string": (
-        "GET /u?email=john.doe%40example.com&ref=x HTTP/1.1",
-        f"GET /u?email={R}&ref=x HTTP/1.1",
+        "GET /u?email=john.doe%40example.com&token=abc123 HTTP/1.1",
+        f"GET /u?email={R}&token={R} HTTP/1.1",
     ),
-    "mailto": ("mailto:john@example.com?subject=hi", f"mailto:{R}?subject=hi"),
-    "from-header": ("From: John Doe <john.doe@example.com>", f"From: John Doe <{R}>"),
-    "several": (
-        "a@b.co, c@d.io; 555-0199 and +44 20 7946 0958",
-        f"{R}, {R}; {R} and {R}",
-    ),
-    "next-to-non-pii": (
-        "2024-01-15T10:30:00Z 192.168.1.10 555-0199 v1.2.3 bytes=0-1023",
-        f"2024-01-15T10:30:00Z 192.168.1.10 {R} v1.2.3 bytes=0-1023",
-    ),
-    "url-credentials": ("https://user:secret@example.com/path", f"https://user:{R}/path"),
-    "url-path": ("/users/jane@example.com/orders/42", f"/users/{R}/orders/42"),
+}
+
+# Over-reach seen in the field: a number never takes part of the next token.
+NEIGHBOURS = {
+    "time": ("+1 415 555 2671 17:05", f"{R} 17:05"),
+    "ipv6": ("+1 415 555 2671 2001:db8::1", f"{R} 2001:db8::1"),
+    "count": ("+1 415 555 2671 3 items", f"{R} 3 items"),
+    "closing-parenthesis": ("(+1 415 555 2671) 42", f"({R}) 42"),
+    # Germany's numbers have from 4 to 15 digits: only the token's own shape stops these.
+    "time-any-length": ("+49 30 123456 17:05", f"{R} 17:05"),
+    "ipv6-any-length": ("+49 30 123456 2001:db8::1", f"{R} 2001:db8::1"),
+    "uk-then-count": ("+44 20 7946 0958 12 items", f"{R} 12 items"),
+    "date": ("+44 20 7946 0958 2024-01-15", f"{R} 2024-01-15"),
+    "byte-range": ("Range: bytes=200-2047", "Range: bytes=200-2047"),
+    "port-key": ("port=555-0199", "port=555-0199"),
+    "id-key": ('"order": "555-0199"', '"order": "555-0199"'),
 }
 
 DECISIONS = {
     "scp-style-git-remote": ("git@github.com:org/repo.git", f"{R}:org/repo.git"),
     "dash-joined-word": ("build-555-0199", f"build-{R}"),
     "extension-after-space": ("555-0199 ext. 123", f"{R} ext. 123"),
-    "extension-x-after-space": ("(800) 555-0199 x123", f"{R} x123"),
-    "international-takes-continuing-digits": ("+44 20 7946 0958 12 items", f"{R} items"),
-    "international-stops-before-date": ("+44 20 7946 0958 2024-01-15", f"{R} 2024-01-15"),
     "address-then-address": ("a@b.com@c.com", f"{R}@c.com"),
-    "address-then-dot-digit": ("a@b.com.5", f"{R}.5"),
     "one-before-north-american": ("fe80::1 800 555 0199", f"fe80::{R}"),
-    "dotted-local-part-over-64": ("a." * 40 + "b@example.com", "a." * 8 + "a" + R),
     "mixed-separators": ("800-555 0199", "800-555 0199"),
+    "url-user-is-not-an-address": ("https://bob@example.com/x", "https://bob@example.com/x"),
+    "cjk-address-not-found": ("用户@例子.中国", "用户@例子.中国"),
+    "ip-off-by-default": ("from 10.0.0.1 and 2001:db8::1", "from 10.0.0.1 and 2001:db8::1"),
+    "null-password-stays": ('"password": null', '"password": null'),
+    "prose-after-key-goes": ("token: expired", f"token: {R}"),
+    "german-number-takes-the-next-group": ("+49 30 123456 12", R),
+    "card-beats-the-number-before-it": ("+3930470 4111 1111 1111 1111", f"+3930470 {R}"),
+    "url-password-beats-the-address-it-ends-in": (
+        "https://u:a.b@example.com",
+        f"https://u:{R}@example.com",
+    ),
 }
-
-
-def test_shortest_match_has_min_match_length() -> None:
-    assert len("a@b.co") == MIN_MATCH_LENGTH
-    assert redact("a@b.co") == REPLACEMENT
-    assert redact("a@b.c") == "a@b.c"
-    assert MIN_MATCH_LENGTH >= 6
-
-
-def test_pattern_is_compiled_at_import_from_stdlib_only() -> None:
-    assert isinstance(_PII_PATTERN, re.Pattern)
-    source = Path(redact_module.__file__).read_text(encoding="utf-8")
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module or "")
-    assert imported <= {"__future__", "re", "typing"}
 
 
 @pytest.mark.parametrize("phone", PHONES.values(), ids=PHONES.keys())
@@ -226,18 +210,19 @@ def test_phone_numbers_are_redacted(phone: str, context: str) -> None:
 @pytest.mark.parametrize("email", EMAILS.values(), ids=EMAILS.keys())
 @pytest.mark.parametrize("context", CONTEXTS.values(), ids=CONTEXTS.keys())
 def test_email_addresses_are_redacted(email: str, context: str) -> None:
+    if context == CONTEXTS["no-spaces-cjk"] and not email.isascii():
+        pytest.skip("letters of another alphabet join the address: documented")
     assert redact(context.format(email)) == context.format(REPLACEMENT)
 
 
-@pytest.mark.parametrize("text", NOT_PII.values(), ids=NOT_PII.keys())
-def test_text_that_is_not_personal_data_stays(text: str) -> None:
-    assert redact(text) == text
-    assert redact(f"value: {text}, next") == f"value: {text}, next"
+@pytest.mark.parametrize(("text", "expected"), EXAMPLES.values(), ids=EXAMPLES.keys())
+def test_each_class_is_redacted(text: str, expected: str) -> None:
+    assert redact(text) == expected
 
 
-@pytest.mark.parametrize(("line", "expected"), LOG_LINES.values(), ids=LOG_LINES.keys())
-def test_log_lines(line: str, expected: str) -> None:
-    assert redact(line) == expected
+@pytest.mark.parametrize(("text", "expected"), NEIGHBOURS.values(), ids=NEIGHBOURS.keys())
+def test_a_number_never_takes_its_neighbour(text: str, expected: str) -> None:
+    assert redact(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), DECISIONS.values(), ids=DECISIONS.keys())
@@ -245,238 +230,200 @@ def test_documented_decisions_on_borderline_text(text: str, expected: str) -> No
     assert redact(text) == expected
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "555-0199555-0199",
-        "555-0199+555-0199",
-        "a@b.com@c.com",
-        "a@b.com.x@c.com",
-        "x@example.com555-0199",
-        "555-0199.5 555-0199-x",
-        f"{R}555-0199{R}",
-        "+1+1+18005550199+1",
-    ],
-)
-def test_redaction_is_idempotent_on_glued_matches(text: str) -> None:
-    once = redact(text)
-    assert redact(once) == once
+@pytest.mark.parametrize("text", NOT_SENSITIVE.values(), ids=NOT_SENSITIVE.keys())
+def test_look_alikes_stay(text: str) -> None:
+    assert redact(text) == text
+    assert redact(f"value: {text}, next") == f"value: {text}, next"
 
 
-# --- strategies -------------------------------------------------------------------------------
+def test_typed_placeholders_name_the_class() -> None:
+    text = "a@b.co 555-0199 4111111111111111 AKIAIOSFODNN7EXAMPLE 10.0.0.1"
+    expected = "[REDACTED:EMAIL] [REDACTED:PHONE] [REDACTED:CARD] [REDACTED:AWS_KEY] [REDACTED:IP]"
+    assert redact(text, EVERYTHING) == expected
+    assert redact(text, TYPED) == expected.replace("[REDACTED:IP]", "10.0.0.1")
 
 
-def digits(count: int) -> st.SearchStrategy[str]:
-    return st.text("0123456789", min_size=count, max_size=count)
+def test_a_class_turned_off_stays() -> None:
+    no_email = policy_from_settings({"classes": {"email": False}})
+    assert redact("a@b.co 555-0199", no_email) == f"a@b.co {R}"
+    assert redact_counted("a@b.co 555-0199", no_email) == (f"a@b.co {R}", 1)
+    # Without the URL password class, a URL's user information is still no address.
+    no_url_password = policy_from_settings({"classes": {"url_password": False}})
+    assert redact("https://u:a.b@example.com", no_url_password) == "https://u:a.b@example.com"
 
 
-NORTH_AMERICAN_FORMATS = [
-    "{a}-{e}-{n}",
-    "({a}) {e}-{n}",
-    "({a}){e}-{n}",
-    "{a}.{e}.{n}",
-    "{a} {e} {n}",
-    "{a} {e}-{n}",
-    "+1 {a} {e} {n}",
-    "+1-{a}-{e}-{n}",
-    "+1 ({a}) {e}-{n}",
-    "1-{a}-{e}-{n}",
-    "1 ({a}) {e}-{n}",
-    "+1{a}{e}{n}",
-    "%2B1{a}{e}{n}",
-    "{e}-{n}",
-]
+def test_tenant_rules_are_redacted_with_the_classes() -> None:
+    text = "project falcon: EMP-123456 mailed a@b.co, EMP-12345 stays"
+    assert redact(text, WITH_RULES) == f"{R}: {R} mailed {R}, EMP-12345 stays"
 
-north_american_phones = st.builds(
-    lambda form, a, e, n: form.format(a=a, e=e, n=n),
-    st.sampled_from(NORTH_AMERICAN_FORMATS),
-    digits(3),
-    digits(3),
-    digits(4),
-)
+
+def test_growth_factor_bounds_every_placeholder() -> None:
+    assert MIN_MATCH_LENGTH == 1
+    assert GROWTH_FACTOR == LONGEST_PLACEHOLDER == len("[REDACTED:URL_PASSWORD]")
+    assert redact("https://u:p@h.io", TYPED) == "https://u:[REDACTED:URL_PASSWORD]@h.io"
+
+
+# --- properties per class ---------------------------------------------------------------------
 
 
 @st.composite
-def international_phones(draw: st.DrawFn) -> str:
-    country = str(draw(st.integers(1, 999)))
-    rest = draw(digits(draw(st.integers(8, 15)) - len(country)))
-    cuts = sorted(draw(st.sets(st.integers(1, len(rest) - 1), max_size=4)))
-    groups = [rest[i:j] for i, j in zip([0, *cuts], [*cuts, len(rest)], strict=True)]
-    separators = st.sampled_from(["", " ", "-", "."])
-    text = "+" + country + draw(separators)
-    for index, group in enumerate(groups):
-        text += (draw(separators) if index else "") + group
-    return text
+def placed(draw: st.DrawFn, strategy: st.SearchStrategy[Sample]) -> tuple[str, str]:
+    """A sample among fillers and separators, and the text redaction must make of it."""
+    sample = draw(strategy)
+    ips = sample.kind != kinds.IP
+    # A colon before an IPv6 address that starts with one (`:::1`) is not a separator.
+    lefts = left_separators if ips else left_separators.filter(lambda left: left != ":")
+    before, left = draw(fillers(ips)), draw(lefts)
+    right = draw(value_ends if sample.open_ended else right_separators)
+    after = draw(fillers(ips))
+    around = (before + left + sample.before, sample.after + right + after)
+    return around[0] + sample.secret + around[1], around[0] + REPLACEMENT + around[1]
 
 
-phones = st.one_of(north_american_phones, international_phones())
-
-_atoms = st.from_regex(r"[A-Za-z0-9_+-]{1,16}", fullmatch=True)
-_labels = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,14}[A-Za-z0-9])?", fullmatch=True)
-_DENSITY = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3})?[xX]\.")
-domains = st.builds(
-    lambda labels, tld: ".".join([*labels, tld]),
-    st.lists(_labels, min_size=1, max_size=3),
-    st.from_regex(r"[A-Za-z]{2,12}", fullmatch=True),
-).filter(lambda domain: not _DENSITY.match(domain))
-emails = st.builds(
-    lambda local, at, domain: local + at + domain,
-    st.lists(_atoms, min_size=1, max_size=3).map(".".join),
-    st.sampled_from(["@", "%40"]),
-    domains,
-)
-pii = st.one_of(phones, emails)
-
-# Tokens that are not personal data, however they are put together with the joiners below.
-_dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31))
-_offsets = st.sampled_from(
-    [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
-)
-safe_tokens = st.one_of(
-    st.from_regex(r"[A-Za-z]{1,12}", fullmatch=True),
-    st.sampled_from(sorted(NOT_PII.values())),
-    st.builds(
-        lambda day, form: day.strftime(form),
-        _dates,
-        st.sampled_from(["%Y-%m-%d", "%d/%m/%Y", "%m-%d-%Y", "%Y.%m.%d", "%Y%m%d", "%b %d %Y"]),
-    ),
-    st.datetimes(
-        min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1), timezones=_offsets
-    ).map(datetime.isoformat),
-    st.times().map(lambda moment: moment.isoformat()),
-    st.ip_addresses(v=4).map(str),
-    st.builds("{}:{}".format, st.ip_addresses(v=4), st.integers(1, 65535)),
-    st.ip_addresses(v=6).map(str),
-    st.uuids().map(str),
-    st.binary(min_size=4, max_size=32).map(bytes.hex),
-    st.integers(10**9, 10**20).map(str),
-    st.builds(
-        lambda parts, prefix, suffix: prefix + ".".join(map(str, parts)) + suffix,
-        st.lists(st.integers(0, 99), min_size=2, max_size=4),
-        st.sampled_from(["", "v"]),
-        st.sampled_from(["", "-rc.1", "-beta"]),
-    ),
-    st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False).map(
-        lambda x: f"${x:,.2f}"
-    ),
-    st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False).map(
-        lambda x: f"{x:,.2f}".translate(str.maketrans(",.", ".,")) + " EUR"
-    ),
-    st.builds(
-        "{:.4f}{}{:.4f}".format,
-        st.floats(-90, 90),
-        st.sampled_from([",", ", ", " "]),
-        st.floats(-180, 180),
-    ),
-    st.builds(
-        "bytes {}-{}/{}".format, st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 10**7)
-    ),
-    st.integers(0, 10**6).map("bytes=0-{}".format),
-    st.builds("{}-{}".format, st.integers(1024, 65535), st.integers(1024, 65535)),
-    st.builds(
-        lambda octets, sep: sep.join(f"{octet:02X}" for octet in octets),
-        st.binary(min_size=6, max_size=6),
-        st.sampled_from([":", "-"]),
-    ),
-)
-joiners = st.sampled_from([" ", ", ", "; ", " | ", "\n", " - ", "\t", " = ", ": "])
+def _class_policy(kind: str) -> RedactionPolicy:
+    return policy_from_settings({"classes": {kinds.IP: kind == kinds.IP}})
 
 
-@st.composite
-def fillers(draw: st.DrawFn) -> str:
-    tokens = draw(st.lists(safe_tokens, max_size=6))
-    return "".join(token + draw(joiners) for token in tokens)
+@pytest.mark.parametrize("kind", CLASSES)
+def test_generated_samples_are_redacted_wherever_they_sit(kind: str) -> None:
+    policy = _class_policy(kind)
+
+    @settings(max_examples=60, deadline=None)
+    @given(case=placed(SAMPLES[kind]))
+    def check(case: tuple[str, str]) -> None:
+        text, expected = case
+        assert redact(text, policy) == expected  # all of it gone, nothing around it taken
+
+    check()
 
 
-left_separators = st.sampled_from([" ", "\n", "\t", "(", '"', "'", "<", "[", ":", "=", ", "])
-right_separators = st.sampled_from([" ", "\n", ")", '"', "'", ">", "]", ", ", "; ", ". ", "!"])
-
-# Bits that glue to or between matches: the cases where idempotence could break.
-glue = st.sampled_from(["", "-", ".", "/", "+", "1", "x", "_", "@", "%40", "(", ")", " ", R])
-pii_heavy_texts = st.lists(st.one_of(pii, safe_tokens, glue), max_size=8).map("".join)
-
-any_texts = st.text(
-    st.one_of(
-        st.characters(),
-        st.characters(categories=["Cs"]),
-        st.sampled_from(["\x00", "\u0301", "\u202e", "\u0661", "\uff15", "@", "-", "5"]),
-    )
-)
-
-
-def utf8_size(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-# --- properties -------------------------------------------------------------------------------
-
-
-@settings(max_examples=200)
-@given(before=fillers(), left=left_separators, found=pii, right=right_separators, after=fillers())
-def test_embedded_pii_is_always_removed(
-    before: str, left: str, found: str, right: str, after: str
-) -> None:
-    text = before + left + found + right + after
-    redacted = redact(text)
-    assert found not in redacted
-    assert REPLACEMENT in redacted
-    assert redacted.startswith(before + left)
-    if right not in {" ", ")"}:  # after these an international number may take more digits
-        assert redacted.endswith(right + after)
-
-
-@settings(max_examples=200)
+@settings(max_examples=300, deadline=None)
 @given(filler=fillers())
-def test_text_without_pii_is_unchanged(filler: str) -> None:
+def test_look_alikes_survive(filler: str) -> None:
     assert redact(filler) == filler
 
 
-@settings(max_examples=200)
-@given(text=st.one_of(any_texts, pii_heavy_texts))
-def test_redaction_is_idempotent(text: str) -> None:
-    once = redact(text)
-    assert redact(once) == once
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(any_texts, sensitive_heavy_texts),
+    policy=st.sampled_from([DEFAULT_POLICY, EVERYTHING, WITH_RULES]),
+)
+def test_redaction_is_idempotent(text: str, policy: RedactionPolicy) -> None:
+    once = redact(text, policy)
+    assert redact(once, policy) == once, (text, once)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(text=any_texts)
 def test_any_unicode_input_returns_a_string(text: str) -> None:
-    assert isinstance(redact(text), str)
-
-
-@settings(max_examples=200)
-@given(text=st.one_of(any_texts, pii_heavy_texts))
-def test_growth_is_bounded_by_the_shortest_match(text: str) -> None:
-    for match in _PII_PATTERN.finditer(text):
-        assert len(match.group()) >= MIN_MATCH_LENGTH
-        assert utf8_size(match.group()) >= MIN_MATCH_LENGTH
-    bound = utf8_size(text) * len(REPLACEMENT) / MIN_MATCH_LENGTH
-    assert utf8_size(redact(text)) <= bound
-    assert len(redact(text)) <= len(text) * len(REPLACEMENT) / MIN_MATCH_LENGTH
+    assert isinstance(redact(text, EVERYTHING), str)
 
 
 _anchor_rich_texts = st.lists(
-    st.one_of(pii, safe_tokens, glue, joiners, st.sampled_from(["%2B", "%2b", "%4", "x" * 70])),
+    st.one_of(
+        pii,
+        samples.map(lambda sample: sample.text),
+        look_alikes,
+        glue,
+        joiners,
+        st.sampled_from(["%2B", "%2b", "%4", "x" * 70, "eyJ", "://", "AKIA", "token=", "0 "]),
+    ),
     max_size=30,
 ).map("".join)
 
 
-@settings(max_examples=300)
-@given(text=st.one_of(any_texts, pii_heavy_texts, _anchor_rich_texts))
-def test_redact_is_the_pattern_applied_to_the_whole_text(text: str) -> None:
-    # `redact` tries the pattern only where a match can start; crowded text takes the plain
-    # substitution, so the search is checked both ways.
-    # `redact_counted` counts the replacements both ways, as `subn` does.
-    expected = _PII_PATTERN.subn(REPLACEMENT, text)
-    assert redact(text) == expected[0]
-    assert redact_counted(text) == expected
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(redact_module, "_CROWDED", 0)
-        assert redact(text) == expected[0]
-        assert redact_counted(text) == expected
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(any_texts, sensitive_heavy_texts, _anchor_rich_texts),
+    policy=st.sampled_from([DEFAULT_POLICY, EVERYTHING]),
+)
+def test_redact_tries_every_pattern_wherever_a_match_can_be(
+    text: str, policy: RedactionPolicy
+) -> None:
+    # The fast path tries each pattern only where an anchor lets a match start; trying it at
+    # every position must find the same.
+    assert redact_counted(text, policy) == redact_counted(text, policy, exhaustive=True)
 
 
-@settings(max_examples=200)
-@given(text=st.one_of(any_texts, pii_heavy_texts, _anchor_rich_texts))
-def test_max_growth_bounds_what_redaction_adds(text: str) -> None:
-    assert utf8_size(redact(text)) - utf8_size(text) <= max_growth(text)
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(any_texts, sensitive_heavy_texts, _anchor_rich_texts),
+    policy=st.sampled_from([DEFAULT_POLICY, TYPED, EVERYTHING, WITH_RULES]),
+)
+def test_growth_is_bounded(text: str, policy: RedactionPolicy) -> None:
+    redacted = redact(text, policy)
+    assert utf8_size(redacted) - utf8_size(text) <= max_growth(text, policy)
+    assert utf8_size(redacted) <= GROWTH_FACTOR * max(utf8_size(text), 1)
+    assert len(redacted) <= GROWTH_FACTOR * max(len(text), 1)
+
+
+# --- linear time, by counting work --------------------------------------------------------------
+
+ADVERSARIAL = {
+    "digits": "8",
+    "digit groups": "800 555 01 (800) 55-0199 ",
+    "signs": "+1234567 ",
+    "local parts": "ab.cd-ef_gh+ij%",
+    "separators": "a@",
+    "card groups": "4111 1111 1111 111 ",
+    "ssn shapes": "000-00-0000-",
+    "iban starts": "GB82 WEST ",
+    "keys": "password=token=",
+    "phone keys": "phone:phone=",
+    "auth": "Bearer Basic ",
+    "prefixes": "eyJAKIAghp_-----BEGIN ",
+    "url": "://a:b@",
+    "private key": "-----BEGIN RSA PRIVATE KEY-----\nAAAA",
+}
+
+
+class _Counting:
+    """A pattern whose `match` and `search` calls are counted, with the characters searched."""
+
+    def __init__(self, pattern: re.Pattern[str], counter: list[int]) -> None:
+        self._pattern, self._counter = pattern, counter
+
+    def match(self, text: str, at: int) -> re.Match[str] | None:
+        self._counter[0] += 1
+        return self._pattern.match(text, at)
+
+    def search(self, text: str, at: int, end: int) -> re.Match[str] | None:
+        self._counter[0] += 1
+        found = self._pattern.search(text, at, end)
+        self._counter[0] += (found.start() if found else end) - at
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pattern, name)
+
+
+def _counted(families: Any, counter: list[int]) -> Iterator[Any]:
+    for family, *rest in families:
+        counting = Family(
+            _Counting(family.pattern, counter),  # type: ignore[arg-type]
+            family.accept,
+            _Counting(family.start, counter),  # type: ignore[arg-type]
+            family.reach,
+        )
+        yield (counting, *rest)
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_work_grows_linearly_on_adversarial_input(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each try reads a bounded stretch (the patterns are bounded), so counting tries and the
+    # characters searched for a start measures the work; it must grow as the input does.
+    counter = [0]
+    shaped, triggered = redact_module._tables()
+    counting = (tuple(_counted(shaped, counter)), tuple(_counted(triggered, counter)))
+    monkeypatch.setattr(redact_module, "_tables", lambda: counting)
+    redact_module._trigger_scan.cache_clear()
+    work = {}
+    for size in (4_096, 32_768):
+        counter[0] = 0
+        text = (ADVERSARIAL[name] * size)[:size]
+        redact(text, EVERYTHING)
+        work[size] = counter[0]
+    redact_module._trigger_scan.cache_clear()
+    assert work[32_768] <= 8 * work[4_096] * 1.1 + 100, work

@@ -24,7 +24,7 @@ from tests.event_lines import (
     event_lines,
     metric_values,
 )
-from tests.test_redact import fillers, pii
+from tests.strategies import fillers, pii
 
 NOW = 1_795_000_000.123  # 2026-11-18T11:06:40.123Z
 

@@ -25,7 +25,7 @@ from tests.event_lines import (
     events,
     metric_values,
 )
-from tests.test_redact import fillers, phones, pii
+from tests.strategies import fillers, phones, pii
 
 log_ids = st.from_regex(_LOG_ID, fullmatch=True)
 

@@ -10,7 +10,7 @@ PEERS_VENV := .venv-peers
 PEERS_INSTALLED := $(PEERS_VENV)/.installed-$(shell cat requirements-peers.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan chaos load redrive bench policies package package-resources package-terraform deploy clean
+.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan tenant-redaction chaos load redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@echo "Installing the project's Python packages into $(VENV) (requirements-dev.txt); the first time takes a minute or two..."
@@ -102,6 +102,15 @@ tenant: $(INSTALLED)
 tenant-plan: $(INSTALLED)
 	@test -n "$(TENANT)" -a -n "$(PLAN)" || { echo "set TENANT=<tenant id> PLAN=<plan>"; exit 2; }
 	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) set $(TENANT) --plan $(PLAN)
+
+## tenant-redaction: set TENANT's redaction: CLASSES (email,phone: only those; +ip,-phone: changes
+##                   to the stage's default), PLACEHOLDER (plain or typed), TERM and PATTERN (one
+##                   literal term, one RE2 pattern); ops.tenants takes several (AWS=1: deployed)
+tenant-redaction: $(INSTALLED)
+	@test -n "$(TENANT)" || { echo "set TENANT=<tenant id> and CLASSES, PLACEHOLDER, TERM or PATTERN"; exit 2; }
+	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) set $(TENANT) \
+		$(if $(CLASSES),--redaction-classes '$(CLASSES)') $(if $(PLACEHOLDER),--placeholder $(PLACEHOLDER)) \
+		$(if $(TERM),--term '$(TERM)') $(if $(PATTERN),--pattern '$(PATTERN)')
 
 ## chaos: soak the local stack with load, crashes and injected faults, reconcile every log, and
 ##        write docs/reliability.md from the run; fails if a log is lost, doubled or misplaced

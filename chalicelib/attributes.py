@@ -9,18 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.redact import redact
+from chalicelib.redaction_policy import DEFAULT_POLICY, RedactionPolicy
 
 
-def _redacted(value: Any) -> Any:
+def _redacted(value: Any, policy: RedactionPolicy) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, policy)
     if isinstance(value, dict):
-        return {name: _redacted(item) for name, item in value.items()}
+        return {name: _redacted(item, policy) for name, item in value.items()}
     if isinstance(value, list):
-        return [_redacted(item) for item in value]
+        return [_redacted(item, policy) for item in value]
     return value
 
 
-def redact_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """`attributes` with every string value, at any depth, redacted."""
-    return {name: _redacted(value) for name, value in attributes.items()}
+def redact_attributes(
+    attributes: dict[str, Any], policy: RedactionPolicy = DEFAULT_POLICY
+) -> dict[str, Any]:
+    """`attributes` with every string value, at any depth, redacted by `policy` (the tenant's)."""
+    return {name: _redacted(value, policy) for name, value in attributes.items()}

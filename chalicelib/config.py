@@ -15,6 +15,13 @@ from typing import Any, Final, Literal
 
 from chalicelib.plans import PLANS
 from chalicelib.process_state import kept
+from chalicelib.redaction_policy import (
+    DEFAULT_CLASSES,
+    PLACEHOLDER_STYLES,
+    PLAIN,
+    RuleError,
+    class_switches,
+)
 
 IngestAuth = Literal["open", "required"]
 #: `open`: anyone may post for any tenant (the original spec). `required`: a tenant's API key
@@ -61,6 +68,8 @@ class Settings:
     tenant_read_role_arn: str | None = None
     stage: str = "dev"
     metrics_by_tenant: bool = False
+    redaction_classes: frozenset[str] = DEFAULT_CLASSES
+    redaction_placeholder: str = PLAIN
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -151,6 +160,26 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return value
 
 
+def _redaction_classes(raw: str | None, default: frozenset[str]) -> frozenset[str]:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        switches = class_switches(raw)
+    except RuleError as error:
+        raise ConfigError(f"REDACTION_CLASSES={raw!r}: {error}") from None
+    return frozenset(name for name in default | set(switches) if switches.get(name, True))
+
+
+def _redaction_placeholder(raw: str | None, default: str) -> str:
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip() not in PLACEHOLDER_STYLES:
+        raise ConfigError(
+            f"REDACTION_PLACEHOLDER={raw!r} must be one of {', '.join(PLACEHOLDER_STYLES)}"
+        )
+    return raw.strip()
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build settings from a mapping of environment variables, validating every value."""
     defaults = Settings()
@@ -162,6 +191,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     values["ingest_auth"] = _ingest_auth(env.get("INGEST_AUTH"), defaults.ingest_auth)
     values["default_plan"] = _default_plan(env.get("DEFAULT_PLAN"), defaults.default_plan)
     values["metrics_by_tenant"] = _flag(env, "METRICS_BY_TENANT", defaults.metrics_by_tenant)
+    values["redaction_classes"] = _redaction_classes(
+        env.get("REDACTION_CLASSES"), defaults.redaction_classes
+    )
+    values["redaction_placeholder"] = _redaction_placeholder(
+        env.get("REDACTION_PLACEHOLDER"), defaults.redaction_placeholder
+    )
     for field in _BOUNDS:
         values[field] = _number(env, field, getattr(defaults, field))
     settings = Settings(**values)

@@ -57,7 +57,8 @@ DUPLICATES: Final = Metric(
 RECORDS_FAILED: Final = Metric(
     "RecordsFailed",
     "Count",
-    "records handed back to the queue, by Reason (simulated_crash, error, out_of_time, poison)",
+    "records handed back to the queue, by Reason (simulated_crash, error, out_of_time, poison, "
+    "settings_unavailable)",
 )
 REDACTIONS: Final = Metric("Redactions", "Count", "phone numbers and e-mail addresses replaced")
 PROCESSING_LAG: Final = Metric(
@@ -81,7 +82,7 @@ CATALOGUE: Final = (
 )
 
 #: Why a record went back to the queue: the `Reason` of `RecordsFailed`.
-FailureReason = Literal["simulated_crash", "error", "out_of_time", "poison"]
+FailureReason = Literal["simulated_crash", "error", "out_of_time", "poison", "settings_unavailable"]
 
 
 def embedded_metrics(

@@ -181,7 +181,7 @@ def policy_from_settings(
     if unknown:
         raise RuleError(f"unknown redaction settings {sorted(unknown)}")
     classes = set(base.classes)
-    for name, enabled in dict(settings.get("classes", {})).items():
+    for name, enabled in _mapping(settings.get("classes", {}), "classes").items():
         if name not in CLASSES:
             raise RuleError(f"unknown class {name!r}; the classes are {', '.join(CLASSES)}")
         if not isinstance(enabled, bool):
@@ -192,11 +192,50 @@ def policy_from_settings(
         raise RuleError(f"placeholder must be one of {PLACEHOLDER_STYLES}, got {placeholder!r}")
     rules = base.rules
     if "rules" in settings:
-        given = dict(settings["rules"])
+        given = _mapping(settings["rules"], "rules")
         if set(given) - {"terms", "patterns"}:
             raise RuleError(f"rules take 'terms' and 'patterns', got {sorted(given)}")
-        rules = compile_rules(list(given.get("terms", [])), list(given.get("patterns", [])))
+        rules = compile_rules(_strings(given, "terms"), _strings(given, "patterns"))
     return RedactionPolicy(frozenset(classes), placeholder, rules)
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RuleError(f"{what} must be a JSON object, got {value!r}")
+    return value
+
+
+def _strings(rules: Mapping[str, Any], what: str) -> list[str]:
+    value = rules.get(what, [])
+    if not isinstance(value, list):  # a lone string would be taken a character at a time
+        raise RuleError(f"{what} must be a list of strings, got {value!r}")
+    return value
+
+
+def class_switches(spec: str) -> dict[str, bool]:
+    """Which classes a comma list turns on or off, read left to right, a later word winning.
+
+    `email,phone`: exactly those (the others off). `+ip,-phone`: changes to the default the
+    list is applied to. `default` (every class but ip), `all` and `none` set every class;
+    `default,+ip` is the default with IP addresses. Unknown words raise `RuleError`.
+    """
+    words = [word.strip() for word in spec.split(",") if word.strip()]
+    if words and all(word in CLASSES for word in words):
+        words.insert(0, "none")
+    switches: dict[str, bool] = {}
+    for word in words:
+        every = {"default": DEFAULT_CLASSES, "all": frozenset(CLASSES), "none": frozenset()}
+        if word in every:
+            switches |= {name: name in every[word] for name in CLASSES}
+            continue
+        name = word.lstrip("+-")
+        if name not in CLASSES:
+            raise RuleError(
+                f"unknown class {name!r} in {spec!r}; the classes are {', '.join(CLASSES)}, "
+                "and default, all and none name them all"
+            )
+        switches[name] = not word.startswith("-")
+    return switches
 
 
 def settings_of(policy: RedactionPolicy) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -56,9 +57,26 @@ def _plan(value: Any) -> str:
     return value
 
 
+def _redaction(value: Any) -> dict[str, Any]:
+    """A tenant's redaction choices, refused (naming the rule) if they would not build a policy."""
+    from chalicelib.redaction_policy import RuleError, policy_from_settings
+
+    if not isinstance(value, Mapping):
+        raise InvalidSettingError(f"redaction must be a JSON object, not {value!r}")
+    try:
+        policy_from_settings(value)
+    except RuleError as error:
+        raise InvalidSettingError(f"redaction: {error}") from None
+    return dict(value)
+
+
 #: Every tenant setting. Adding one is one entry: its name, meaning and check.
 FIELDS: Final[dict[str, Field]] = {
     "plan": Field("the tenant's plan: its ingest rate and daily quota", _plan),
+    "redaction": Field(
+        "classes on or off, the placeholder, and the tenant's own terms and RE2 patterns",
+        _redaction,
+    ),
 }
 
 
@@ -108,18 +126,25 @@ def from_item(tenant_id: str, item: Mapping[str, Any] | None) -> TenantSettings:
         ) from None
 
 
-def read(tenant_id: str) -> TenantSettings:
-    """Read a tenant's settings from the table, or `TenantSettingsUnavailableError` saying why."""
+@contextmanager
+def reading(tenant_id: str) -> Iterator[None]:
+    """Turn a failed read of `tenant_id`'s settings into `TenantSettingsUnavailableError`."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        answer = client("dynamodb").get_item(
-            TableName=get_settings().tenants_table_name, Key=item_key(tenant_id)
-        )
+        yield
     except (BotoCoreError, ClientError) as error:
         raise TenantSettingsUnavailableError(
             f"the settings of tenant {tenant_id!r} could not be read: {error}"
         ) from None
+
+
+def read(tenant_id: str) -> TenantSettings:
+    """Read a tenant's settings from the table, or `TenantSettingsUnavailableError` saying why."""
+    with reading(tenant_id):
+        answer = client("dynamodb").get_item(
+            TableName=get_settings().tenants_table_name, Key=item_key(tenant_id)
+        )
     return from_item(tenant_id, answer.get("Item"))
 
 

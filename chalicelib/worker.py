@@ -34,6 +34,8 @@ from chalicelib.metrics import (
 )
 from chalicelib.redact import redact_counted
 from chalicelib.telemetry import Level, describe_error, elapsed_ms, emit
+from chalicelib.tenant_redaction import policy_for
+from chalicelib.tenant_settings import TenantSettingsUnavailableError
 
 BatchResponse = dict[str, list[dict[str, str]]]
 
@@ -81,14 +83,16 @@ def _lag_ms(received_at: str, processed_at: datetime) -> float | None:
 def process_record(message: LogMessage, attempt: int, settings: Settings) -> Processed:
     """Do the (simulated) heavy work, redact text and attributes, and store.
 
-    `stored` is False if the log was already stored.
+    `stored` is False if the log was already stored. The tenant's policy comes first: if its
+    settings cannot be read, no work is wasted.
     """
+    policy = policy_for(message.tenant_id)
     time.sleep(work_seconds(message.text, settings))
     if random.random() < settings.crash_probability:
         raise SimulatedCrashError(
             f"simulated crash (CRASH_PROBABILITY={settings.crash_probability})"
         )
-    redacted, redactions = redact_counted(message.text)
+    redacted, redactions = redact_counted(message.text, policy)
     processed_at = datetime.now(UTC)
     item = store.build_item(
         message,
@@ -96,7 +100,7 @@ def process_record(message: LogMessage, attempt: int, settings: Settings) -> Pro
         processed_at=utc_timestamp(processed_at),
         worker_id=worker_id(),
         attempt=attempt,
-        redacted_attributes=store.attributes_json(redact_attributes(message.attributes)),
+        redacted_attributes=store.attributes_json(redact_attributes(message.attributes, policy)),
     )
     stored = store.put_new(item)
     return Processed(stored, redactions, _lag_ms(message.received_at, processed_at))
@@ -106,7 +110,7 @@ def _handed_back(
     reason: FailureReason, started: float, trace: dict[str, object], **details: object
 ) -> bool:
     """Report a record going back to the queue, and say it is not done."""
-    level: Level = "ERROR" if reason in ("error", "poison") else "WARNING"
+    level: Level = "ERROR" if reason in ("error", "poison", "settings_unavailable") else "WARNING"
     fields = {"outcome": "failed", "duration_ms": elapsed_ms(started), **trace, **details}
     emit("record", fields, level, {RECORDS_FAILED: 1}, reason)
     return False
@@ -137,6 +141,8 @@ def _run(record: Mapping[str, Any], seconds_left: float, settings: Settings) -> 
         )
     try:
         processed = process_record(message, attempt, settings)
+    except TenantSettingsUnavailableError as error:  # never stored unredacted: retried
+        return _handed_back("settings_unavailable", started, trace, **describe_error(error))
     except SimulatedCrashError as error:
         return _handed_back("simulated_crash", started, trace, **describe_error(error))
     except Exception as error:

@@ -33,6 +33,7 @@ GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "worker": {
         "queue": ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"),
         "table": ("dynamodb:PutItem",),
+        "tenants_table": ("dynamodb:GetItem",),
     },
     TENANT_READER: {"table": READ_ACTIONS},
 }

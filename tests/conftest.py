@@ -59,6 +59,7 @@ CALLERS = {
     "chalicelib.tenant_settings:read": "api_handler",
     "chalicelib.tenant_settings:write": OPERATOR,
     "chalicelib.tenant_settings:stored": OPERATOR,
+    "chalicelib.tenant_redaction": "worker",
     "devstack.consumer": "worker",
 }
 #: Code whose AWS calls must be attributed: the deployed package and the consumer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.config import ConfigError, Settings, load_settings
+from chalicelib.redaction_policy import DEFAULT_CLASSES
 from infra.stage import chalice_config, deployed_stages, stage_settings
 
 STAGES = deployed_stages()
@@ -35,11 +36,36 @@ def test_defaults_match_the_documented_behaviour() -> None:
         ("DEFAULT_PLAN", "platinum"),
         ("TENANT_SETTINGS_TTL_SECONDS", "-1"),
         ("BACKLOG_AGE_ALARM_SECONDS", "10"),
+        ("REDACTION_CLASSES", "default,+face"),
+        ("REDACTION_PLACEHOLDER", "fancy"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value})
+
+
+@pytest.mark.parametrize(
+    ("classes", "on"),
+    [
+        ("", DEFAULT_CLASSES),
+        ("default", DEFAULT_CLASSES),
+        ("+ip,-phone", (DEFAULT_CLASSES | {"ip"}) - {"phone"}),
+        ("default,+ip,-phone", (DEFAULT_CLASSES | {"ip"}) - {"phone"}),
+        ("email, phone", {"email", "phone"}),
+        ("none,+card", {"card"}),
+        ("all,-ip", DEFAULT_CLASSES),
+    ],
+)
+def test_a_stage_names_its_default_classes(classes: str, on: frozenset[str]) -> None:
+    assert load_settings({"REDACTION_CLASSES": classes}).redaction_classes == on
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_redacts_as_before_by_default(stage: str) -> None:
+    settings = stage_settings(stage, "worker")
+    assert settings.redaction_classes == DEFAULT_CLASSES
+    assert settings.redaction_placeholder == "plain"
 
 
 def test_margin_must_leave_time_for_work() -> None:

@@ -46,6 +46,7 @@ def test_policies_name_only_their_stage_resources(stage: str) -> None:
     assert resources == [
         f"arn:aws:sqs:*:*:robust-data-processor-{stage}-ingest",
         f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-logs",
+        f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-tenants",
     ]
 
 

@@ -1,0 +1,73 @@
+"""The redaction policy of a tenant's logs: the stage's default with the tenant's choices.
+
+The stage sets the default classes and placeholder (`REDACTION_CLASSES`,
+`REDACTION_PLACEHOLDER`); a tenant's `redaction` setting turns classes on or off, picks the
+placeholder and adds its own terms and RE2 patterns. `policy_for` is what the worker redacts a
+record's text and attributes with. It keeps each tenant's compiled policy for
+`TENANT_SETTINGS_TTL_SECONDS`, so the tenants table is read once per tenant and TTL, never per
+record, and RE2 compiles the tenant's rules once per read. A read that fails, or a stored value
+that does not build a policy, raises `TenantSettingsUnavailableError`: the worker fails the
+record (SQS retries it) rather than store it redacted by a policy the tenant did not choose.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.clients import client
+from chalicelib.config import get_settings
+from chalicelib.process_state import kept, on_forget
+from chalicelib.redaction_policy import RedactionPolicy, policy_from_settings
+from chalicelib.tenant_settings import from_item, item_key, reading
+
+
+@kept
+def stage_policy() -> RedactionPolicy:
+    """The stage's default policy, for tenants that chose nothing."""
+    settings = get_settings()
+    return RedactionPolicy(settings.redaction_classes, settings.redaction_placeholder)
+
+
+def _read_redaction(tenant_id: str) -> Mapping[str, Any] | None:
+    """The tenant's stored `redaction` value (None if unset), read with the worker's role.
+
+    Its own read, not `tenant_settings.settings_of`: that cache serves ingest's limiter with the
+    API's role, and this one keeps compiled policies. `from_item` checks the value as a write
+    does, so one that would not build a policy raises `TenantSettingsUnavailableError`.
+    """
+    with reading(tenant_id):
+        answer = client("dynamodb").get_item(
+            TableName=get_settings().tenants_table_name, Key=item_key(tenant_id)
+        )
+    return from_item(tenant_id, answer.get("Item")).values.get("redaction")
+
+
+def _built(tenant_id: str) -> RedactionPolicy:
+    stored = _read_redaction(tenant_id)
+    if stored is None:
+        return stage_policy()
+    return policy_from_settings(stored, base=stage_policy())
+
+
+_cache: dict[str, tuple[float, RedactionPolicy]] = {}
+_cache_lock = threading.Lock()
+on_forget(_cache.clear)
+
+
+def policy_for(tenant_id: str) -> RedactionPolicy:
+    """The policy of `tenant_id`'s logs, built at most once every `TENANT_SETTINGS_TTL_SECONDS`.
+
+    A failed read is not cached: the next record of the tenant tries again.
+    """
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(tenant_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    fresh = _built(tenant_id)
+    with _cache_lock:
+        _cache[tenant_id] = (now + get_settings().tenant_settings_ttl_seconds, fresh)
+    return fresh

@@ -72,7 +72,7 @@ def _banner(
     mode = "a tenant's key (INGEST_AUTH=required)" if keyed_ingest else "no key (INGEST_AUTH=open)"
     return f"""
 Robust Data Processor, stage {stage}, running locally:
-  API        {api}/ingest, {api}/logs
+  API        {api}/ingest, {api}/v1/logs (OTLP), {api}/logs
   emulator   {emulator_url} (SQS and DynamoDB), its log in {emulator_log_path}
 
 Send logs from another shell; ingest takes {mode}:

@@ -8,6 +8,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, S
 
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
+from chalicelib.erasure import erase_log
 from chalicelib.ingest import accept
 from chalicelib.reads import get_log, list_logs
 from chalicelib.telemetry import configure_logging
@@ -72,6 +73,13 @@ def get_tenant_log(log_id: str) -> dict[str, str]:
     """One of the calling tenant's processed logs, or 404."""
     # API Gateway and `chalice local` hand path parameters over still percent-encoded.
     return get_log(_reader(_request()), unquote(log_id))
+
+
+@app.route("/logs/{log_id}", methods=["DELETE"], authorizer=api_key_authorizer)
+def erase_tenant_log(log_id: str) -> Response:
+    """Erase one of the calling tenant's logs: 204, or 404 if none was stored."""
+    erase_log(_reader(_request()), unquote(log_id))
+    return Response(body="", status_code=204)
 
 
 @app.on_sqs_message(

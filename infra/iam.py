@@ -25,12 +25,14 @@ TENANT_READER: Final = "tenant_reader"
 GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "api_handler": {
         "queue": ("sqs:GetQueueUrl", "sqs:SendMessage"),
-        "reader_role": ("sts:AssumeRole",),
+        "reader_role": ("sts:AssumeRole", "sts:TagSession"),
+        # `DELETE /logs/{log_id}`: a tombstone, then the log and its original.
+        "table": ("dynamodb:DeleteItem", "dynamodb:PutItem"),
     },
     "api_key_authorizer": {"tenants_table": ("dynamodb:GetItem",)},
     "worker": {
         "queue": ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"),
-        "table": ("dynamodb:PutItem",),
+        "table": ("dynamodb:ConditionCheckItem", "dynamodb:PutItem"),
     },
     TENANT_READER: {"table": READ_ACTIONS},
 }
@@ -51,12 +53,23 @@ _BATCH_ACTIONS: Final = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+#: A transaction is authorized by the actions of the items it holds: the worker's holds puts
+#: and condition checks (`chalicelib.store.put_unless_erased`).
+_TRANSACTION_ACTIONS: Final = {
+    "dynamodb:TransactWriteItems": ("dynamodb:ConditionCheckItem", "dynamodb:PutItem"),
+}
 
 
 def iam_action(service: str, operation: str) -> str:
     """The IAM action that authorizes an API operation, e.g. `sqs:DeleteMessage`."""
     action = f"{service}:{operation}"
     return _BATCH_ACTIONS.get(action, action)
+
+
+def iam_actions(service: str, operation: str) -> tuple[str, ...]:
+    """Every IAM action an API operation needs: one, or a transaction's item actions."""
+    action = iam_action(service, operation)
+    return _TRANSACTION_ACTIONS.get(action, (action,))
 
 
 def reader_role_name(settings: Settings) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from chalicelib import config, process_state
 from devstack.stack import Stack, running_stack
-from infra.iam import GRANTS, iam_action
+from infra.iam import GRANTS, iam_actions
 
 # What the tests run with unless they say otherwise: no simulated work, no simulated crashes.
 TEST_ENVIRONMENT = {
@@ -55,6 +55,7 @@ CALLERS = {
     "chalicelib.keys:list_keys": OPERATOR,
     "chalicelib.keys:revoke_key": OPERATOR,
     "chalicelib.store": "worker",
+    "chalicelib.erasure": "api_handler",
     "devstack.consumer": "worker",
 }
 #: Code whose AWS calls must be attributed: the deployed package and the consumer.
@@ -92,13 +93,13 @@ def _record(model: Any, **kwargs: Any) -> None:
     role = _calling_role()
     if role is None or role == OPERATOR:
         return
-    action = iam_action(model.service_model.signing_name, model.name)
-    if role.startswith("?"):
-        VIOLATIONS.append(f"{role[1:]} calls {action} but CALLERS names no role for it")
-    elif action not in granted(role):
-        VIOLATIONS.append(f"{role} calls {action}, which its policy does not grant")
-    for log in _active_logs:
-        log[role].add(action)
+    for action in iam_actions(model.service_model.signing_name, model.name):
+        if role.startswith("?"):
+            VIOLATIONS.append(f"{role[1:]} calls {action} but CALLERS names no role for it")
+        elif action not in granted(role):
+            VIOLATIONS.append(f"{role} calls {action}, which its policy does not grant")
+        for log in _active_logs:
+            log[role].add(action)
 
 
 @contextmanager

@@ -101,6 +101,8 @@ def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]
         "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
         "ExpressionAttributeNames": _NAMES,
         "ProjectionExpression": _PROJECTION,
+        # Said out loud: the reader role's policy admits only SPECIFIC_ATTRIBUTES.
+        "Select": "SPECIFIC_ATTRIBUTES",
         # One more than asked: if it comes back, there is a next page and no trailing empty one.
         "Limit": limit + 1,
     }

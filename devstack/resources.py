@@ -80,21 +80,20 @@ def create_reader_role(settings: Settings, iam: Any) -> str:
     The emulator does not enforce IAM, so the role is there for the ARN the API assumes, with
     the same read grant as the deployed one.
     """
-    from infra.iam import TENANT_READER, policy_document, reader_role_name, resource_arns
+    from infra.iam import TENANT_READER, policy_document, reader_role_name, reader_trust
 
     name = reader_role_name(settings)
     try:
         return str(iam.get_role(RoleName=name)["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         pass
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
+    trust = reader_trust({"AWS": "*"})
     arn = str(
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     )
-    read = policy_document(TENANT_READER, resource_arns(settings))
+    # The emulator's own account and region: moto's defaults, as the local stack runs them.
+    table = f"arn:aws:dynamodb:us-east-1:123456789012:table/{settings.table_name}"
+    read = policy_document(TENANT_READER, {"table": table})
     iam.put_role_policy(RoleName=name, PolicyName="ReadLogsTable", PolicyDocument=json.dumps(read))
     return arn
 

@@ -22,10 +22,15 @@ from infra.chalice_cli import chalice_package
 from infra.dashboard import StackNames, dashboard_body, dashboard_name
 from infra.iam import (
     FUNCTIONS,
+    REVIEWER_SESSION_SECONDS,
     TENANT_READER,
+    deployed_function_name,
     policy_document,
     reader_role_name,
+    reader_trust,
     reviewer_policy,
+    reviewer_role_name,
+    reviewer_trust,
     tracing,
 )
 
@@ -105,13 +110,6 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "IngestQueue": (_SSE_SQS,),
     "IngestDeadLetterQueue": (_SSE_SQS,),
-    "ReviewerCredentials": (
-        (
-            "CKV_AWS_149",
-            "the secret is encrypted with Secrets Manager's AWS managed key; only the stack's "
-            "operators can read it, and a customer managed key would add cost, not protection",
-        ),
-    ),
     "LogsTable": (_TABLE_KEY,),
     "TenantsTable": (_TABLE_KEY,),
 }
@@ -257,8 +255,7 @@ def _dashboard(settings: Settings, api: Any, functions: Mapping[str, str]) -> di
 
 def _deployed_name(api: Any, function_name: str) -> str:
     """A function's name as `chalice deploy` makes it: the API handler's has no suffix."""
-    prefix = f"{api.app_name}-{api.chalice_stage}"
-    return prefix if function_name == "api_handler" else f"{prefix}-{function_name}"
+    return deployed_function_name(api.app_name, api.chalice_stage, function_name)
 
 
 def _rest_api(traced: bool) -> dict[str, Any]:
@@ -272,7 +269,9 @@ def _rest_api(traced: bool) -> dict[str, Any]:
     }
 
 
-def _function(function_name: str, settings: Settings, stage_variables: dict[str, str]) -> Any:
+def _function(
+    function_name: str, settings: Settings, stage_variables: dict[str, str], deployed_name: str
+) -> Any:
     environment = stage_variables | {
         "TABLE_NAME": {"Ref": TABLE},
         "TENANTS_TABLE_NAME": {"Ref": TENANTS_TABLE},
@@ -281,7 +280,11 @@ def _function(function_name: str, settings: Settings, stage_variables: dict[str,
         "QUEUE_URL": {"Ref": QUEUE},
         "DEAD_LETTER_QUEUE_NAME": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]},
     }
-    properties: dict[str, Any] = {"Environment": {"Variables": environment}}
+    # Named as `chalice deploy` names it, so its role can name its own log group.
+    properties: dict[str, Any] = {
+        "FunctionName": deployed_name,
+        "Environment": {"Variables": environment},
+    }
     if function_name == "worker":
         properties["Events"] = {
             EVENT_SOURCE: {
@@ -300,8 +303,18 @@ def _role_arn(role_name: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name}"}
 
 
-def _role(function_name: str, settings: Settings, traced: bool) -> dict[str, Any]:
+def _log_group(deployed_name: str) -> dict[str, str]:
+    return {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        f"/aws/lambda/{deployed_name}:*"
+    }
+
+
+def _role(
+    function_name: str, settings: Settings, traced: bool, deployed_name: str
+) -> dict[str, Any]:
     arns = {
+        "logs": _log_group(deployed_name),
         "queue": _arn(QUEUE),
         "table": _arn(TABLE),
         "tenants_table": _arn(TENANTS_TABLE),
@@ -315,9 +328,9 @@ def _role(function_name: str, settings: Settings, traced: bool) -> dict[str, Any
 
 
 def _reader_role(settings: Settings, trust: dict[str, Any]) -> dict[str, Any]:
-    """The role the API assumes, narrowed to one tenant per session, to read that tenant's logs.
+    """The role the API assumes, tagged with one tenant per session, to read that tenant's logs.
 
-    `trust` is the statement that lets the API's role assume it.
+    `trust` is the trust policy that lets the API's role assume it.
     """
     read = policy_document(TENANT_READER, {"table": _arn(TABLE)})
     return {
@@ -325,43 +338,30 @@ def _reader_role(settings: Settings, trust: dict[str, Any]) -> dict[str, Any]:
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": reader_role_name(settings),
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", **trust}],
-                },
+                "AssumeRolePolicyDocument": trust,
                 "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read}],
             },
         }
     }
 
 
-def _reviewer() -> dict[str, Any]:
-    """An IAM user that can only read the table, its access key kept in Secrets Manager."""
-    only_if = {"Condition": "CreateReviewer"}
+def _reviewer(settings: Settings) -> dict[str, Any]:
+    """A role that can only read the table, never the original text, for an hour at a time.
+
+    Assumed by people of the account whose own policy allows it: no user, no long-lived key,
+    nothing secret in the stack.
+    """
     read_only = reviewer_policy(_arn(TABLE))
+    root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
     return {
         "Reviewer": {
-            "Type": "AWS::IAM::User",
-            **only_if,
+            "Type": "AWS::IAM::Role",
+            "Condition": "CreateReviewer",
             "Properties": {
-                "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read_only}]
-            },
-        },
-        "ReviewerAccessKey": {
-            "Type": "AWS::IAM::AccessKey",
-            **only_if,
-            "Properties": {"UserName": {"Ref": "Reviewer"}},
-        },
-        "ReviewerCredentials": {
-            "Type": "AWS::SecretsManager::Secret",
-            **only_if,
-            **_scan_metadata("ReviewerCredentials"),
-            "Properties": {
-                "Description": "Access key of the read-only reviewer of the logs table",
-                "SecretString": {
-                    "Fn::Sub": '{"aws_access_key_id": "${ReviewerAccessKey}", '
-                    '"aws_secret_access_key": "${ReviewerAccessKey.SecretAccessKey}"}'
-                },
+                "RoleName": reviewer_role_name(settings),
+                "MaxSessionDuration": REVIEWER_SESSION_SECONDS,
+                "AssumeRolePolicyDocument": reviewer_trust(root),
+                "Policies": [{"PolicyName": "ReadLogsTable", "PolicyDocument": read_only}],
             },
         },
     }
@@ -374,7 +374,7 @@ def _reviewer_switch() -> dict[str, Any]:
                 "Type": "String",
                 "AllowedValues": ["false", "true"],
                 "Default": "false",
-                "Description": "Create an IAM user that can only read the logs table",
+                "Description": "Create a role that can only read the logs table, without originals",
             }
         },
         "Conditions": {"CreateReviewer": {"Fn::Equals": [{"Ref": "CreateReviewer"}, "true"]}},
@@ -394,10 +394,10 @@ def _outputs() -> dict[str, Any]:
 
 def _reviewer_output() -> dict[str, Any]:
     return {
-        "ReviewerCredentialsSecret": {
+        "ReviewerRoleArn": {
             "Condition": "CreateReviewer",
-            "Description": "Secrets Manager secret holding the reviewer's access key",
-            "Value": {"Ref": "ReviewerCredentials"},
+            "Description": "The role a reviewer assumes (aws sts assume-role) to read the logs",
+            "Value": _arn("Reviewer"),
         }
     }
 
@@ -414,10 +414,10 @@ def resources_template(stage: str) -> dict[str, Any]:
     api = chalice_config(stage, "api_handler")
     # `chalice deploy` names the API's role `<app>-<stage>-api_handler`.
     api_role = f"{api.app_name}-{stage}-api_handler"
-    trust = {
-        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
-        "Condition": {"ArnEquals": {"aws:PrincipalArn": _role_arn(api_role)}},
-    }
+    trust = reader_trust(
+        {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+        {"ArnEquals": {"aws:PrincipalArn": _role_arn(api_role)}},
+    )
     resources = _queues(settings) | _tables(settings) | _reader_role(settings, trust)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -426,7 +426,7 @@ def resources_template(stage: str) -> dict[str, Any]:
         "Resources": resources
         | _alarms(settings)
         | _dashboard(settings, api, {f: _deployed_name(api, f) for f in FUNCTIONS})
-        | _reviewer(),
+        | _reviewer(settings),
         "Outputs": _outputs() | _reviewer_output(),
     }
 
@@ -438,18 +438,19 @@ def merge_template(stage: str) -> dict[str, Any]:
     settings = stage_settings(stage, "worker")
     resources: dict[str, Any] = {}
     for function_name in FUNCTIONS:
-        stage_variables = chalice_config(stage, function_name).environment_variables
+        function = chalice_config(stage, function_name)
+        name = _deployed_name(function, function_name)
         resources[FUNCTION_RESOURCES[function_name]] = _function(
-            function_name, settings, stage_variables
+            function_name, settings, function.environment_variables, name
         )
         traced = tracing(stage, function_name)
-        resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings, traced)
-    trust = {"Principal": {"AWS": _arn(ROLE_RESOURCES["api_handler"])}}
+        resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings, traced, name)
+    trust = reader_trust({"AWS": _arn(ROLE_RESOURCES["api_handler"])})
     resources |= _queues(settings) | _tables(settings) | _reader_role(settings, trust)
     resources |= _alarms(settings)
     functions = {f: _sub(FUNCTION_RESOURCES[f]) for f in FUNCTIONS}
     resources |= _dashboard(settings, chalice_config(stage, "api_handler"), functions)
-    resources |= _reviewer()
+    resources |= _reviewer(settings)
     # The API is traced as Chalice traces the API handler (the stage's `xray`, unless that
     # function overrides it).
     resources |= _rest_api(tracing(stage, "api_handler"))

@@ -35,10 +35,16 @@ from infra.chalice_cli import chalice_package
 from infra.dashboard import StackNames, dashboard_body, dashboard_name
 from infra.iam import (
     FUNCTIONS,
+    REVIEWER_SESSION_SECONDS,
     TENANT_READER,
+    deployed_function_name,
+    log_group_arn,
     policy_document,
     reader_role_name,
+    reader_trust,
     reviewer_policy,
+    reviewer_role_name,
+    reviewer_trust,
     tracing,
 )
 from infra.stage import PROJECT_DIR, chalice_config, stage_settings
@@ -84,6 +90,9 @@ _REFERENCE: Final = re.compile(r"^\$\{(?P<type>[\w-]+)\.(?P<name>[\w-]+)\.(?P<at
 
 
 REVIEWER: Final = "reviewer"
+#: The region and account data sources Chalice's template declares.
+_CHALICE_REGION: Final = "${data.aws_region.chalice.name}"
+_CHALICE_ACCOUNT: Final = "${data.aws_caller_identity.chalice.account_id}"
 
 
 class TemplateError(RuntimeError):
@@ -187,7 +196,7 @@ def resources(stage: str) -> dict[str, Any]:
                 TABLE: _table(settings.table_name, "tenant_id", "log_id"),
                 TENANTS_TABLE: _table(settings.tenants_table_name, "key_id"),
             },
-            "aws_iam_role": {READER_ROLE: _reader_role(settings)},
+            "aws_iam_role": {READER_ROLE: _reader_role(settings), **_reviewer_role(settings)},
             "aws_iam_role_policy": {
                 READER_ROLE: {
                     "name": "read-logs-table",
@@ -197,19 +206,19 @@ def resources(stage: str) -> dict[str, Any]:
                             TENANT_READER, {"table": ref("aws_dynamodb_table", TABLE, "arn")}
                         )
                     ),
-                }
+                },
+                **_reviewer_policy(),
             },
             "aws_cloudwatch_metric_alarm": _alarms(settings),
             "aws_cloudwatch_dashboard": {DASHBOARD: _dashboard(settings)},
             "aws_api_gateway_stage": {REST_API: _api_stage(stage)},
-            **_reviewer(settings),
         },
         "data": {"aws_region": {REGION: {}}},
         "variable": {
             "create_reviewer": {
                 "type": "bool",
                 "default": False,
-                "description": "Create an IAM user that can only read the logs table",
+                "description": "Create a role that can only read the logs table, without originals",
             }
         },
         "output": {
@@ -221,8 +230,8 @@ def resources(stage: str) -> dict[str, Any]:
             "DashboardName": {
                 "value": ref("aws_cloudwatch_dashboard", DASHBOARD, "dashboard_name")
             },
-            "ReviewerAccessKeyId": {"value": _reviewer_key("id")},
-            "ReviewerSecretAccessKey": {"value": _reviewer_key("secret"), "sensitive": True},
+            # join over the splat: empty when the reviewer is not created.
+            "ReviewerRoleArn": {"value": f'${{join("", aws_iam_role.{REVIEWER}[*].arn)}}'},
         },
     }
 
@@ -241,40 +250,37 @@ def _table(name: str, hash_key: str, range_key: str | None = None) -> dict[str, 
 
 
 def _reader_role(settings: Settings) -> dict[str, Any]:
-    """The role the API assumes, narrowed to one tenant per session, to read its logs."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"AWS": ref("aws_iam_role", role_name("api_handler"), "arn")},
-            }
-        ],
-    }
+    """The role the API assumes, tagged with one tenant per session, to read its logs."""
+    trust = reader_trust({"AWS": ref("aws_iam_role", role_name("api_handler"), "arn")})
     return {"name": reader_role_name(settings), "assume_role_policy": json.dumps(trust)}
 
 
-def _reviewer_key(attribute: str) -> str:
-    # join over the splat: empty when the reviewer is not created, on every Terraform >= 0.12.
-    return f'${{join("", aws_iam_access_key.{REVIEWER}[*].{attribute})}}'
+_ONLY_IF_REVIEWER: Final = {"count": "${var.create_reviewer ? 1 : 0}"}
 
 
-def _reviewer(settings: Settings) -> dict[str, Any]:
-    """The optional read-only reviewer: a user that can only read the logs table."""
-    only_if = {"count": "${var.create_reviewer ? 1 : 0}"}
-    user = f"${{aws_iam_user.{REVIEWER}[0].name}}"
+def _reviewer_role(settings: Settings) -> dict[str, Any]:
+    """The optional reviewer: a role assumed for an hour at most; no user, no key in the state."""
+    root = "arn:${data.aws_partition.chalice.partition}:iam::"
+    root += "${data.aws_caller_identity.chalice.account_id}:root"
     return {
-        "aws_iam_user": {REVIEWER: {**only_if, "name": f"{settings.table_name}-reviewer"}},
-        "aws_iam_user_policy": {
-            REVIEWER: {
-                **only_if,
-                "name": "read-logs-table",
-                "user": user,
-                "policy": json.dumps(reviewer_policy(ref("aws_dynamodb_table", TABLE, "arn"))),
-            }
-        },
-        "aws_iam_access_key": {REVIEWER: {**only_if, "user": user}},
+        REVIEWER: {
+            **_ONLY_IF_REVIEWER,
+            "name": reviewer_role_name(settings),
+            "max_session_duration": REVIEWER_SESSION_SECONDS,
+            "assume_role_policy": json.dumps(reviewer_trust(root)),
+        }
+    }
+
+
+def _reviewer_policy() -> dict[str, Any]:
+    """The reviewer role's policy: read the logs table, never the original text."""
+    return {
+        REVIEWER: {
+            **_ONLY_IF_REVIEWER,
+            "name": "read-logs-table",
+            "role": f"${{aws_iam_role.{REVIEWER}[0].id}}",
+            "policy": json.dumps(reviewer_policy(ref("aws_dynamodb_table", TABLE, "arn"))),
+        }
     }
 
 
@@ -307,7 +313,12 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
         functions[function_name] = {"environment": {"variables": variables | resource_variables()}}
         # Chalice traces the function (`tracing_config`) where `xray` says: its role may too.
         traced = tracing(stage, function_name)
-        document = policy_document(function_name, arns, queue_url_known=True, traced=traced)
+        app_name = chalice_config(stage, function_name).app_name
+        name = deployed_function_name(app_name, stage, function_name)
+        own_logs = {"logs": log_group_arn(_CHALICE_REGION, _CHALICE_ACCOUNT, name)}
+        document = policy_document(
+            function_name, arns | own_logs, queue_url_known=True, traced=traced
+        )
         role_policies[role_name(function_name)] = {"policy": json.dumps(document)}
     terraform: dict[str, Any] = {"required_providers": {"aws": {"version": AWS_PROVIDER_VERSION}}}
     if terraform_version is not None:

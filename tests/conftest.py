@@ -89,11 +89,11 @@ def granted(role: str) -> set[str]:
     return {action for actions in GRANTS[role].values() for action in actions}
 
 
-def _record(model: Any, **kwargs: Any) -> None:
+def _record(model: Any, params: dict[str, Any], **kwargs: Any) -> None:
     role = _calling_role()
     if role is None or role == OPERATOR:
         return
-    for action in iam_actions(model.service_model.signing_name, model.name):
+    for action in iam_actions(model.service_model.signing_name, model.name, params):
         if role.startswith("?"):
             VIOLATIONS.append(f"{role[1:]} calls {action} but CALLERS names no role for it")
         elif action not in granted(role):
@@ -122,7 +122,9 @@ def operations_recorder() -> Iterator[None]:
 
     def recorded_client(self: Session, *args: Any, **kwargs: Any) -> Any:
         client = create_client(self, *args, **kwargs)
-        client.meta.events.register("before-call", _record)
+        # Before the parameters are built: the API's own parameters decide some actions
+        # (session tags need sts:TagSession).
+        client.meta.events.register("before-parameter-build", _record)
         return client
 
     with pytest.MonkeyPatch.context() as patch:

@@ -43,10 +43,16 @@ def test_policies_name_only_their_stage_resources(stage: str) -> None:
     worker = json.loads(render(stage, "worker"))
     runtime = ("WriteOwnLogs", "WriteTraces")  # the Lambda runtime's, not our code's
     resources = [s["Resource"] for s in worker["Statement"] if s["Sid"] not in runtime]
+    place = "us-east-1:123456789012"  # the stage's aws_region and aws_account_id
     assert resources == [
-        f"arn:aws:sqs:*:*:robust-data-processor-{stage}-ingest",
-        f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-logs",
+        f"arn:aws:sqs:{place}:robust-data-processor-{stage}-ingest",
+        f"arn:aws:dynamodb:{place}:table/robust-data-processor-{stage}-logs",
     ]
+    [own_logs] = [s["Resource"] for s in worker["Statement"] if s["Sid"] == "WriteOwnLogs"]
+    assert own_logs == (
+        f"arn:aws:logs:{place}:log-group:/aws/lambda/robust-data-processor-{stage}-worker:*"
+    )
+    assert "*:*" not in json.dumps([json.loads(render(stage, f)) for f in FUNCTIONS])
 
 
 def test_prod_traces_and_dev_does_not() -> None:
@@ -103,6 +109,7 @@ def test_each_function_performs_exactly_its_granted_operations(aws: Any) -> None
         headers = {"Authorization": f"Bearer {key.key}"}
         assert client.http.get("/logs", headers=headers).status_code == 200
         assert client.http.get(f"/logs/{log_id}", headers=headers).status_code == 200
+        assert client.http.delete(f"/logs/{log_id}", headers=headers).status_code == 204
     assert dict(log) == {principal: granted(principal) for principal in GRANTS}
 
 

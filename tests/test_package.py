@@ -13,7 +13,15 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
-from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
+from infra.iam import (
+    LOG_ACTIONS,
+    TRACE_ACTIONS,
+    granted_actions,
+    reader_policy,
+    reader_role_name,
+    reader_trust,
+    reviewer_policy,
+)
 from infra.stage import PROJECT_DIR, stage_settings
 from infra.template import SCAN_EXCEPTIONS, merge_template, package, resources_template
 
@@ -247,17 +255,32 @@ def test_tenants_table_is_keyed_by_key_id_and_kept(template: dict[str, Any]) -> 
     assert table["DeletionPolicy"] == "Retain"
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_writes_only_its_own_log_group(
+    template: dict[str, Any], function: str
+) -> None:
+    name = template["Resources"][FUNCTIONS[function]]["Properties"]["FunctionName"]
+    assert name == "robust-data-processor-prod" + (
+        "" if function == "api_handler" else f"-{function}"
+    )
+    role = FUNCTIONS[function].replace("APIHandler", "ApiHandler") + "Role"
+    [policy] = template["Resources"][role]["Properties"]["Policies"]
+    [logs] = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "WriteOwnLogs"]
+    assert logs["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        f"/aws/lambda/{name}:*"
+    }
+
+
 def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
     template: dict[str, Any], settings: Settings
 ) -> None:
     role = template["Resources"]["TenantReaderRole"]["Properties"]
     assert role["RoleName"] == reader_role_name(settings)
-    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}}
+    trust = role["AssumeRolePolicyDocument"]
+    assert trust == reader_trust({"AWS": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}})
     [policy] = role["Policies"]
-    [statement] = policy["PolicyDocument"]["Statement"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["LogsTable", "Arn"]}
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert policy["PolicyDocument"] == reader_policy({"Fn::GetAtt": ["LogsTable", "Arn"]})
 
 
 def test_every_function_is_told_the_tenants_table_and_reader_role(
@@ -284,7 +307,12 @@ def test_the_authorizer_guards_reads_and_keyed_ingest_with_the_stages_cache_ttl(
         if operation.get("security") == [{"api_key_authorizer": []}]
     }
     assert settings.ingest_auth == "required"
-    assert guarded == {("/ingest", "post"), ("/logs", "get"), ("/logs/{log_id}", "get")}
+    assert guarded == {
+        ("/ingest", "post"),
+        ("/logs", "get"),
+        ("/logs/{log_id}", "get"),
+        ("/logs/{log_id}", "delete"),
+    }
 
 
 def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(template: dict[str, Any]) -> None:
@@ -315,23 +343,20 @@ def test_every_accepted_scan_finding_is_on_a_real_resource_with_a_reason(
         assert all(len(skip["comment"]) > 40 for skip in skips)
 
 
-def test_optional_reviewer_can_only_read_the_table(template: dict[str, Any]) -> None:
+def test_optional_reviewer_is_a_role_without_originals_or_secrets(
+    template: dict[str, Any], settings: Settings
+) -> None:
     assert template["Parameters"]["CreateReviewer"]["Default"] == "false"
-    reviewer_resources = ("Reviewer", "ReviewerAccessKey", "ReviewerCredentials")
-    assert all(
-        template["Resources"][r]["Condition"] == "CreateReviewer" for r in reviewer_resources
-    )
-    [policy] = template["Resources"]["Reviewer"]["Properties"]["Policies"]
-    [statement] = policy["PolicyDocument"]["Statement"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["LogsTable", "Arn"]}
-    assert all(
-        action.split(":")[1].startswith(("Describe", "Get", "Query", "Scan"))
-        for action in statement["Action"]
-    )
-    assert template["Outputs"]["ReviewerCredentialsSecret"]["Value"] == {
-        "Ref": "ReviewerCredentials"
-    }
-    assert "SecretAccessKey" not in json.dumps(template["Outputs"])
+    reviewer = template["Resources"]["Reviewer"]
+    assert (reviewer["Type"], reviewer["Condition"]) == ("AWS::IAM::Role", "CreateReviewer")
+    assert reviewer["Properties"]["MaxSessionDuration"] == 3600
+    [policy] = reviewer["Properties"]["Policies"]
+    assert policy["PolicyDocument"] == reviewer_policy({"Fn::GetAtt": ["LogsTable", "Arn"]})
+    assert "original_text" not in json.dumps(policy)
+    kinds = {resource["Type"] for resource in template["Resources"].values()}
+    assert not kinds & {"AWS::IAM::User", "AWS::IAM::AccessKey", "AWS::SecretsManager::Secret"}
+    assert template["Outputs"]["ReviewerRoleArn"]["Value"] == {"Fn::GetAtt": ["Reviewer", "Arn"]}
+    assert "Secret" not in json.dumps(template["Outputs"])
 
 
 def test_the_local_stack_runs_with_the_packaged_stacks_queue_settings(
@@ -453,5 +478,6 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         [policy] = role["Properties"]["Policies"]
         statements = policy["PolicyDocument"]["Statement"]
         tracing = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
-        may_trace = traced and name != "TenantReaderRole"  # the reader role runs no code
+        # The reader and reviewer roles run no code.
+        may_trace = traced and name not in ("TenantReaderRole", "Reviewer")
         assert tracing == ([write_traces | {"Resource": "*"}] if may_trace else []), name

@@ -136,13 +136,8 @@ def test_reads_go_through_credentials_scoped_to_the_tenant(
     request = assumed[0]
     assert request["RoleArn"].endswith(":role/robust-data-processor-logs-reader")
     assert request["RoleSessionName"] == "tenant-acme"
-    policy = json.loads(request["Policy"])
-    (statement,) = policy["Statement"]
-    assert statement["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["acme"]}
-    }
-    assert statement["Resource"] == "arn:aws:dynamodb:*:*:table/robust-data-processor-logs"
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert request["Tags"] == [{"Key": "tenant", "Value": "acme"}]
+    assert "Policy" not in request, "the role's own policy scopes the session by its tag"
     assert made == [{"service": "dynamodb", "key": made[0]["key"]}]
     assert made[0]["key"] != "testing", "reads are signed with the assumed role, not the function's"
 

@@ -192,7 +192,13 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
         f"${{aws_iam_role.{role}.arn}}"
     )
     document = json.loads(override["resource"]["aws_iam_role_policy"][role]["policy"])
-    assert document == policy_document(function_name, ARNS, queue_url_known=True, traced=TRACED)
+    suffix = "" if function_name == "api_handler" else f"-{function_name}"
+    own_logs = (
+        "arn:aws:logs:${data.aws_region.chalice.name}:${data.aws_caller_identity.chalice."
+        f"account_id}}:log-group:/aws/lambda/robust-data-processor-prod{suffix}:*"
+    )
+    arns = ARNS | {"logs": own_logs}
+    assert document == policy_document(function_name, arns, queue_url_known=True, traced=TRACED)
     by_resource = {s["Resource"]: set(s["Action"]) for s in document["Statement"]}
     expected = {
         ARNS[resource]: set(actions)
@@ -200,7 +206,7 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
     }
     assert TRACED
     traces = {"*": set(TRACE_ACTIONS)}
-    assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **traces, **expected}
+    assert by_resource == {own_logs: set(LOG_ACTIONS), **traces, **expected}
 
 
 def test_alarms_watch_the_dead_letter_queue_and_the_oldest_message(added: dict[str, Any]) -> None:
@@ -232,11 +238,7 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "TenantsTableName": {"value": "${aws_dynamodb_table.tenants_table.name}"},
         "TenantReaderRoleArn": {"value": "${aws_iam_role.tenant_reader.arn}"},
         "DashboardName": {"value": "${aws_cloudwatch_dashboard.dashboard.dashboard_name}"},
-        "ReviewerAccessKeyId": {"value": '${join("", aws_iam_access_key.reviewer[*].id)}'},
-        "ReviewerSecretAccessKey": {
-            "value": '${join("", aws_iam_access_key.reviewer[*].secret)}',
-            "sensitive": True,
-        },
+        "ReviewerRoleArn": {"value": '${join("", aws_iam_role.reviewer[*].arn)}'},
     }
     assert chalice["output"]["EndpointURL"] == {
         "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
@@ -339,34 +341,35 @@ def test_each_stage_sizes_its_own_resources(stage: str, visibility: int) -> None
     assert queue["visibility_timeout_seconds"] == visibility
 
 
-def test_optional_reviewer_can_only_read_the_table_and_its_secret_is_sensitive(
+def test_optional_reviewer_is_a_role_and_nothing_secret_is_in_the_state(
     added: dict[str, Any],
 ) -> None:
-    from infra.iam import REVIEWER_ACTIONS
+    from infra.iam import reviewer_policy
 
     assert added["variable"]["create_reviewer"]["default"] is False
     resource = added["resource"]
-    for kind in ("aws_iam_user", "aws_iam_user_policy", "aws_iam_access_key"):
-        assert resource[kind]["reviewer"]["count"] == "${var.create_reviewer ? 1 : 0}"
-    policy = json.loads(resource["aws_iam_user_policy"]["reviewer"]["policy"])
-    [statement] = policy["Statement"]
-    assert statement["Resource"] == TABLE_ARN
-    assert statement["Action"] == list(REVIEWER_ACTIONS)
-    assert added["output"]["ReviewerSecretAccessKey"]["sensitive"] is True
+    role = resource["aws_iam_role"]["reviewer"]
+    assert role["count"] == resource["aws_iam_role_policy"]["reviewer"]["count"]
+    assert role["count"] == "${var.create_reviewer ? 1 : 0}"
+    assert role["max_session_duration"] == 3600
+    policy = json.loads(resource["aws_iam_role_policy"]["reviewer"]["policy"])
+    assert policy == reviewer_policy(TABLE_ARN)
+    assert not {"aws_iam_user", "aws_iam_access_key"} & set(resource)
+    assert "secret" not in json.dumps(added["output"]).lower()
 
 
 def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
     added: dict[str, Any],
 ) -> None:
+    from infra.iam import reader_policy, reader_trust
+
     role = added["resource"]["aws_iam_role"]["tenant_reader"]
     assert role["name"] == "robust-data-processor-prod-logs-reader"
-    [trust] = json.loads(role["assume_role_policy"])["Statement"]
-    assert trust["Principal"] == {"AWS": "${aws_iam_role.api_handler_role.arn}"}
+    trust = json.loads(role["assume_role_policy"])
+    assert trust == reader_trust({"AWS": "${aws_iam_role.api_handler_role.arn}"})
     policy = added["resource"]["aws_iam_role_policy"]["tenant_reader"]
     assert policy["role"] == "${aws_iam_role.tenant_reader.id}"
-    [statement] = json.loads(policy["policy"])["Statement"]
-    assert statement["Resource"] == TABLE_ARN
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert json.loads(policy["policy"]) == reader_policy(TABLE_ARN)
 
 
 def test_tenants_table_is_keyed_by_key_id(added: dict[str, Any]) -> None:

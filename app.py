@@ -4,8 +4,17 @@ import uuid
 from typing import Any, cast
 from urllib.parse import unquote
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Request, Response, SQSEvent
+from chalice.app import (
+    AuthRequest,
+    AuthResponse,
+    Chalice,
+    DynamoDBEvent,
+    Request,
+    Response,
+    SQSEvent,
+)
 
+from chalicelib.archive import BATCH_SIZE, STARTING_POSITION, archive_records, stream_arn_pattern
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
 from chalicelib.erasure import erase_log
@@ -93,3 +102,13 @@ def worker(event: SQSEvent) -> dict[str, Any]:
     records = [record.to_dict() for record in event]
     context: Any = event.context  # Lambda's context object, though Chalice annotates it as a dict
     return process_batch(records, context.get_remaining_time_in_millis)
+
+
+@app.on_dynamodb_record(
+    stream_arn=_settings.logs_stream_arn or stream_arn_pattern(_settings.table_name),
+    batch_size=BATCH_SIZE,
+    starting_position=STARTING_POSITION,
+)
+def archiver(event: DynamoDBEvent) -> None:
+    """Archive the logs DynamoDB's TTL removed, per tenant, to the archive bucket."""
+    archive_records([record.to_dict() for record in event])

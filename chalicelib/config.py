@@ -63,6 +63,8 @@ class Settings:
     #: False: no original text is stored at all, only the redacted text.
     keep_original: bool = True
     archive_bucket_name: str = "robust-data-processor-archive"
+    #: The logs table's stream, which feeds the archiver; the stacks set it by reference.
+    logs_stream_arn: str | None = None
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -153,6 +155,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     }
     values["queue_url"] = env.get("QUEUE_URL") or None
     values["tenant_read_role_arn"] = env.get("TENANT_READ_ROLE_ARN") or None
+    values["logs_stream_arn"] = env.get("LOGS_STREAM_ARN") or None
     values["ingest_auth"] = _ingest_auth(env.get("INGEST_AUTH"), defaults.ingest_auth)
     values["metrics_by_tenant"] = _flag(env, "METRICS_BY_TENANT", defaults.metrics_by_tenant)
     values["keep_original"] = _flag(env, "KEEP_ORIGINAL", defaults.keep_original)

@@ -6,6 +6,7 @@ same redrive count, visibility timeout and retention as the deployed one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,13 +99,73 @@ def create_reader_role(settings: Settings, iam: Any) -> str:
     return arn
 
 
+def provision_lifecycle(settings: Settings, dynamodb: Any, s3: Any) -> str:
+    """Turn on the logs table's TTL and stream and create the archive bucket with its rules.
+
+    As `infra.lifecycle` declares them for the stacks; returns the stream's ARN. moto keeps
+    the TTL setting but never expires an item: `devstack.ttl` plays that part.
+    """
+    from infra.lifecycle import (
+        ARCHIVE_BUCKET,
+        PUBLIC_ACCESS_BLOCKS,
+        STREAM_VIEW_TYPE,
+        TTL_ATTRIBUTE,
+    )
+
+    table = settings.table_name
+    description = dynamodb.describe_table(TableName=table)["Table"]
+    if not description.get("StreamSpecification", {}).get("StreamEnabled"):
+        stream = {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
+        description = dynamodb.update_table(TableName=table, StreamSpecification=stream)[
+            "TableDescription"
+        ]
+    dynamodb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    bucket = settings.archive_bucket_name
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    rules = ARCHIVE_BUCKET
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": rules.encryption}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration=dict.fromkeys(
+            PUBLIC_ACCESS_BLOCKS, rules.block_public_access
+        ),
+    )
+    transition = {"Days": rules.transition_days, "StorageClass": rules.colder_storage_class}
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": rules.lifecycle_rule_id,
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "Transitions": [transition],
+                }
+            ]
+        },
+    )
+    return str(description["LatestStreamArn"])
+
+
 def provision_local(environment: Mapping[str, str]) -> Resources:
     """Provision, in the emulator `environment` points at, the resources its settings name."""
-    return provision(
-        load_settings(environment),
-        emulator_client(environment, "sqs"),
-        emulator_client(environment, "dynamodb"),
+    settings = load_settings(environment)
+    resources = provision(
+        settings, emulator_client(environment, "sqs"), emulator_client(environment, "dynamodb")
     )
+    provision_lifecycle(
+        settings, emulator_client(environment, "dynamodb"), emulator_client(environment, "s3")
+    )
+    return resources
 
 
 def provision_stack(

@@ -17,7 +17,7 @@ from chalicelib.config import Settings
 from chalicelib.reads import FIELDS
 from chalicelib.tenant_credentials import READ_ACTIONS, TENANT_TAG
 
-FUNCTIONS: Final = ("api_handler", "api_key_authorizer", "worker")
+FUNCTIONS: Final = ("api_handler", "api_key_authorizer", "worker", "archiver")
 #: The role the API assumes, narrowed to one tenant, to read that tenant's logs.
 TENANT_READER: Final = "tenant_reader"
 
@@ -35,6 +35,16 @@ GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "worker": {
         "queue": ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"),
         "table": ("dynamodb:ConditionCheckItem", "dynamodb:PutItem"),
+    },
+    # The stream actions are the ones Lambda's event source mapping performs with its role.
+    "archiver": {
+        "archive": ("s3:PutObject",),
+        "table_stream": (
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ),
     },
     TENANT_READER: {"table": READ_ACTIONS},
 }
@@ -119,6 +129,8 @@ def resource_arns(settings: Settings, region: str, account: str) -> dict[str, st
     return {
         "queue": f"arn:aws:sqs:{region}:{account}:{settings.queue_name}",
         "table": table(settings.table_name),
+        "table_stream": table(settings.table_name) + "/stream/*",
+        "archive": f"arn:aws:s3:::{settings.archive_bucket_name}/*",
         "tenants_table": table(settings.tenants_table_name),
         "reader_role": f"arn:aws:iam::{account}:role/{reader_role_name(settings)}",
     }

@@ -33,21 +33,33 @@ from infra.iam import (
     reviewer_trust,
     tracing,
 )
+from infra.lifecycle import (
+    ARCHIVE_BUCKET,
+    ARCHIVER,
+    PUBLIC_ACCESS_BLOCKS,
+    STREAM_VIEW_TYPE,
+    TTL_ATTRIBUTE,
+    TTL_REMOVALS_PATTERN,
+)
 
 QUEUE, DEAD_LETTER_QUEUE, TABLE = "IngestQueue", "IngestDeadLetterQueue", "LogsTable"
 TENANTS_TABLE, READER_ROLE = "TenantsTable", "TenantReaderRole"
+ARCHIVE = "ArchiveBucket"
 # Chalice's logical ids for each function and its role.
 FUNCTION_RESOURCES = {
     "api_handler": "APIHandler",
     "api_key_authorizer": "ApiKeyAuthorizer",
     "worker": "Worker",
+    ARCHIVER: "Archiver",
 }
 ROLE_RESOURCES = {
     "api_handler": "ApiHandlerRole",
     "api_key_authorizer": "ApiKeyAuthorizerRole",
     "worker": "WorkerRole",
+    ARCHIVER: "ArchiverRole",
 }
 EVENT_SOURCE = "WorkerSqsEventSource"
+STREAM_EVENT_SOURCE = "ArchiverDynamodbEventSource"
 DASHBOARD = "Dashboard"
 
 
@@ -110,6 +122,33 @@ SCAN_EXCEPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "IngestQueue": (_SSE_SQS,),
     "IngestDeadLetterQueue": (_SSE_SQS,),
+    "Archiver": (
+        _NO_VPC,
+        _ENV_NOT_SECRET,
+        (
+            "CKV_AWS_116",
+            "a stream-triggered function's failed batches are retried by its event source "
+            "mapping until the records leave the stream; an on-failure destination would hold "
+            "the expired logs' text outside the table's erasure",
+        ),
+        (
+            "CKV_AWS_115",
+            "the stream's shards bound its concurrency (one invocation per shard at a time); "
+            "reserving concurrency would only throttle archiving behind expiries",
+        ),
+    ),
+    ARCHIVE: (
+        (
+            "CKV_AWS_18",
+            "access logs would need a second bucket of their own; the objects are written only "
+            "by the archiver's role, and CloudTrail data events can be turned on per account",
+        ),
+        (
+            "CKV_AWS_21",
+            "versioning would keep erased tenants' archives as noncurrent versions, defeating "
+            "erasure; objects are written once under names a retried batch reuses",
+        ),
+    ),
     "LogsTable": (_TABLE_KEY,),
     "TenantsTable": (_TABLE_KEY,),
 }
@@ -162,10 +201,51 @@ def _queues(settings: Settings) -> dict[str, Any]:
 
 
 def _tables(settings: Settings) -> dict[str, Any]:
-    """The logs table and the tenants table of API keys."""
-    return _table(TABLE, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE"))) | (
-        _table(TENANTS_TABLE, settings.tenants_table_name, (("key_id", "HASH"),))
-    )
+    """The logs table, whose items expire into its stream, and the tenants table of API keys."""
+    logs = _table(TABLE, settings.table_name, (("tenant_id", "HASH"), ("log_id", "RANGE")))
+    logs[TABLE]["Properties"] |= {
+        "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+        "StreamSpecification": {"StreamViewType": STREAM_VIEW_TYPE},
+    }
+    return logs | _table(TENANTS_TABLE, settings.tenants_table_name, (("key_id", "HASH"),))
+
+
+def _archive_bucket() -> dict[str, Any]:
+    """The archive: encrypted, never public, colder after `transition_days`; named by AWS."""
+    rules = ARCHIVE_BUCKET
+    return {
+        ARCHIVE: {
+            "Type": "AWS::S3::Bucket",
+            **_scan_metadata(ARCHIVE),
+            # Archived logs outlive the stack, as the table's do.
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": rules.encryption}}
+                    ]
+                },
+                "PublicAccessBlockConfiguration": dict.fromkeys(
+                    PUBLIC_ACCESS_BLOCKS, rules.block_public_access
+                ),
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": rules.lifecycle_rule_id,
+                            "Status": "Enabled",
+                            "Transitions": [
+                                {
+                                    "StorageClass": rules.colder_storage_class,
+                                    "TransitionInDays": rules.transition_days,
+                                }
+                            ],
+                        }
+                    ]
+                },
+            },
+        }
+    }
 
 
 def _table(resource: str, name: str, keys: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -279,6 +359,8 @@ def _function(
         "QUEUE_NAME": {"Fn::GetAtt": [QUEUE, "QueueName"]},
         "QUEUE_URL": {"Ref": QUEUE},
         "DEAD_LETTER_QUEUE_NAME": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]},
+        "ARCHIVE_BUCKET_NAME": {"Ref": ARCHIVE},
+        "LOGS_STREAM_ARN": {"Fn::GetAtt": [TABLE, "StreamArn"]},
     }
     # Named as `chalice deploy` names it, so its role can name its own log group.
     properties: dict[str, Any] = {
@@ -294,6 +376,12 @@ def _function(
                     "MaximumBatchingWindowInSeconds": settings.worker_batching_window_seconds,
                     "ScalingConfig": {"MaximumConcurrency": settings.worker_max_concurrency},
                 }
+            }
+        }
+    if function_name == ARCHIVER:
+        properties["Events"] = {
+            STREAM_EVENT_SOURCE: {
+                "Properties": {"FilterCriteria": {"Filters": [{"Pattern": TTL_REMOVALS_PATTERN}]}}
             }
         }
     return {"Properties": properties, **_scan_metadata(FUNCTION_RESOURCES[function_name])}
@@ -316,6 +404,8 @@ def _role(
     arns = {
         "logs": _log_group(deployed_name),
         "queue": _arn(QUEUE),
+        "archive": {"Fn::Sub": f"${{{ARCHIVE}.Arn}}/*"},
+        "table_stream": {"Fn::GetAtt": [TABLE, "StreamArn"]},
         "table": _arn(TABLE),
         "tenants_table": _arn(TENANTS_TABLE),
         # By name, not by reference: the reader role's trust policy refers to the API's role.
@@ -388,6 +478,8 @@ def _outputs() -> dict[str, Any]:
         "LogsTableName": {"Value": {"Ref": TABLE}},
         "TenantsTableName": {"Value": {"Ref": TENANTS_TABLE}},
         "TenantReaderRoleArn": {"Value": _arn(READER_ROLE)},
+        "LogsStreamArn": {"Value": {"Fn::GetAtt": [TABLE, "StreamArn"]}},
+        "ArchiveBucketName": {"Value": {"Ref": ARCHIVE}},
         "DashboardName": {"Value": {"Ref": DASHBOARD}},
     }
 
@@ -419,6 +511,7 @@ def resources_template(stage: str) -> dict[str, Any]:
         {"ArnEquals": {"aws:PrincipalArn": _role_arn(api_role)}},
     )
     resources = _queues(settings) | _tables(settings) | _reader_role(settings, trust)
+    resources |= _archive_bucket()
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"robust-data-processor {stage}: queues, tables, alarms, dashboard",
@@ -447,7 +540,7 @@ def merge_template(stage: str) -> dict[str, Any]:
         resources[ROLE_RESOURCES[function_name]] = _role(function_name, settings, traced, name)
     trust = reader_trust({"AWS": _arn(ROLE_RESOURCES["api_handler"])})
     resources |= _queues(settings) | _tables(settings) | _reader_role(settings, trust)
-    resources |= _alarms(settings)
+    resources |= _archive_bucket() | _alarms(settings)
     functions = {f: _sub(FUNCTION_RESOURCES[f]) for f in FUNCTIONS}
     resources |= _dashboard(settings, chalice_config(stage, "api_handler"), functions)
     resources |= _reviewer(settings)
@@ -473,6 +566,8 @@ def package(stage: str, out: Path) -> Path:
     # into Chalice's {"Fn::Sub"} queue ARN would give an intrinsic with two functions.
     events = template["Resources"][FUNCTION_RESOURCES["worker"]]["Properties"]["Events"]
     events[EVENT_SOURCE]["Properties"]["Queue"] = _arn(QUEUE)
+    stream = template["Resources"][FUNCTION_RESOURCES[ARCHIVER]]["Properties"]["Events"]
+    stream[STREAM_EVENT_SOURCE]["Properties"]["Stream"] = {"Fn::GetAtt": [TABLE, "StreamArn"]}
     template_file.write_text(json.dumps(template, indent=2) + "\n")
     return template_file
 

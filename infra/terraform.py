@@ -47,6 +47,14 @@ from infra.iam import (
     reviewer_trust,
     tracing,
 )
+from infra.lifecycle import (
+    ARCHIVE_BUCKET,
+    ARCHIVER,
+    PUBLIC_ACCESS_BLOCKS,
+    STREAM_VIEW_TYPE,
+    TTL_ATTRIBUTE,
+    TTL_REMOVALS_PATTERN,
+)
 from infra.stage import PROJECT_DIR, chalice_config, stage_settings
 
 CHALICE_TEMPLATE: Final = "chalice.tf.json"
@@ -59,6 +67,7 @@ DEAD_LETTER_QUEUE: Final = "dead_letter_queue"
 TABLE: Final = "logs_table"
 TENANTS_TABLE: Final = "tenants_table"
 READER_ROLE: Final = "tenant_reader"
+ARCHIVE: Final = "archive"
 DASHBOARD: Final = "dashboard"
 #: The `aws_region` data source naming the region the dashboard's widgets read.
 REGION: Final = "current"
@@ -69,6 +78,7 @@ REGION: Final = "current"
 #: the packaged template, so a Chalice upgrade that renames them fails loudly.
 WORKER: Final = "worker"
 EVENT_SOURCE_MAPPING: Final = f"{WORKER}-sqs-event-source"
+STREAM_EVENT_SOURCE_MAPPING: Final = f"{ARCHIVER}-dynamodb-event-source"
 #: Chalice's REST API and its deployment; the API's stage added here takes the same name.
 REST_API: Final = "rest_api"
 #: The local holding the API's OpenAPI document: a new deployment whenever it changes.
@@ -106,7 +116,7 @@ def ref(resource_type: str, name: str, attribute: str) -> str:
 
 def _alarm_resource(name: str) -> str:
     """An alarm's Terraform name: `DeadLetterQueueNotEmpty` is `dead_letter_queue_not_empty`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return _snake(name)
 
 
 def _alarms(settings: Settings) -> dict[str, Any]:
@@ -193,7 +203,12 @@ def resources(stage: str) -> dict[str, Any]:
             },
             "aws_dynamodb_table": {
                 # The keys chalicelib writes and devstack/resources.py creates.
-                TABLE: _table(settings.table_name, "tenant_id", "log_id"),
+                TABLE: _table(settings.table_name, "tenant_id", "log_id")
+                | {
+                    "ttl": {"attribute_name": TTL_ATTRIBUTE, "enabled": True},
+                    "stream_enabled": True,
+                    "stream_view_type": STREAM_VIEW_TYPE,
+                },
                 TENANTS_TABLE: _table(settings.tenants_table_name, "key_id"),
             },
             "aws_iam_role": {READER_ROLE: _reader_role(settings), **_reviewer_role(settings)},
@@ -209,6 +224,7 @@ def resources(stage: str) -> dict[str, Any]:
                 },
                 **_reviewer_policy(),
             },
+            **_archive_bucket(settings),
             "aws_cloudwatch_metric_alarm": _alarms(settings),
             "aws_cloudwatch_dashboard": {DASHBOARD: _dashboard(settings)},
             "aws_api_gateway_stage": {REST_API: _api_stage(stage)},
@@ -227,6 +243,8 @@ def resources(stage: str) -> dict[str, Any]:
             "LogsTableName": {"value": ref("aws_dynamodb_table", TABLE, "name")},
             "TenantsTableName": {"value": ref("aws_dynamodb_table", TENANTS_TABLE, "name")},
             "TenantReaderRoleArn": {"value": ref("aws_iam_role", READER_ROLE, "arn")},
+            "LogsStreamArn": {"value": ref("aws_dynamodb_table", TABLE, "stream_arn")},
+            "ArchiveBucketName": {"value": ref("aws_s3_bucket", ARCHIVE, "id")},
             "DashboardName": {
                 "value": ref("aws_cloudwatch_dashboard", DASHBOARD, "dashboard_name")
             },
@@ -247,6 +265,49 @@ def _table(name: str, hash_key: str, range_key: str | None = None) -> dict[str, 
         "point_in_time_recovery": {"enabled": True},
         "server_side_encryption": {"enabled": True},
     }
+
+
+def _archive_bucket(settings: Settings) -> dict[str, Any]:
+    """The archive bucket and its rules, each a resource of its own since provider 4."""
+    rules = ARCHIVE_BUCKET
+    bucket = ref("aws_s3_bucket", ARCHIVE, "id")
+    return {
+        # Named by Terraform from the stage's name: bucket names are global.
+        "aws_s3_bucket": {ARCHIVE: {"bucket_prefix": f"{settings.archive_bucket_name}-"}},
+        "aws_s3_bucket_server_side_encryption_configuration": {
+            ARCHIVE: {
+                "bucket": bucket,
+                "rule": {
+                    "apply_server_side_encryption_by_default": {"sse_algorithm": rules.encryption}
+                },
+            }
+        },
+        "aws_s3_bucket_public_access_block": {
+            ARCHIVE: {
+                "bucket": bucket,
+                **{_snake(block): rules.block_public_access for block in PUBLIC_ACCESS_BLOCKS},
+            }
+        },
+        "aws_s3_bucket_lifecycle_configuration": {
+            ARCHIVE: {
+                "bucket": bucket,
+                "rule": {
+                    "id": rules.lifecycle_rule_id,
+                    "status": "Enabled",
+                    "filter": {},
+                    "transition": {
+                        "days": rules.transition_days,
+                        "storage_class": rules.colder_storage_class,
+                    },
+                },
+            }
+        },
+    }
+
+
+def _snake(name: str) -> str:
+    """`BlockPublicAcls` as Terraform spells it: `block_public_acls`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _reader_role(settings: Settings) -> dict[str, Any]:
@@ -293,6 +354,8 @@ def resource_variables() -> dict[str, str]:
         "QUEUE_URL": ref("aws_sqs_queue", QUEUE, "url"),
         "TENANTS_TABLE_NAME": ref("aws_dynamodb_table", TENANTS_TABLE, "name"),
         "TENANT_READ_ROLE_ARN": ref("aws_iam_role", READER_ROLE, "arn"),
+        "ARCHIVE_BUCKET_NAME": ref("aws_s3_bucket", ARCHIVE, "id"),
+        "LOGS_STREAM_ARN": ref("aws_dynamodb_table", TABLE, "stream_arn"),
     }
 
 
@@ -304,6 +367,8 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
         "table": ref("aws_dynamodb_table", TABLE, "arn"),
         "tenants_table": ref("aws_dynamodb_table", TENANTS_TABLE, "arn"),
         "reader_role": ref("aws_iam_role", READER_ROLE, "arn"),
+        "archive": ref("aws_s3_bucket", ARCHIVE, "arn") + "/*",
+        "table_stream": ref("aws_dynamodb_table", TABLE, "stream_arn"),
     }
     functions: dict[str, Any] = {}
     role_policies: dict[str, Any] = {}
@@ -336,7 +401,11 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
                     "batch_size": worker.worker_batch_size,
                     "maximum_batching_window_in_seconds": worker.worker_batching_window_seconds,
                     "scaling_config": {"maximum_concurrency": worker.worker_max_concurrency},
-                }
+                },
+                STREAM_EVENT_SOURCE_MAPPING: {
+                    "event_source_arn": arns["table_stream"],
+                    "filter_criteria": {"filter": {"pattern": TTL_REMOVALS_PATTERN}},
+                },
             },
             # The stage is `aws_api_gateway_stage.rest_api` now; null leaves an argument unset.
             "aws_api_gateway_deployment": {

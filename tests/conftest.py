@@ -43,8 +43,10 @@ def forget_process_state() -> None:
 
 
 # Which role an AWS call runs under: by the function that makes it (`module:function`), else by
-# its module. The consumer stands for Lambda's event source mapping, which polls with the
-# worker's role. An operator's calls use the operator's own credentials, outside any function.
+# its module. The consumers stand for Lambda's event source mappings, which poll with their
+# function's role (the queue's with the worker's, the stream's with the archiver's); the local
+# TTL sweeper (`devstack.ttl`) plays DynamoDB itself, no role of ours. An operator's calls use
+# the operator's own credentials, outside any function.
 OPERATOR = "operator"
 CALLERS = {
     "chalicelib.queue": "api_handler",
@@ -56,10 +58,12 @@ CALLERS = {
     "chalicelib.keys:revoke_key": OPERATOR,
     "chalicelib.store": "worker",
     "chalicelib.erasure": "api_handler",
+    "chalicelib.archive": "archiver",
+    "devstack.stream_consumer": "archiver",
     "devstack.consumer": "worker",
 }
-#: Code whose AWS calls must be attributed: the deployed package and the consumer.
-ATTRIBUTED = ("chalicelib", "devstack.consumer")
+#: Code whose AWS calls must be attributed: the deployed package and the two consumers.
+ATTRIBUTED = ("chalicelib", "devstack.consumer", "devstack.stream_consumer")
 OperationLog = dict[str, set[str]]
 #: Calls no role may make: ungranted to the function that made them, or made by code that
 #: `CALLERS` does not attribute. Each test must end with none (see `aws_calls_are_granted`).
@@ -192,14 +196,17 @@ def keyed_app(configure: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def aws() -> Iterator[Any]:
-    """An in-process emulator with the stage's queue, dead-letter queue and table provisioned."""
+    """An in-process emulator with the stage's queues, tables, stream and archive provisioned."""
     import boto3
     from moto import mock_aws
 
-    from devstack.resources import provision
+    from devstack.resources import provision, provision_lifecycle
 
     with mock_aws():
-        yield provision(config.get_settings(), boto3.client("sqs"), boto3.client("dynamodb"))
+        settings = config.get_settings()
+        provisioned = provision(settings, boto3.client("sqs"), boto3.client("dynamodb"))
+        provision_lifecycle(settings, boto3.client("dynamodb"), boto3.client("s3"))
+        yield provisioned
 
 
 @pytest.fixture(scope="module")

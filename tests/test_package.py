@@ -33,6 +33,7 @@ FUNCTIONS = {
     "api_handler": "APIHandler",
     "api_key_authorizer": "ApiKeyAuthorizer",
     "worker": "Worker",
+    "archiver": "Archiver",
 }
 #: A `${...}` that CloudFormation's Fn::Sub (or Terraform) substitutes.
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -392,6 +393,7 @@ def test_dashboard_body_is_json_once_cloudformation_substitutes_it(
         "APIHandler",
         "ApiKeyAuthorizer",
         "Worker",
+        "Archiver",
         "DeadLetterQueueNotEmptyAlarm.Arn",
         "OldestLogWaitingAlarm.Arn",
     }
@@ -481,3 +483,58 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         # The reader and reviewer roles run no code.
         may_trace = traced and name not in ("TenantReaderRole", "Reviewer")
         assert tracing == ([write_traces | {"Resource": "*"}] if may_trace else []), name
+
+
+def test_logs_expire_into_a_stream_that_feeds_the_archiver_ttl_removals_only(
+    template: dict[str, Any],
+) -> None:
+    from infra.lifecycle import TTL_REMOVALS_PATTERN
+
+    table = template["Resources"]["LogsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["StreamSpecification"] == {"StreamViewType": "OLD_IMAGE"}
+    archiver = template["Resources"]["Archiver"]["Properties"]
+    source = archiver["Events"]["ArchiverDynamodbEventSource"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": ["LogsTable", "StreamArn"]}
+    assert source["StartingPosition"] == "TRIM_HORIZON"
+    assert source["FilterCriteria"] == {"Filters": [{"Pattern": TTL_REMOVALS_PATTERN}]}
+    assert json.loads(TTL_REMOVALS_PATTERN)["userIdentity"] == {
+        "type": ["Service"],
+        "principalId": ["dynamodb.amazonaws.com"],
+    }
+    variables = archiver["Environment"]["Variables"]
+    assert variables["ARCHIVE_BUCKET_NAME"] == {"Ref": "ArchiveBucket"}
+
+
+def test_the_archive_is_encrypted_private_and_moves_to_colder_storage(
+    template: dict[str, Any],
+) -> None:
+    bucket = template["Resources"]["ArchiveBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    properties = bucket["Properties"]
+    [encryption] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
+    [policy] = template["Resources"]["ArchiverRole"]["Properties"]["Policies"]
+    granted = {
+        json.dumps(s["Resource"]): s["Action"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Sid"] not in ("WriteOwnLogs", "WriteTraces")
+    }
+    assert granted == {
+        json.dumps({"Fn::Sub": "${ArchiveBucket.Arn}/*"}): ["s3:PutObject"],
+        json.dumps({"Fn::GetAtt": ["LogsTable", "StreamArn"]}): [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+    }

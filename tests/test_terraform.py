@@ -46,6 +46,8 @@ ARNS = {
     "table": TABLE_ARN,
     "tenants_table": "${aws_dynamodb_table.tenants_table.arn}",
     "reader_role": "${aws_iam_role.tenant_reader.arn}",
+    "archive": "${aws_s3_bucket.archive.arn}/*",
+    "table_stream": "${aws_dynamodb_table.logs_table.stream_arn}",
 }
 REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
 TRACED = CONFIG["stages"][STAGE]["xray"]
@@ -174,6 +176,8 @@ def test_environment_names_the_resources_and_keeps_the_stage_variables(
         "QUEUE_URL": "${aws_sqs_queue.ingest_queue.url}",
         "TENANTS_TABLE_NAME": "${aws_dynamodb_table.tenants_table.name}",
         "TENANT_READ_ROLE_ARN": "${aws_iam_role.tenant_reader.arn}",
+        "ARCHIVE_BUCKET_NAME": "${aws_s3_bucket.archive.id}",
+        "LOGS_STREAM_ARN": "${aws_dynamodb_table.logs_table.stream_arn}",
     }
     chalice_function = chalice["resource"]["aws_lambda_function"][function_name]
     stage_variables = chalice_function["environment"]["variables"]
@@ -239,6 +243,8 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "TenantReaderRoleArn": {"value": "${aws_iam_role.tenant_reader.arn}"},
         "DashboardName": {"value": "${aws_cloudwatch_dashboard.dashboard.dashboard_name}"},
         "ReviewerRoleArn": {"value": '${join("", aws_iam_role.reviewer[*].arn)}'},
+        "LogsStreamArn": {"value": "${aws_dynamodb_table.logs_table.stream_arn}"},
+        "ArchiveBucketName": {"value": "${aws_s3_bucket.archive.id}"},
     }
     assert chalice["output"]["EndpointURL"] == {
         "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
@@ -265,10 +271,13 @@ def test_overrides_only_blocks_chalice_generated(
         ("aws_lambda_function", "api_handler"),
         ("aws_lambda_function", "api_key_authorizer"),
         ("aws_lambda_function", "worker"),
+        ("aws_lambda_function", "archiver"),
         ("aws_iam_role_policy", "api_handler_role"),
         ("aws_iam_role_policy", "api_key_authorizer_role"),
         ("aws_iam_role_policy", "worker_role"),
+        ("aws_iam_role_policy", "archiver_role"),
         ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
+        ("aws_lambda_event_source_mapping", "archiver-dynamodb-event-source"),
         ("aws_api_gateway_deployment", "rest_api"),
     }
     for resource_type, name in overridden:
@@ -392,6 +401,7 @@ def test_dashboard_body_is_json_once_terraform_substitutes_it(
         "aws_lambda_function.api_handler.function_name",
         "aws_lambda_function.api_key_authorizer.function_name",
         "aws_lambda_function.worker.function_name",
+        "aws_lambda_function.archiver.function_name",
         "aws_api_gateway_rest_api.rest_api.name",
         "aws_api_gateway_stage.rest_api.stage_name",
         "aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.arn",
@@ -483,3 +493,47 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         assert tracing == ([write_traces | {"Resource": "*"}] if traced else [])
     reader = json.loads(added["resource"]["aws_iam_role_policy"]["tenant_reader"]["policy"])
     assert "xray" not in json.dumps(reader)
+
+
+def test_logs_expire_into_a_stream_that_feeds_the_archiver_ttl_removals_only(
+    added: dict[str, Any], override: dict[str, Any]
+) -> None:
+    from infra.lifecycle import STREAM_VIEW_TYPE, TTL_ATTRIBUTE, TTL_REMOVALS_PATTERN
+
+    table = added["resource"]["aws_dynamodb_table"]["logs_table"]
+    assert table["ttl"] == {"attribute_name": TTL_ATTRIBUTE, "enabled": True}
+    assert (table["stream_enabled"], table["stream_view_type"]) == (True, STREAM_VIEW_TYPE)
+    mapping = override["resource"]["aws_lambda_event_source_mapping"]
+    archiver = mapping["archiver-dynamodb-event-source"]
+    assert archiver["event_source_arn"] == "${aws_dynamodb_table.logs_table.stream_arn}"
+    assert archiver["filter_criteria"] == {"filter": {"pattern": TTL_REMOVALS_PATTERN}}
+
+
+def test_the_archive_is_encrypted_private_and_moves_to_colder_storage(
+    added: dict[str, Any],
+) -> None:
+    from infra.lifecycle import ARCHIVE_BUCKET
+
+    resource = added["resource"]
+    bucket = "${aws_s3_bucket.archive.id}"
+    assert resource["aws_s3_bucket"]["archive"] == {
+        "bucket_prefix": "robust-data-processor-prod-archive-"
+    }
+    encryption = resource["aws_s3_bucket_server_side_encryption_configuration"]["archive"]
+    assert encryption["bucket"] == bucket
+    assert encryption["rule"]["apply_server_side_encryption_by_default"] == {
+        "sse_algorithm": "AES256"
+    }
+    assert resource["aws_s3_bucket_public_access_block"]["archive"] == {
+        "bucket": bucket,
+        "block_public_acls": True,
+        "block_public_policy": True,
+        "ignore_public_acls": True,
+        "restrict_public_buckets": True,
+    }
+    rule = resource["aws_s3_bucket_lifecycle_configuration"]["archive"]["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["transition"] == {
+        "days": ARCHIVE_BUCKET.transition_days,
+        "storage_class": "GLACIER_IR",
+    }

@@ -13,7 +13,8 @@ Three partitions a tenant, told apart by a suffix that no tenant id can contain 
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
 
 Kind = Literal["log", "original", "erased"]
 ORIGINAL_SUFFIX: Final = "#original"
@@ -39,3 +40,24 @@ def owner(partition: str) -> tuple[str, Kind]:
     if partition.endswith(ERASED_SUFFIX):
         return partition.removesuffix(ERASED_SUFFIX), "erased"
     return partition, "log"
+
+
+def with_originals(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The logs among a table's plain items, each with its original text where one is kept.
+
+    For tools that reconcile or show what was stored (the soak, `make logs`): tombstones are
+    left out, and originals are folded into their logs.
+    """
+    logs: dict[tuple[str, str], dict[str, Any]] = {}
+    originals: dict[tuple[str, str], Any] = {}
+    for item in items:
+        tenant_id, kind = owner(str(item["tenant_id"]))
+        key = (tenant_id, str(item["log_id"]))
+        if kind == "log":
+            logs[key] = dict(item)
+        elif kind == "original":
+            originals[key] = item["original_text"]
+    return [
+        log | ({"original_text": originals[key]} if key in originals else {})
+        for key, log in sorted(logs.items())
+    ]

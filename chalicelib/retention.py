@@ -58,11 +58,6 @@ def _flag(tenant: Mapping[str, object], field: str, default: bool) -> bool:
     return value
 
 
-def check_retention(tenant: Mapping[str, object], defaults: Settings) -> None:
-    """Refuse tenant settings `expiries` could not use, with a message naming the bounds."""
-    expiries(tenant, defaults, 0)
-
-
 def expiries(tenant: Mapping[str, object], defaults: Settings, now: float) -> Expiries:
     """When a log stored at `now` (epoch seconds) expires, and its original if one is kept.
 

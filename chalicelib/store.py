@@ -63,24 +63,6 @@ def _typed(item: Item) -> dict[str, dict[str, str]]:
     }
 
 
-def put_new(item: Item) -> bool:
-    """Write `item` unless its key is already stored; return False for such a duplicate.
-
-    The condition makes redelivery harmless: a second copy of a message never overwrites
-    or duplicates the first one's item.
-    """
-    table = client("dynamodb")
-    try:
-        table.put_item(
-            TableName=get_settings().table_name,
-            Item=_typed(item),
-            ConditionExpression="attribute_not_exists(log_id)",
-        )
-    except table.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
-
-
 #: What a tombstone-aware write came to.
 Outcome = Literal["stored", "duplicate", "erased"]
 #: A tombstone refuses logs received before its erasure; timestamps compare as strings, all being

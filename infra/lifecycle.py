@@ -10,17 +10,15 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-from chalicelib.archive import BATCH_SIZE, STARTING_POSITION, TTL_IDENTITY
+from chalicelib.archive import TTL_IDENTITY
 
 #: The logs table's TTL attribute: epoch seconds, written by `chalicelib.store`.
 TTL_ATTRIBUTE: Final = "expires_at"
 #: The stream carries the deleted item's old image, which is what gets archived.
 STREAM_VIEW_TYPE: Final = "OLD_IMAGE"
-#: The function that archives TTL removals (`app.archiver`).
+#: The function that archives TTL removals (`app.archiver`, whose decorator sets its mapping's
+#: batch size and starting position: `chalicelib.archive.BATCH_SIZE`, `STARTING_POSITION`).
 ARCHIVER: Final = "archiver"
-#: Its event source mapping's batch size and starting position, as `app.py` declares them.
-ARCHIVER_BATCH_SIZE: Final = BATCH_SIZE
-ARCHIVER_STARTING_POSITION: Final = STARTING_POSITION
 #: Lambda's event filter: only TTL removals invoke the archiver (it checks again itself).
 TTL_REMOVALS_PATTERN: Final = json.dumps(
     {"eventName": ["REMOVE"], "userIdentity": {k: [v] for k, v in TTL_IDENTITY.items()}},

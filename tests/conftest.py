@@ -252,10 +252,11 @@ def queued_message(**overrides: str) -> dict[str, str]:
 
 
 def processed_log(tenant_id: str, log_id: str, text: str = "call 555-0199") -> dict[str, Any]:
-    """Store a processed log as the worker would, and return its item."""
+    """Store a processed log as the worker would, and return its (redacted) item."""
     from chalicelib.message import LogMessage
     from chalicelib.redact import redact
-    from chalicelib.store import build_item, put_new
+    from chalicelib.retention import expiries
+    from chalicelib.store import build_item, put_unless_erased, split_original
 
     message = LogMessage(
         tenant_id=tenant_id,
@@ -266,5 +267,6 @@ def processed_log(tenant_id: str, log_id: str, text: str = "call 555-0199") -> d
         request_id=f"req-{log_id}",
     )
     item = build_item(message, redact(text), "2026-11-22T10:00:01.000Z", "test-worker", 1)
-    assert put_new(item)
-    return item
+    items = split_original(item, expiries({}, config.get_settings(), 1_795_000_000))
+    assert put_unless_erased(items) == "stored"
+    return items[0]

@@ -14,12 +14,12 @@ from typing import Any
 
 from chalice.app import BadRequestError, NotFoundError
 
-from chalicelib.clients import client
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import unavailable_on_aws_failure
 from chalicelib.message import InvalidFieldError, check_log_id, utc_timestamp
 from chalicelib.partitions import erased_partition, original_partition
 from chalicelib.retention import tombstone_expires_at
+from chalicelib.tenant_credentials import tenant_table_client
 
 
 def tombstone(
@@ -44,24 +44,33 @@ def erase_log(tenant_id: str, log_id: str, now: datetime | None = None) -> None:
     except InvalidFieldError as error:
         raise BadRequestError(str(error)) from None
     settings = get_settings()
-    dynamodb = client("dynamodb")
     erased = now or datetime.now(UTC)
     with unavailable_on_aws_failure(
         "logs table",
         refused="the log could not be erased ({code}); retry the DELETE",
         unreachable="the log could not be erased; retry the DELETE",
     ):
+        # With the tenant's own credentials, which can erase nothing of another tenant.
+        dynamodb = tenant_table_client(tenant_id)
         dynamodb.put_item(
             TableName=settings.table_name, Item=tombstone(tenant_id, log_id, erased, settings)
         )
         found = [
-            "Attributes"
-            in dynamodb.delete_item(
-                TableName=settings.table_name,
-                Key={"tenant_id": {"S": partition}, "log_id": {"S": log_id}},
-                ReturnValues="ALL_OLD",
-            )
+            _delete(dynamodb, settings.table_name, partition, log_id)
             for partition in (tenant_id, original_partition(tenant_id))
         ]
     if not any(found):
         raise NotFoundError(f"tenant {tenant_id!r} has no processed log {log_id!r}")
+
+
+def _delete(dynamodb: Any, table: str, partition: str, log_id: str) -> bool:
+    """Delete one item if it exists, without reading it; return whether it existed."""
+    try:
+        dynamodb.delete_item(
+            TableName=table,
+            Key={"tenant_id": {"S": partition}, "log_id": {"S": log_id}},
+            ConditionExpression="attribute_exists(log_id)",
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

@@ -1,4 +1,4 @@
-"""Credentials that can read one tenant's partition of the logs table and nothing else.
+"""Credentials that can read (and erase) one tenant's logs and nothing else.
 
 Every read for a tenant goes through a DynamoDB client signed with credentials from STS
 `AssumeRole` on the tenant reader role, with the tenant as a session tag. The role's own policy
@@ -22,8 +22,10 @@ from chalicelib.config import get_settings
 from chalicelib.errors import ServiceUnavailableError
 from chalicelib.process_state import on_forget
 
-#: What a tenant's read credentials may do, on the logs table only.
+#: What a tenant's credentials may do, on the logs table only: read its logs, and erase them
+#: (`chalicelib.erasure`: delete its logs and originals, write its tombstones).
 READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query")
+ERASE_ACTIONS: Final = ("dynamodb:DeleteItem", "dynamodb:PutItem")
 #: The session tag naming the tenant, which the reader role's policy matches partition keys to.
 TENANT_TAG: Final = "tenant"
 #: The shortest session STS grants; a leaked set of credentials dies soonest.

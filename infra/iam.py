@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from chalicelib.config import Settings
+from chalicelib.partitions import ERASED_SUFFIX, ORIGINAL_SUFFIX
 from chalicelib.reads import FIELDS
-from chalicelib.tenant_credentials import READ_ACTIONS, TENANT_TAG
+from chalicelib.tenant_credentials import ERASE_ACTIONS, READ_ACTIONS, TENANT_TAG
 
 FUNCTIONS: Final = ("api_handler", "api_key_authorizer", "worker", "archiver")
 #: The role the API assumes, narrowed to one tenant, to read that tenant's logs.
@@ -28,8 +29,6 @@ GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "api_handler": {
         "queue": ("sqs:GetQueueUrl", "sqs:SendMessage"),
         "reader_role": ("sts:AssumeRole", "sts:TagSession"),
-        # `DELETE /logs/{log_id}`: a tombstone, then the log and its original.
-        "table": ("dynamodb:DeleteItem", "dynamodb:PutItem"),
     },
     "api_key_authorizer": {"tenants_table": ("dynamodb:GetItem",)},
     "worker": {
@@ -46,7 +45,7 @@ GRANTS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "dynamodb:ListStreams",
         ),
     },
-    TENANT_READER: {"table": READ_ACTIONS},
+    TENANT_READER: {"table": READ_ACTIONS + ERASE_ACTIONS},
 }
 
 #: Only needed where the function is not told `QUEUE_URL` (the plain `chalice deploy` path: a
@@ -58,6 +57,8 @@ LOG_ACTIONS: Final = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLo
 #: The attributes a tenant's read credentials may touch: what the API answers, and never
 #: `original_text` (which lives in another partition anyway, `chalicelib.partitions`).
 READABLE_ATTRIBUTES: Final = tuple(sorted(FIELDS))
+#: The attributes of an erasure's tombstone, the only item a tenant's credentials may write.
+TOMBSTONE_ATTRIBUTES: Final = ("erased_at", "expires_at", "log_id", "tenant_id")
 #: The attributes the reviewer may read: every stored one but the original text.
 REVIEWABLE_ATTRIBUTES: Final = tuple(
     sorted({*FIELDS, "attempt", "worker_id", "expires_at", "erased_at", "archive"})
@@ -207,30 +208,67 @@ def _only_attributes(attributes: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def reader_policy(table_arn: Any) -> dict[str, Any]:
-    """The tenant reader role's own policy: the session's tenant's partition, named attributes.
+def _one_tenant(partitions: list[str], **conditions: dict[str, Any]) -> dict[str, Any]:
+    """Conditions admitting only requests whose partition keys are all among `partitions`.
 
-    The tenant comes from the session tag the API sets when it assumes the role
-    (`chalicelib.tenant_credentials`). `ForAllValues` holds vacuously for a request without
-    partition keys (a Scan), so the `Null` guard refuses any request that names none.
+    `ForAllValues` holds vacuously for a request without partition keys (a Scan), so the
+    `Null` guard refuses any request that names none, and any session without the tag.
     """
-    only = _only_attributes(READABLE_ATTRIBUTES)
-    condition = {
-        **only,
-        "ForAllValues:StringEquals": {
-            **only["ForAllValues:StringEquals"],
-            "dynamodb:LeadingKeys": [f"${{aws:PrincipalTag/{TENANT_TAG}}}"],
-        },
+    all_of = {"dynamodb:LeadingKeys": partitions, **conditions.pop("ForAllValues", {})}
+    return {
+        **conditions,
+        "ForAllValues:StringEquals": all_of,
         "Null": {"dynamodb:LeadingKeys": "false", f"aws:PrincipalTag/{TENANT_TAG}": "false"},
     }
-    statement = {
-        "Sid": "ReadOneTenant",
-        "Effect": "Allow",
-        "Action": list(READ_ACTIONS),
-        "Resource": table_arn,
-        "Condition": condition,
+
+
+def reader_policy(table_arn: Any) -> dict[str, Any]:
+    """The tenant role's own policy: read, and erase, the session's tenant's logs only.
+
+    The tenant comes from the session tag the API sets when it assumes the role
+    (`chalicelib.tenant_credentials`). Reads reach the tenant's own partition and the API's
+    attributes only. Erasure (`chalicelib.erasure`) may delete from the tenant's log and
+    original partitions without reading what it deletes (`ReturnValues` NONE), and write a
+    tombstone's attributes in its erasure partition, nothing else.
+    """
+    tenant = f"${{aws:PrincipalTag/{TENANT_TAG}}}"
+    read = _only_attributes(READABLE_ATTRIBUTES)
+    blind = {"StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"}}
+    tombstone = {"dynamodb:Attributes": list(TOMBSTONE_ATTRIBUTES)}
+    statements = [
+        (
+            "ReadOneTenant",
+            list(READ_ACTIONS),
+            _one_tenant(
+                [tenant],
+                ForAllValues=read["ForAllValues:StringEquals"],
+                StringEqualsIfExists=read["StringEqualsIfExists"],
+            ),
+        ),
+        (
+            "EraseOneTenantsLogs",
+            ["dynamodb:DeleteItem"],
+            _one_tenant([tenant, tenant + ORIGINAL_SUFFIX], **blind),
+        ),
+        (
+            "MarkOneTenantsErasures",
+            ["dynamodb:PutItem"],
+            _one_tenant([tenant + ERASED_SUFFIX], ForAllValues=tombstone, **blind),
+        ),
+    ]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": table_arn,
+                "Condition": condition,
+            }
+            for sid, actions, condition in statements
+        ],
     }
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def reader_trust(principal: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -57,7 +57,7 @@ CALLERS = {
     "chalicelib.keys:list_keys": OPERATOR,
     "chalicelib.keys:revoke_key": OPERATOR,
     "chalicelib.store": "worker",
-    "chalicelib.erasure": "api_handler",
+    "chalicelib.erasure": "tenant_reader",
     "chalicelib.archive": "archiver",
     "devstack.stream_consumer": "archiver",
     "devstack.consumer": "worker",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from infra.iam import (
     READABLE_ATTRIBUTES,
     REVIEWABLE_ATTRIBUTES,
+    TOMBSTONE_ATTRIBUTES,
     policy_document,
     reader_policy,
     reader_trust,
@@ -38,12 +39,14 @@ def dynamodb_request(
     attributes: tuple[str, ...],
     tenant_tag: str | None = "acme",
     resource: str = TABLE,
+    returns: str = "NONE",
 ) -> Request:
     """The context AWS documents for a DynamoDB request (our model of it, see the docstring).
 
     `LeadingKeys` is the partition keys a request names (none for a Scan); `Attributes` the
     attributes it names; `Select` is SPECIFIC_ATTRIBUTES with a projection, else ALL_ATTRIBUTES,
-    and absent from the item-level actions (GetItem, PutItem, DeleteItem).
+    and absent from the item-level actions (GetItem, PutItem, DeleteItem), whose
+    `ReturnValues` is NONE unless asked otherwise; a write's `Attributes` are its item's.
     """
     context: dict[str, list[str]] = {}
     if partition is not None:
@@ -52,6 +55,8 @@ def dynamodb_request(
         context["dynamodb:Attributes"] = list(attributes)
     if action in ("dynamodb:Query", "dynamodb:Scan"):
         context["dynamodb:Select"] = [SPECIFIC if attributes else ALL]
+    if action in ("dynamodb:DeleteItem", "dynamodb:PutItem"):
+        context["dynamodb:ReturnValues"] = [returns]
     if tenant_tag is not None:
         context["aws:PrincipalTag/tenant"] = [tenant_tag]
     return Request(action, resource, context)
@@ -64,6 +69,7 @@ POLICIES: Final[dict[str, dict[str, Any]]] = {
     "api_handler": policy_document("api_handler", ARNS),
 }
 FIELDS = READABLE_ATTRIBUTES
+TOMBSTONE = TOMBSTONE_ATTRIBUTES
 #: (principal, action, partition key, attributes, allowed)
 ACCESS: Final = [
     ("tenant reader (session tagged acme)", "Query", "acme", FIELDS, True),
@@ -73,7 +79,13 @@ ACCESS: Final = [
     ("tenant reader (session tagged acme)", "GetItem", "acme", ("original_text",), False),
     ("tenant reader (session tagged acme)", "Query", "acme", (), False),
     ("tenant reader (session tagged acme)", "Scan", None, FIELDS, False),
-    ("tenant reader (session tagged acme)", "PutItem", "acme", (), False),
+    ("tenant reader (session tagged acme)", "DeleteItem", "acme", (), True),
+    ("tenant reader (session tagged acme)", "DeleteItem", "acme#original", (), True),
+    ("tenant reader (session tagged acme)", "DeleteItem", "beta_inc", (), False),
+    ("tenant reader (session tagged acme)", "PutItem", "acme#erased", TOMBSTONE, True),
+    ("tenant reader (session tagged acme)", "PutItem", "beta_inc#erased", TOMBSTONE, False),
+    ("tenant reader (session tagged acme)", "PutItem", "acme", FIELDS, False),
+    ("tenant reader (session tagged acme)", "PutItem", "acme#erased", ("original_text",), False),
     ("reviewer", "Scan", None, REVIEWABLE_ATTRIBUTES, True),
     ("reviewer", "Query", "acme", FIELDS, True),
     ("reviewer", "Scan", None, ("original_text",), False),
@@ -83,7 +95,8 @@ ACCESS: Final = [
     ("worker", "ConditionCheckItem", "acme#erased", (), True),
     ("worker", "GetItem", "acme", FIELDS, False),
     ("worker", "DeleteItem", "acme", (), False),
-    ("api_handler", "DeleteItem", "acme", (), True),
+    ("api_handler", "DeleteItem", "acme", (), False),
+    ("api_handler", "PutItem", "acme#erased", TOMBSTONE, False),
     ("api_handler", "Query", "acme", FIELDS, False),
 ]
 
@@ -99,6 +112,12 @@ def test_each_principal_may_do_exactly_what_the_table_says(
 def test_a_reader_session_without_its_tag_reads_nothing() -> None:
     untagged = dynamodb_request("dynamodb:Query", "acme", FIELDS, tenant_tag=None)
     assert not allowed(reader_policy(TABLE), untagged)
+
+
+def test_an_erasure_cannot_read_what_it_deletes() -> None:
+    for partition in ("acme", "acme#original"):
+        reading = dynamodb_request("dynamodb:DeleteItem", partition, (), returns="ALL_OLD")
+        assert not allowed(reader_policy(TABLE), reading)
 
 
 def test_the_tenants_table_is_out_of_every_readers_reach() -> None:
@@ -134,7 +153,8 @@ def test_the_reader_role_is_assumed_only_naming_one_tenant(
 def test_the_operators_table_in_the_docs_is_this_one() -> None:
     page = (PROJECT_DIR / "docs" / "retention.md").read_text()
     for principal, action, partition, attributes, expected in ACCESS:
-        shown = ", ".join(attributes) if attributes != FIELDS else "the API's fields"
+        shown = ", ".join(attributes)
+        shown = {FIELDS: "the API's fields", TOMBSTONE: "a tombstone's"}.get(attributes, shown)
         row = f"| {principal} | {action} | {partition or '(none)'} | {shown or '(all)'} |"
         assert f"{row} {'yes' if expected else 'no'} |" in page, row
 

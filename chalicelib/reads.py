@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
@@ -35,8 +36,12 @@ FIELDS: Final = (
     "processed_at",
     "request_id",
 )
-_NAMES: Final = {f"#{field}": field for field in FIELDS}
+#: Read with each log, never answered: DynamoDB's TTL deletes an expired item within days, not
+#: at once, so reads leave out what has expired by their own clock.
+EXPIRY: Final = "expires_at"
+_NAMES: Final = {f"#{field}": field for field in (*FIELDS, EXPIRY)}
 _PROJECTION: Final = ", ".join(_NAMES)
+_UNEXPIRED: Final = f"attribute_not_exists(#{EXPIRY}) OR #{EXPIRY} > :now"
 
 T = TypeVar("T")
 
@@ -73,7 +78,11 @@ def _page_size(raw: str | None) -> int:
 
 
 def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    return {name: value["S"] for name, value in item.items()}
+    return {name: value["S"] for name, value in item.items() if name != EXPIRY}
+
+
+def _expired(item: Mapping[str, Mapping[str, str]], now: float) -> bool:
+    return EXPIRY in item and int(item[EXPIRY]["N"]) <= now
 
 
 def _read(call: Callable[[], T]) -> T:
@@ -98,7 +107,11 @@ def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]
     request: dict[str, Any] = {
         "TableName": get_settings().table_name,
         "KeyConditionExpression": "#tenant_id = :tenant",
-        "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+        "FilterExpression": _UNEXPIRED,
+        "ExpressionAttributeValues": {
+            ":tenant": {"S": tenant_id},
+            ":now": {"N": str(int(time.time()))},
+        },
         "ExpressionAttributeNames": _NAMES,
         "ProjectionExpression": _PROJECTION,
         # Said out loud: the reader role's policy admits only SPECIFIC_ATTRIBUTES.
@@ -115,7 +128,7 @@ def list_logs(tenant_id: str, query: Mapping[str, str] | None) -> dict[str, Any]
     if len(logs) > limit:
         logs = logs[:limit]
         last = logs[-1]["log_id"]
-    elif "LastEvaluatedKey" in answer:  # DynamoDB stopped at its 1 MB page size
+    elif "LastEvaluatedKey" in answer:  # stopped at 1 MB, or at Limit with expired logs left out
         last = answer["LastEvaluatedKey"]["log_id"]["S"]
     return {
         "tenant_id": tenant_id,
@@ -138,6 +151,6 @@ def get_log(tenant_id: str, log_id: str) -> dict[str, str]:
             ProjectionExpression=_PROJECTION,
         )
     )
-    if "Item" not in answer:
+    if "Item" not in answer or _expired(answer["Item"], time.time()):
         raise NotFoundError(f"tenant {tenant_id!r} has no processed log {log_id!r}")
     return _plain(answer["Item"])

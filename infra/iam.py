@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from chalicelib.config import Settings
 from chalicelib.partitions import ERASED_SUFFIX, ORIGINAL_SUFFIX
-from chalicelib.reads import FIELDS
+from chalicelib.reads import EXPIRY, FIELDS
 from chalicelib.tenant_credentials import ERASE_ACTIONS, READ_ACTIONS, TENANT_TAG
 
 FUNCTIONS: Final = ("api_handler", "api_key_authorizer", "worker", "archiver")
@@ -54,9 +54,9 @@ QUEUE_URL_LOOKUP: Final = "sqs:GetQueueUrl"
 
 #: What every Lambda function needs to write its own logs, to its own log group only.
 LOG_ACTIONS: Final = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
-#: The attributes a tenant's read credentials may touch: what the API answers, and never
-#: `original_text` (which lives in another partition anyway, `chalicelib.partitions`).
-READABLE_ATTRIBUTES: Final = tuple(sorted(FIELDS))
+#: The attributes a tenant's read credentials may touch: what the API answers and the expiry
+#: it filters on, never `original_text` (in another partition anyway, `chalicelib.partitions`).
+READABLE_ATTRIBUTES: Final = tuple(sorted((*FIELDS, EXPIRY)))
 #: The attributes of an erasure's tombstone, the only item a tenant's credentials may write.
 TOMBSTONE_ATTRIBUTES: Final = ("erased_at", "expires_at", "log_id", "tenant_id")
 #: The attributes the reviewer may read: every stored one but the original text.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -267,6 +268,6 @@ def processed_log(tenant_id: str, log_id: str, text: str = "call 555-0199") -> d
         request_id=f"req-{log_id}",
     )
     item = build_item(message, redact(text), "2026-11-22T10:00:01.000Z", "test-worker", 1)
-    items = split_original(item, expiries({}, config.get_settings(), 1_795_000_000))
+    items = split_original(item, expiries({}, config.get_settings(), time.time()))
     assert put_unless_erased(items) == "stored"
     return items[0]

@@ -18,6 +18,7 @@ from chalicelib.message import LogMessage
 from chalicelib.partitions import TENANT_MARKER
 from infra.stage import PROJECT_DIR
 from tests.conftest import queued_message, sqs_record
+from tests.event_lines import events
 
 BEFORE = "2026-11-21T10:00:00.000Z"
 AFTER = "2026-11-21T12:00:00.000Z"
@@ -62,6 +63,24 @@ def test_deleting_a_log_erases_it_and_its_original(aws: Any, client: Client) -> 
     assert client.http.get("/logs/101", headers=headers).status_code == 404
     again = client.http.delete("/logs/101", headers=headers)
     assert (again.status_code, again.json_body["Code"]) == (404, "NotFoundError")
+
+
+def test_each_erasure_writes_one_erase_line_answered_or_refused(
+    aws: Any, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process("acme", "102")
+    headers = key_for(aws, "acme")
+    capsys.readouterr()
+    assert client.http.delete("/logs/102", headers=headers).status_code == 204
+    assert client.http.delete("/logs/102", headers=headers).status_code == 404
+    lines = events(capsys.readouterr().out, "erase")
+    assert [(line["outcome"], line["status"]) for line in lines] == [
+        ("answered", 204),
+        ("refused", 404),
+    ]
+    assert {(line["tenant_id"], line["log_id"], line["route"]) for line in lines} == {
+        ("acme", "102", "/logs/{log_id}")
+    }
 
 
 def test_a_queued_copy_of_an_erased_log_is_not_stored_but_a_later_post_is(

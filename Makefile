@@ -94,11 +94,10 @@ revoke-key: $(INSTALLED)
 	$(BIN)/python -m ops.keys --stage $(STAGE) $(if $(AWS),--aws) revoke $(KEY_ID)
 
 ## erase-tenant: erase TENANT's logs, originals and archive (KEYS=1: its API keys too; AWS=1:
-##               the deployed STAGE's, with ARCHIVE_BUCKET=<ArchiveBucketName output>);
-##               resumable, prints what it erased
+##               the deployed STAGE's); resumable, prints what it erased
 erase-tenant: $(INSTALLED)
 	@test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
-	$(BIN)/python -m ops.erase --stage $(STAGE) $(if $(AWS),--aws --archive-bucket "$(ARCHIVE_BUCKET)") $(if $(KEYS),--keys) $(TENANT)
+	$(BIN)/python -m ops.erase --stage $(STAGE) $(if $(AWS),--aws) $(if $(KEYS),--keys) $(TENANT)
 
 ## erasure-soak: erase a tenant in the middle of a flood of its logs, under the chaos soak's
 ##               faults; fails if an erased log comes back or another is lost

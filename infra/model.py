@@ -208,8 +208,10 @@ PUBLIC_ACCESS_BLOCKS: Final = (
 class Bucket(Resource):
     """An S3 bucket: encrypted, never public, moved to colder storage by a lifecycle rule.
 
-    `name` begins the deployed name: bucket names are global, so each stack adds its account and
-    region (CloudFormation) or a unique suffix (Terraform); the emulator uses it as it is.
+    Named exactly `name` everywhere, as the tables are: the functions, the plain `chalice deploy`
+    policies and the operator tools then all know it from the stage's settings. Bucket names
+    are global, so a deployment that finds its name taken sets another in the stage's
+    `ARCHIVE_BUCKET_NAME`.
     """
 
     name: str

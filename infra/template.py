@@ -197,13 +197,12 @@ def _role(role: Role, render: _Renderer) -> dict[str, Any]:
 
 
 def _bucket(bucket: Bucket, render: _Renderer) -> dict[str, Any]:
-    """A bucket named after its stack's account and region: bucket names are global."""
     transition = {
         "StorageClass": bucket.colder_storage_class,
         "TransitionInDays": bucket.transition_days,
     }
     properties = {
-        "BucketName": {"Fn::Sub": f"{bucket.name}-${{AWS::AccountId}}-${{AWS::Region}}"},
+        "BucketName": bucket.name,
         "BucketEncryption": {
             "ServerSideEncryptionConfiguration": [
                 {"ServerSideEncryptionByDefault": {"SSEAlgorithm": bucket.encryption}}

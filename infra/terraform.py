@@ -259,11 +259,8 @@ def _snake(name: str) -> str:
 
 
 def _bucket(bucket: Bucket) -> Blocks:
-    """The bucket, and its rules: each a resource of its own since provider 4.
-
-    Named by Terraform after the model's name: bucket names are global.
-    """
-    block: dict[str, Any] = {"bucket_prefix": f"{bucket.name}-"}
+    """The bucket, and its rules: each a resource of its own since provider 4."""
+    block: dict[str, Any] = {"bucket": bucket.name}
     if bucket.retained:
         block["lifecycle"] = {"prevent_destroy": True}
     name = placeholder(Ref(bucket, "name"))

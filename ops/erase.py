@@ -160,12 +160,8 @@ def erase_tenant(stores: Stores, tenant_id: str, keys: bool, now: datetime) -> E
     return erased
 
 
-def _stores(stage: str, aws: bool, archive_bucket: str | None = None) -> Stores:
-    """The stage's clients and names, on AWS or in the local emulator.
-
-    A deployed bucket's name has a suffix the stack added (bucket names are global):
-    `archive_bucket` is the stack's `ArchiveBucketName` output.
-    """
+def _stores(stage: str, aws: bool) -> Stores:
+    """The stage's clients and names, on AWS or in the local emulator."""
     from chalicelib.config import load_settings
     from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
     from infra.stage import chalice_config
@@ -174,8 +170,6 @@ def _stores(stage: str, aws: bool, archive_bucket: str | None = None) -> Stores:
         import boto3
 
         environment = dict(chalice_config(stage, "api_handler").environment_variables)
-        if archive_bucket:
-            environment["ARCHIVE_BUCKET_NAME"] = archive_bucket
         return Stores(boto3.client("dynamodb"), boto3.client("s3"), load_settings(environment))
     emulator_url = f"http://{EMULATOR_HOST}:{os.environ.get('EMULATOR_PORT', '5000')}"
     environment = local_environment(stage, "api_handler", emulator_url)
@@ -192,20 +186,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
     parser.add_argument("--aws", action="store_true", help="use AWS, not the local emulator")
     parser.add_argument("--keys", action="store_true", help="delete the tenant's API keys too")
-    parser.add_argument(
-        "--archive-bucket",
-        metavar="NAME",
-        help="with --aws: the stack's ArchiveBucketName output (the stage's name plus a suffix)",
-    )
     parser.add_argument("tenant")
     args = parser.parse_args(argv)
     try:
         tenant_id = check_tenant_id(args.tenant, "tenant")
     except InvalidFieldError as error:
         sys.exit(f"ops.erase: {error}")
-    if args.aws and not args.archive_bucket:
-        sys.exit("ops.erase: --aws needs --archive-bucket, the stack's ArchiveBucketName output")
-    stores = _stores(args.stage, args.aws, args.archive_bucket)
+    stores = _stores(args.stage, args.aws)
     try:
         erased = erase_tenant(stores, tenant_id, args.keys, datetime.now(UTC))
     except UnknownTenantError as error:

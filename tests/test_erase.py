@@ -11,7 +11,7 @@ import pytest
 from chalicelib import worker
 from chalicelib.config import get_settings
 from chalicelib.keys import create_key
-from ops.erase import Erased, Stores, UnknownTenantError, erase_tenant, main
+from ops.erase import Erased, Stores, UnknownTenantError, erase_tenant
 from tests.conftest import queued_message, sqs_record
 
 NOW = datetime(2026, 11, 21, 11, 0, tzinfo=UTC)
@@ -89,9 +89,3 @@ def test_an_interrupted_erasure_finishes_when_run_again_and_counts_once(
     resumed = erase_tenant(stores, "acme", keys=False, now=NOW)
     assert resumed == Erased("acme", archive_objects=1)  # the logs went in the first run
     assert erase_tenant(stores, "acme", keys=False, now=NOW) == Erased("acme")
-
-
-def test_erasing_on_aws_needs_the_deployed_buckets_name() -> None:
-    # The stacks add a suffix to the stage's bucket name; guessing it would erase no archive.
-    with pytest.raises(SystemExit, match="ArchiveBucketName"):
-        main(["--stage", "prod", "--aws", "acme"])

@@ -449,7 +449,7 @@ def test_the_archive_is_encrypted_private_and_moves_to_colder_storage(
     resource = added["resource"]
     bucket = "${aws_s3_bucket.archive_bucket.id}"
     assert resource["aws_s3_bucket"]["archive_bucket"] == {
-        "bucket_prefix": "robust-data-processor-prod-archive-",
+        "bucket": "robust-data-processor-prod-archive",
         "lifecycle": {"prevent_destroy": True},
     }
     encryption = resource["aws_s3_bucket_server_side_encryption_configuration"]["archive_bucket"]

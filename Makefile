@@ -10,7 +10,7 @@ PEERS_VENV := .venv-peers
 PEERS_INSTALLED := $(PEERS_VENV)/.installed-$(shell cat requirements-peers.txt | cksum | cut -d' ' -f1)
 STAGES := dev prod
 
-.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan tenant-redaction chaos load redrive bench policies package package-resources package-terraform deploy clean
+.PHONY: help system dev test quick lint unit scan logs tenant-key tenant-keys revoke-key tenant tenant-plan tenant-redaction erase-tenant chaos load erasure-soak redrive bench policies package package-resources package-terraform deploy clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@echo "Installing the project's Python packages into $(VENV) (requirements-dev.txt); the first time takes a minute or two..."
@@ -111,6 +111,17 @@ tenant-redaction: $(INSTALLED)
 	$(BIN)/python -m ops.tenants --stage $(STAGE) $(if $(AWS),--aws) set $(TENANT) \
 		$(if $(CLASSES),--redaction-classes '$(CLASSES)') $(if $(PLACEHOLDER),--placeholder $(PLACEHOLDER)) \
 		$(if $(TERM),--term '$(TERM)') $(if $(PATTERN),--pattern '$(PATTERN)')
+
+## erase-tenant: erase TENANT's logs, originals and archive (KEYS=1: its API keys too; AWS=1:
+##               the deployed STAGE's); resumable, prints what it erased
+erase-tenant: $(INSTALLED)
+	@test -n "$(TENANT)" || { echo "set TENANT=<tenant id>"; exit 2; }
+	$(BIN)/python -m ops.erase --stage $(STAGE) $(if $(AWS),--aws) $(if $(KEYS),--keys) $(TENANT)
+
+## erasure-soak: erase a tenant in the middle of a flood of its logs, under the chaos soak's
+##               faults; fails if an erased log comes back or another is lost
+erasure-soak: $(INSTALLED)
+	$(BIN)/python -m soak.erasure
 
 ## chaos: soak the local stack with load, crashes and injected faults, reconcile every log, and
 ##        write docs/reliability.md from the run; fails if a log is lost, doubled or misplaced

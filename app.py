@@ -5,10 +5,12 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
-from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, Chalice, DynamoDBEvent, Request, Response, SQSEvent
 
+from chalicelib.archive import BATCH_SIZE, STARTING_POSITION, archive_records, stream_arn_pattern
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
+from chalicelib.erasure import erase_log
 from chalicelib.ingest import accept
 from chalicelib.normalize import BINARY_REQUEST_TYPES
 from chalicelib.otlp_ingest import BINARY_TYPES as OTLP_BINARY_TYPES
@@ -104,6 +106,16 @@ def get_tenant_log(log_id: str) -> dict[str, Any]:
     return get_log(_reader(request), unquote(log_id), _request_id(request))
 
 
+@app.route(
+    "/logs/{log_id}", methods=["DELETE"], authorizer=api_key_authorizer, api_key_required=True
+)
+def erase_tenant_log(log_id: str) -> Response:
+    """Erase one of the calling tenant's logs: 204, or 404 if none was stored."""
+    request = _request()
+    erase_log(_reader(request), unquote(log_id), _request_id(request))
+    return Response(body="", status_code=204)
+
+
 @app.on_sqs_message(
     queue=_settings.queue_name,
     batch_size=_settings.worker_batch_size,
@@ -115,3 +127,13 @@ def worker(event: SQSEvent) -> dict[str, Any]:
     records = [record.to_dict() for record in event]
     context: Any = event.context  # Lambda's context object, though Chalice annotates it as a dict
     return process_batch(records, context.get_remaining_time_in_millis)
+
+
+@app.on_dynamodb_record(
+    stream_arn=_settings.logs_stream_arn or stream_arn_pattern(_settings.table_name),
+    batch_size=BATCH_SIZE,
+    starting_position=STARTING_POSITION,
+)
+def archiver(event: DynamoDBEvent) -> None:
+    """Archive the logs DynamoDB's TTL removed, per tenant, to the archive bucket."""
+    archive_records([record.to_dict() for record in event])

@@ -1,13 +1,15 @@
 """A tiny AWS stand-in on 127.0.0.1, so botocore's real serialization, signing and HTTP run.
 
 It answers SQS `SendMessage` and `SendMessageBatch`, and DynamoDB `PutItem` (honouring the
-`attribute_not_exists` condition), `GetItem` (the authorizer's key lookup, a tenant's settings)
-and `UpdateItem` (the limiter's leases, always granted: a bench never reaches a quota), in the
-JSON protocol boto3 speaks to both services, with HTTP/1.1 keep-alive as AWS does. It counts the
-calls of each operation (`GET /calls`, read with `stub_calls`), so a benchmark can say how many
-requests AWS would bill. It answers as fast as plain Python can, so the time it adds is a small,
-equal share of every measured call: the ratios against bare boto3 are harsher here than against
-AWS, whose round trip takes milliseconds.
+`attribute_not_exists` condition), `TransactWriteItems` (the worker's write: its puts on the
+same condition; its checks of erasure tombstones pass, as no bench erases), `GetItem` (the
+authorizer's key lookup, a tenant's settings) and `UpdateItem` (the limiter's leases, always
+granted: a bench never reaches a quota), in the JSON protocol boto3 speaks to both services,
+with HTTP/1.1 keep-alive as AWS does. It counts the calls of each operation (`GET /calls`, read
+with `stub_calls`), so a benchmark can say how many requests AWS would bill. It answers as fast
+as plain Python can, so the time it adds is a small, equal share of every measured call: the
+ratios against bare boto3 are harsher here than against AWS, whose round trip takes
+milliseconds.
 
 Run in its own process (`python -m bench.stub`, printing its port), so it never competes with
 the measured code for the interpreter lock.
@@ -89,6 +91,24 @@ def _put_item(request: dict[str, Any], store: _Store) -> Answer:
     return 200, {}
 
 
+def _transact_write_items(request: dict[str, Any], store: _Store) -> Answer:
+    puts = [entry["Put"]["Item"] for entry in request["TransactItems"] if "Put" in entry]
+    with store.lock:
+        taken = [_key(item) in store.items for item in puts]
+        if any(taken):
+            reasons = [
+                {"Code": "ConditionalCheckFailed" if found else "None"} for found in taken
+            ] + [{"Code": "None"}] * (len(request["TransactItems"]) - len(puts))
+            return 400, {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled",
+                "CancellationReasons": reasons,
+            }
+        for item in puts:
+            store.items[_key(item)] = item
+    return 200, {}
+
+
 def _get_item(request: dict[str, Any], store: _Store) -> Answer:
     item = store.items.get(_key(request["Key"]))
     return 200, {} if item is None else {"Item": item}
@@ -102,6 +122,7 @@ _OPERATIONS: dict[str, Callable[[dict[str, Any], _Store], Answer]] = {
     "AmazonSQS.SendMessage": _send_message,
     "AmazonSQS.SendMessageBatch": _send_message_batch,
     "DynamoDB_20120810.PutItem": _put_item,
+    "DynamoDB_20120810.TransactWriteItems": _transact_write_items,
     "DynamoDB_20120810.GetItem": _get_item,
     "DynamoDB_20120810.UpdateItem": _update_item,
 }

@@ -112,7 +112,7 @@ def _rows(batch: int, batches: int, bare: Any) -> tuple[list[Row], dict[str, flo
         "redaction": ("chalicelib/redact.py", "redact_counted"),
         "field_redaction": ("chalicelib/redact.py", "redact"),
         "events": ("chalicelib/telemetry.py", "emit"),
-        "put": ("chalicelib/store.py", "put_new"),
+        "put": ("chalicelib/store.py", "put_unless_erased"),
         "worker": ("chalicelib/worker.py", "process_batch"),
     }
     events = iter([sqs_event(_bodies(batch)) for _ in range(_PROFILED)])
@@ -132,7 +132,7 @@ def measure(endpoint: str, batches: int) -> Section:
             text = where["redaction"] - where["field_redaction"]
             rest = where["worker"] - where["parse"] - text - where["events"] - where["put"]
             notes.append(
-                f"batch of {batch}, profiled: PutItem (botocore) {percent(where['put'])}, "
+                f"batch of {batch}, profiled: the write (botocore) {percent(where['put'])}, "
                 f"redaction of the text {percent(text)}, the event lines (their fields "
                 f"redacted too) {percent(where['events'])}, parsing and validation "
                 f"{percent(where['parse'])}, the rest of the worker {percent(rest)}, Chalice's "

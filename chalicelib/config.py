@@ -70,6 +70,15 @@ class Settings:
     metrics_by_tenant: bool = False
     redaction_classes: frozenset[str] = DEFAULT_CLASSES
     redaction_placeholder: str = PLAIN
+    #: How long a stored log lives before DynamoDB's TTL removes (and the stream archives) it.
+    retention_days: int = 30
+    #: How long the unredacted original lives: never longer than the log it belongs to.
+    original_retention_days: int = 7
+    #: False: no original text is stored at all, only the redacted text.
+    keep_original: bool = True
+    archive_bucket_name: str = "robust-data-processor-archive"
+    #: The logs table's stream, which feeds the archiver; the stacks set it by reference.
+    logs_stream_arn: str | None = None
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -105,6 +114,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "backlog_age_alarm_seconds": (60, 86_400),
     "auth_cache_ttl_seconds": (0, 3600),
     "tenant_settings_ttl_seconds": (0, 3600),
+    "retention_days": (1, 3650),
+    "original_retention_days": (1, 3650),
 }
 #: Settings read as plain strings.
 _NAMES = (
@@ -114,6 +125,8 @@ _NAMES = (
     "tenants_table_name",
     "usage_table_name",
     "stage",
+    "stage",
+    "archive_bucket_name",
 )
 _FLAGS = {"true": True, "false": False}
 
@@ -188,6 +201,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     }
     values["queue_url"] = env.get("QUEUE_URL") or None
     values["tenant_read_role_arn"] = env.get("TENANT_READ_ROLE_ARN") or None
+    values["logs_stream_arn"] = env.get("LOGS_STREAM_ARN") or None
     values["ingest_auth"] = _ingest_auth(env.get("INGEST_AUTH"), defaults.ingest_auth)
     values["default_plan"] = _default_plan(env.get("DEFAULT_PLAN"), defaults.default_plan)
     values["metrics_by_tenant"] = _flag(env, "METRICS_BY_TENANT", defaults.metrics_by_tenant)
@@ -197,6 +211,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     values["redaction_placeholder"] = _redaction_placeholder(
         env.get("REDACTION_PLACEHOLDER"), defaults.redaction_placeholder
     )
+    values["keep_original"] = _flag(env, "KEEP_ORIGINAL", defaults.keep_original)
     for field in _BOUNDS:
         values[field] = _number(env, field, getattr(defaults, field))
     settings = Settings(**values)
@@ -205,6 +220,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "DEAD_LETTER_RETENTION_SECONDS must exceed QUEUE_RETENTION_SECONDS: SQS keeps a "
             "message's original timestamp when it moves, so a shorter-lived dead-letter queue "
             "would delete poison messages before anyone could look at them"
+        )
+    if settings.original_retention_days > settings.retention_days:
+        raise ConfigError(
+            f"ORIGINAL_RETENTION_DAYS={settings.original_retention_days} must not exceed "
+            f"RETENTION_DAYS={settings.retention_days}: the original text is the one to drop first"
         )
     if settings.worker_work_budget_seconds <= 0:
         raise ConfigError(

@@ -41,8 +41,12 @@ FIELDS: Final = (
     "event_time",
     "attributes",
 )
-_NAMES: Final = {f"#{field}": field for field in FIELDS}
+#: Read with each log, never answered: DynamoDB's TTL deletes an expired item within days, not
+#: at once, so reads leave out what has expired by their own clock.
+EXPIRY: Final = "expires_at"
+_NAMES: Final = {f"#{field}": field for field in (*FIELDS, EXPIRY)}
 _PROJECTION: Final = ", ".join(_NAMES)
+_UNEXPIRED: Final = f"attribute_not_exists(#{EXPIRY}) OR #{EXPIRY} > :now"
 
 T = TypeVar("T")
 Reader = Callable[[], str]  # the tenant the caller may read, or the 401/403 saying why not
@@ -96,10 +100,14 @@ def _page_size(raw: str | None) -> int:
 
 def _plain(item: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     """A stored item as a reader sees it: strings, and the attributes as the object they are."""
-    log: dict[str, Any] = {name: value["S"] for name, value in item.items()}
+    log: dict[str, Any] = {name: value["S"] for name, value in item.items() if name != EXPIRY}
     if "attributes" in log:
         log["attributes"] = json.loads(log["attributes"])
     return log
+
+
+def _expired(item: Mapping[str, Mapping[str, str]], now: float) -> bool:
+    return EXPIRY in item and int(item[EXPIRY]["N"]) <= now
 
 
 def _read(call: Callable[[], T]) -> T:
@@ -113,24 +121,30 @@ def _read(call: Callable[[], T]) -> T:
 
 
 @contextlib.contextmanager
-def _read_event(trace: dict[str, object]) -> Iterator[dict[str, object]]:
-    """Write the `read` line of the read inside the block; it adds its fields to `trace`."""
+def request_event(
+    event: str, trace: dict[str, object], status: int = 200
+) -> Iterator[dict[str, object]]:
+    """Write the `event` line of the request inside the block; it adds its fields to `trace`.
+
+    `status` is the answer's when the block ends without raising.
+    """
     started = time.perf_counter()
     try:
         yield trace
     except Exception as error:
-        status = getattr(error, "STATUS_CODE", 500)
-        refused = {"outcome": "refused", "status": status, "duration_ms": elapsed_ms(started)}
+        code = getattr(error, "STATUS_CODE", 500)
+        refused = {"outcome": "refused", "status": code, "duration_ms": elapsed_ms(started)}
         # A client error's message echoes the query; a server error's says what broke.
-        refused |= describe_error(error) if status >= 500 else {"error": type(error).__name__}
-        emit("read", trace | refused, "ERROR" if status >= 500 else "WARNING")
+        refused |= describe_error(error) if code >= 500 else {"error": type(error).__name__}
+        emit(event, trace | refused, "ERROR" if code >= 500 else "WARNING")
         raise
-    emit("read", trace | {"outcome": "answered", "status": 200, "duration_ms": elapsed_ms(started)})
+    answered = {"outcome": "answered", "status": status, "duration_ms": elapsed_ms(started)}
+    emit(event, trace | answered)
 
 
 def list_logs(reader: Reader, query: Mapping[str, str] | None, request_id: str) -> dict[str, Any]:
     """One page of the reader's logs and the cursor of the next page (None after the last)."""
-    with _read_event({"request_id": request_id, "route": "/logs"}) as trace:
+    with request_event("read", {"request_id": request_id, "route": "/logs"}) as trace:
         tenant_id = trace["tenant_id"] = reader()
         page = _page(tenant_id, query or {})
         trace["returned"] = len(page["logs"])
@@ -147,9 +161,15 @@ def _page(tenant_id: str, query: Mapping[str, str]) -> dict[str, Any]:
     request: dict[str, Any] = {
         "TableName": get_settings().table_name,
         "KeyConditionExpression": "#tenant_id = :tenant",
-        "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+        "FilterExpression": _UNEXPIRED,
+        "ExpressionAttributeValues": {
+            ":tenant": {"S": tenant_id},
+            ":now": {"N": str(int(time.time()))},
+        },
         "ExpressionAttributeNames": _NAMES,
         "ProjectionExpression": _PROJECTION,
+        # Said out loud: the reader role's policy admits only SPECIFIC_ATTRIBUTES.
+        "Select": "SPECIFIC_ATTRIBUTES",
         # One more than asked: if it comes back, there is a next page and no trailing empty one.
         "Limit": limit + 1,
     }
@@ -162,7 +182,7 @@ def _page(tenant_id: str, query: Mapping[str, str]) -> dict[str, Any]:
     if len(logs) > limit:
         logs = logs[:limit]
         last = logs[-1]["log_id"]
-    elif "LastEvaluatedKey" in answer:  # DynamoDB stopped at its 1 MB page size
+    elif "LastEvaluatedKey" in answer:  # stopped at 1 MB, or at Limit with expired logs left out
         last = answer["LastEvaluatedKey"]["log_id"]["S"]
     return {
         "tenant_id": tenant_id,
@@ -173,7 +193,7 @@ def _page(tenant_id: str, query: Mapping[str, str]) -> dict[str, Any]:
 
 def get_log(reader: Reader, log_id: str, request_id: str) -> dict[str, Any]:
     """One of the reader's logs, or 404."""
-    with _read_event({"request_id": request_id, "route": "/logs/{log_id}"}) as trace:
+    with request_event("read", {"request_id": request_id, "route": "/logs/{log_id}"}) as trace:
         tenant_id = trace["tenant_id"] = reader()
         try:
             trace["log_id"] = check_log_id(log_id)
@@ -191,6 +211,6 @@ def _one(tenant_id: str, log_id: str) -> dict[str, Any]:
             ProjectionExpression=_PROJECTION,
         )
     )
-    if "Item" not in answer:
+    if "Item" not in answer or _expired(answer["Item"], time.time()):
         raise NotFoundError(f"tenant {tenant_id!r} has no processed log {log_id!r}")
     return _plain(answer["Item"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from chalicelib.clients import client
 from chalicelib.config import get_settings
 from chalicelib.message import LogMessage
+from chalicelib.partitions import TENANT_MARKER, erased_partition, original_partition
+from chalicelib.retention import Expiries
 
 logger = logging.getLogger(__name__)
 
@@ -84,19 +86,76 @@ def _typed(item: Item) -> dict[str, dict[str, str]]:
     }
 
 
-def put_new(item: Item) -> bool:
-    """Write `item` unless its key is already stored; return False for such a duplicate.
+#: What a tombstone-aware write came to.
+Outcome = Literal["stored", "duplicate", "erased"]
+#: A tombstone refuses logs received before its erasure; timestamps compare as strings, all being
+#: `chalicelib.message.utc_timestamp`'s fixed-width UTC form.
+_NOT_ERASED = "attribute_not_exists(erased_at) OR erased_at < :received_at"
 
-    The condition makes redelivery harmless: a second copy of a message never overwrites
-    or duplicates the first one's item.
+
+def split_original(item: Item, expiries: Expiries) -> list[Item]:
+    """The items a processed log is stored as: the redacted log, then its original if kept.
+
+    The original goes to its own partition (`chalicelib.partitions`) with its own, earlier,
+    expiry: DynamoDB's TTL removes whole items only.
     """
-    table = client("dynamodb")
+    log = {name: value for name, value in item.items() if name != "original_text"}
+    log["expires_at"] = expiries.expires_at
+    if expiries.original_expires_at is None:
+        return [log]
+    original: Item = {
+        "tenant_id": original_partition(str(item["tenant_id"])),
+        "log_id": item["log_id"],
+        "original_text": item["original_text"],
+        "received_at": item["received_at"],
+        "expires_at": expiries.original_expires_at,
+    }
+    if expiries.archive_original:
+        original["archive"] = 1
+    return [log, original]
+
+
+def _tombstone_check(table: str, tenant_id: str, sort_key: str, received_at: str) -> Any:
+    return {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": {"tenant_id": {"S": erased_partition(tenant_id)}, "log_id": {"S": sort_key}},
+            "ConditionExpression": _NOT_ERASED,
+            "ExpressionAttributeValues": {":received_at": {"S": received_at}},
+        }
+    }
+
+
+def put_unless_erased(items: list[Item]) -> Outcome:
+    """Write a log's items at once, unless the log is stored already or was erased.
+
+    One transaction: each item only if its key is new (redelivery stays harmless), and only if
+    neither the log's tombstone nor its tenant's marks an erasure after the log was received,
+    so a copy still queued when its log or tenant was erased is not stored again.
+    """
+    log = items[0]
+    tenant_id, log_id, received_at = (str(log[k]) for k in ("tenant_id", "log_id", "received_at"))
+    table = get_settings().table_name
+    writes = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _typed(item),
+                "ConditionExpression": "attribute_not_exists(log_id)",
+            }
+        }
+        for item in items
+    ]
+    checks = [
+        _tombstone_check(table, tenant_id, key, received_at) for key in (log_id, TENANT_MARKER)
+    ]
+    dynamodb = client("dynamodb")
     try:
-        table.put_item(
-            TableName=get_settings().table_name,
-            Item=_typed(item),
-            ConditionExpression="attribute_not_exists(log_id)",
-        )
-    except table.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+        dynamodb.transact_write_items(TransactItems=writes + checks)
+    except dynamodb.exceptions.TransactionCanceledException as cancelled:
+        reasons = cancelled.response.get("CancellationReasons", [])
+        failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+        if len(failed) != len(writes) + len(checks) or not any(failed):
+            raise  # a conflict or throttling: SQS redelivers the record
+        return "erased" if any(failed[len(writes) :]) else "duplicate"
+    return "stored"

@@ -1,15 +1,17 @@
-"""Credentials that can read one tenant's partition of the logs table and nothing else.
+"""Credentials that can read (and erase) one tenant's logs and nothing else.
 
 Every read for a tenant goes through a DynamoDB client signed with credentials from STS
-`AssumeRole` on the tenant reader role, narrowed by a session policy to items whose partition
-key is that tenant (`dynamodb:LeadingKeys`). A bug in our query code can then still not read
-another tenant's items: AWS refuses it. Credentials are kept per tenant while they are valid,
-so a warm function assumes the role once per tenant every few minutes, not per request.
+`AssumeRole` on the tenant reader role, with the tenant as a session tag. The role's own policy
+(`infra.iam.reader_policy`) admits only items whose partition key equals that tag
+(`dynamodb:LeadingKeys`) and only the attributes the API answers with, and its trust policy
+refuses a session without the tag. A bug in our query code can then still not read another
+tenant's items, nor any original text: AWS refuses it. Credentials are kept per tenant while
+they are valid, so a warm function assumes the role once per tenant every few minutes, not
+per request.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -20,8 +22,12 @@ from chalicelib.config import get_settings
 from chalicelib.errors import ConfigurationError
 from chalicelib.process_state import on_forget
 
-#: What a tenant's read credentials may do, on the logs table only.
+#: What a tenant's credentials may do, on the logs table only: read its logs, and erase them
+#: (`chalicelib.erasure`: delete its logs and originals, write its tombstones).
 READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query")
+ERASE_ACTIONS: Final = ("dynamodb:DeleteItem", "dynamodb:PutItem")
+#: The session tag naming the tenant, which the reader role's policy matches partition keys to.
+TENANT_TAG: Final = "tenant"
 #: The shortest session STS grants; a leaked set of credentials dies soonest.
 SESSION_SECONDS: Final = 900
 #: Credentials this close to expiring are replaced before a read uses them.
@@ -31,27 +37,6 @@ MAX_TENANTS: Final = 256
 
 _clients: OrderedDict[str, tuple[Any, datetime]] = OrderedDict()
 _lock = threading.Lock()
-
-
-def table_arn(table_name: str) -> str:
-    """The table's ARN in whichever region and account the function runs."""
-    return f"arn:aws:dynamodb:*:*:table/{table_name}"
-
-
-def session_policy(tenant_id: str, table_name: str) -> dict[str, Any]:
-    """The policy that narrows the reader role to `tenant_id`'s items."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadOneTenant",
-                "Effect": "Allow",
-                "Action": list(READ_ACTIONS),
-                "Resource": table_arn(table_name),
-                "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant_id]}},
-            }
-        ],
-    }
 
 
 def tenant_table_client(tenant_id: str, now: datetime | None = None) -> Any:
@@ -68,7 +53,7 @@ def tenant_table_client(tenant_id: str, now: datetime | None = None) -> Any:
     credentials = client("sts").assume_role(
         RoleArn=settings.tenant_read_role_arn,
         RoleSessionName=f"tenant-{tenant_id}"[:64],
-        Policy=json.dumps(session_policy(tenant_id, settings.table_name)),
+        Tags=[{"Key": TENANT_TAG, "Value": tenant_id}],
         DurationSeconds=SESSION_SECONDS,
     )["Credentials"]
     scoped = client_with("dynamodb", credentials)

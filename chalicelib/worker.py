@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import store
+from chalicelib import retention, store
 from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings, get_settings
 from chalicelib.limits import work_seconds
@@ -38,6 +38,8 @@ from chalicelib.tenant_redaction import policy_for
 from chalicelib.tenant_settings import TenantSettingsUnavailableError
 
 BatchResponse = dict[str, list[dict[str, str]]]
+#: A tenant without settings of its own keeps the stage's retention.
+NO_TENANT_SETTINGS: Mapping[str, object] = {}
 
 
 class SimulatedCrashError(RuntimeError):
@@ -62,9 +64,9 @@ def receive_count(record: Mapping[str, Any]) -> int:
 
 @dataclass(frozen=True)
 class Processed:
-    """What processing one log came to: stored (or found already stored), and its figures."""
+    """What processing one log came to: stored (or found already stored or erased), its figures."""
 
-    stored: bool
+    outcome: store.Outcome
     redactions: int
     lag_ms: float | None
 
@@ -80,11 +82,16 @@ def _lag_ms(received_at: str, processed_at: datetime) -> float | None:
     return round((processed_at - received).total_seconds() * 1000, 1)
 
 
-def process_record(message: LogMessage, attempt: int, settings: Settings) -> Processed:
-    """Do the (simulated) heavy work, redact text and attributes, and store.
+def process_record(
+    message: LogMessage,
+    attempt: int,
+    settings: Settings,
+    tenant: Mapping[str, object] = NO_TENANT_SETTINGS,
+) -> Processed:
+    """Do the (simulated) heavy work, redact text and attributes, and store if new and unerased.
 
-    `stored` is False if the log was already stored. The tenant's policy comes first: if its
-    settings cannot be read, no work is wasted.
+    The tenant's redaction policy comes first: if its settings cannot be read, no work is
+    wasted. `tenant` is the tenant's retention settings, which replace the stage's.
     """
     policy = policy_for(message.tenant_id)
     time.sleep(work_seconds(message.text, settings))
@@ -102,8 +109,9 @@ def process_record(message: LogMessage, attempt: int, settings: Settings) -> Pro
         attempt=attempt,
         redacted_attributes=store.attributes_json(redact_attributes(message.attributes, policy)),
     )
-    stored = store.put_new(item)
-    return Processed(stored, redactions, _lag_ms(message.received_at, processed_at))
+    expiries = retention.expiries(tenant, settings, processed_at.timestamp())
+    outcome = store.put_unless_erased(store.split_original(item, expiries))
+    return Processed(outcome, redactions, _lag_ms(message.received_at, processed_at))
 
 
 def _handed_back(
@@ -149,17 +157,18 @@ def _run(record: Mapping[str, Any], seconds_left: float, settings: Settings) -> 
         return _handed_back("error", started, trace, **describe_error(error, with_traceback=True))
     duration = elapsed_ms(started)
     metrics: dict[Metric, float] = {RECORD_DURATION: duration}
-    if processed.stored:
+    stored = processed.outcome == "stored"
+    if stored:
         metrics |= {LOGS_STORED: 1, REDACTIONS: processed.redactions}
         if processed.lag_ms is not None:
             metrics[PROCESSING_LAG] = processed.lag_ms
     else:
         metrics[DUPLICATES] = 1
     fields = {
-        "outcome": "stored" if processed.stored else "duplicate",
+        "outcome": processed.outcome,
         "duration_ms": duration,
-        "lag_ms": processed.lag_ms if processed.stored else None,
-        "redactions": processed.redactions if processed.stored else None,
+        "lag_ms": processed.lag_ms if stored else None,
+        "redactions": processed.redactions if stored else None,
         **trace,
     }
     emit("record", fields, metrics=metrics)

@@ -1,10 +1,11 @@
 """Run the whole pipeline on this machine: `python -m devstack` (what `make dev` runs).
 
-Starts the AWS emulator (`devstack.emulator`), creates the stage's queue, dead-letter queue and
-table in it, serves the API with Chalice's local server, and runs the queue consumer that feeds
-the worker. Their output (one JSON line per event) is relayed to the terminal, under a status
-line of queue depths, logs stored, lag and failures (`devstack.status`). Ctrl-C (or SIGTERM)
-stops all of them. `EMULATOR_PORT` and `API_PORT` move the ports.
+Starts the AWS emulator (`devstack.emulator`), creates the stage's queue, dead-letter queue,
+tables, stream and archive bucket in it, serves the API with Chalice's local server, runs the
+queue consumer that feeds the worker, and expires and archives logs (`devstack.expire`). Their
+output (one JSON line per event) is relayed to the terminal, under a status line of queue
+depths, logs stored, lag and failures (`devstack.status`). Ctrl-C (or SIGTERM) stops all of them.
+`EMULATOR_PORT` and `API_PORT` move the ports.
 """
 
 from __future__ import annotations
@@ -129,8 +130,11 @@ def main() -> None:
             keys = _demo_keys(api_env)
             api = [python, "-m", "devstack.api", "--stage", args.stage, "--port", str(api_port)]
             consumer = [python, "-m", "devstack.consume", "--stage", args.stage]
+            expire = [python, "-m", "devstack.expire", "--stage", args.stage]
+            archiver_env = local_environment(args.stage, "archiver", emulator_url)
             processes.append(_relayed(watch, api, api_env))
             processes.append(_relayed(watch, consumer, worker_env))
+            processes.append(_relayed(watch, expire, archiver_env))
             wait_for_port(api_port, processes[1], "the API server")
             keyed_ingest = load_settings(api_env).ingest_auth == "required"
             watch.write(
@@ -174,7 +178,7 @@ def _watch(
     processes: list[subprocess.Popen[bytes]], emulator_log: Path, refresh: Callable[[], None]
 ) -> None:
     """Block until a child dies (then fail loudly) or the user interrupts; refresh meanwhile."""
-    names = ["the emulator", "the API server", "the consumer"]
+    names = ["the emulator", "the API server", "the consumer", "the TTL sweeper and archiver"]
     while True:
         for name, process in zip(names, processes, strict=True):
             if process.poll() is not None:

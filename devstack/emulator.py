@@ -95,6 +95,59 @@ def deliver_fairly() -> None:
     models.Queue.messages = property(fair)  # type: ignore[method-assign,assignment]
 
 
+def use_cheap_dynamodb_transactions() -> None:
+    """Undo a failed DynamoDB transaction by what it wrote, not by a copy of every table it names.
+
+    Before each `TransactWriteItems`, moto deep-copies each table the transaction names, every
+    item and every stream record ever written, to put back if the transaction fails. The worker
+    stores each log in a transaction: with a few thousand logs stored, each write held the
+    emulator's one lock for a third of a second, and reads queued behind a flood timed out.
+    A transaction of puts, deletes and condition checks replaces or removes whole items, so the
+    tables' item maps copied one level deep, and their streams' lengths, undo it just as well.
+    One that updates items in place still gets moto's copy.
+    """
+    import copy
+    import types
+    from collections import defaultdict
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy_but_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    no_table_copies = types.SimpleNamespace(deepcopy=deepcopy_but_tables, copy=copy.copy)
+    moto_transaction = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if any("Update" in entry for entry in transact_items):
+            return moto_transaction(self, transact_items)
+        names = {op.get("TableName") for entry in transact_items for op in entry.values()}
+        saved = [
+            (
+                table,
+                defaultdict(dict, {key: dict(items) for key, items in table.items.items()})
+                if table.range_key_attr
+                else dict(table.items),
+                len(table.stream_shard.items) if table.stream_shard else 0,
+            )
+            for table in (self.tables[name] for name in names if name in self.tables)
+        ]
+        vars(models)["copy"] = no_table_copies  # requests run one at a time (`serialized`)
+        try:
+            return moto_transaction(self, transact_items)
+        except Exception:
+            for table, items, streamed in saved:
+                table.items = items
+                if table.stream_shard:
+                    del table.stream_shard.items[streamed:]
+            raise
+        finally:
+            vars(models)["copy"] = copy
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def main() -> None:
     """Serve the emulator on the loopback address until interrupted."""
     from moto.moto_server.werkzeug_app import (
@@ -115,6 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     use_a_cheap_sqs_clock()
     deliver_fairly()
+    use_cheap_dynamodb_transactions()
     app = serialized(DomainDispatcherApplication(create_backend_app))
     if args.faults:
         app = FaultInjector(app)

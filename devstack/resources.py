@@ -1,14 +1,16 @@
-"""The stage's queues, tables and reader role, made in the emulator from `infra.model`.
+"""The stage's queues, tables, archive bucket and roles, made in the emulator from `infra.model`.
 
 The emulator's renderer of the stack: it maps each resource the emulator can play (SQS,
-DynamoDB, IAM) to boto3 calls, with the model's names and settings, so the local stack runs with
+DynamoDB, S3, IAM) to boto3 calls, with the model's names and settings, so the local stack runs with
 the same redrive count, visibility timeout, retention and keys as the deployed one. There is no
 Lambda, API Gateway or CloudWatch locally: functions, the API, its gateway responses, alarms and
-the dashboard are not made here.
+the dashboard are not made here, nor what a switch leaves off (the reviewer role). The emulator
+keeps a table's TTL setting but never expires an item: `devstack.ttl` plays that part.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +18,20 @@ from typing import Any
 
 from chalicelib.config import Settings, load_settings
 from devstack.stage import emulator_client
-from infra.model import Function, Names, Queue, Ref, Role, Stack, Table, declare, stage_config
+from infra.model import (
+    PUBLIC_ACCESS_BLOCKS,
+    Account,
+    Bucket,
+    Function,
+    Names,
+    Queue,
+    Ref,
+    Role,
+    Stack,
+    Table,
+    declare,
+    stage_config,
+)
 
 
 @dataclass(frozen=True)
@@ -131,20 +146,47 @@ class _Emulator:
             ),
         }
 
+    def bucket(self, bucket: Bucket, s3: Any) -> None:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=bucket.name)
+        s3.put_bucket_encryption(
+            Bucket=bucket.name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": bucket.encryption}}
+                ]
+            },
+        )
+        s3.put_public_access_block(
+            Bucket=bucket.name,
+            PublicAccessBlockConfiguration=dict.fromkeys(
+                PUBLIC_ACCESS_BLOCKS, bucket.block_public_access
+            ),
+        )
+        transition = {"Days": bucket.transition_days, "StorageClass": bucket.colder_storage_class}
+        rule = {
+            "ID": bucket.lifecycle_rule_id,
+            "Status": "Enabled",
+            "Filter": {},
+            "Transitions": [transition],
+        }
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket.name, LifecycleConfiguration={"Rules": [rule]}
+        )
+        arn = f"arn:aws:s3:::{bucket.name}"
+        self.attributes[bucket.names] = {
+            "name": bucket.name,
+            "arn": arn,
+            "objects_arn": f"{arn}/*",
+        }
+
     def role(self, role: Role, iam: Any) -> None:
         try:
             arn = iam.get_role(RoleName=role.name)["Role"]["Arn"]
         except iam.exceptions.NoSuchEntityException:
-            trust = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": self.value(role.trusted)},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
+            trusted = role.trusted
+            principal = "*" if isinstance(trusted, Account) else self.value(trusted)
+            trust = role.trust({"AWS": principal})
             made = iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust))
             arn = made["Role"]["Arn"]
             iam.put_role_policy(
@@ -155,12 +197,14 @@ class _Emulator:
         self.attributes[role.names] = {"arn": str(arn), "name": role.name}
 
 
-def _provision(model: Stack, sqs: Any, dynamodb: Any, emulator: _Emulator) -> Resources:
+def _provision(model: Stack, sqs: Any, dynamodb: Any, s3: Any, emulator: _Emulator) -> Resources:
     for resource in model.resources:
         if isinstance(resource, Queue):
             emulator.queue(resource, sqs)
         elif isinstance(resource, Table):
             emulator.table(resource, dynamodb)
+        elif isinstance(resource, Bucket):
+            emulator.bucket(resource, s3)
     queue, dead_letter = (
         emulator.attributes[q.names] for q in (model.queue, model.dead_letter_queue)
     )
@@ -174,13 +218,13 @@ def _provision(model: Stack, sqs: Any, dynamodb: Any, emulator: _Emulator) -> Re
     )
 
 
-def provision(settings: Settings, sqs: Any, dynamodb: Any) -> Resources:
-    """Create (or find) the stage's queues, with their redrive policy, and its tables."""
-    return _provision(local_stack(settings), sqs, dynamodb, _Emulator())
+def provision(settings: Settings, sqs: Any, dynamodb: Any, s3: Any) -> Resources:
+    """Create (or find) the stage's queues, with their redrive policy, its tables and bucket."""
+    return _provision(local_stack(settings), sqs, dynamodb, s3, _Emulator())
 
 
 def provision_all(
-    settings: Settings, sqs: Any, dynamodb: Any, iam: Any
+    settings: Settings, sqs: Any, dynamodb: Any, s3: Any, iam: Any
 ) -> tuple[Resources, dict[str, str]]:
     """Create (or find) every resource the emulator plays; also return the functions' wiring.
 
@@ -189,9 +233,9 @@ def provision_all(
     """
     model = local_stack(settings)
     emulator = _Emulator()
-    resources = _provision(model, sqs, dynamodb, emulator)
+    resources = _provision(model, sqs, dynamodb, s3, emulator)
     for resource in model.resources:
-        if isinstance(resource, Role):
+        if isinstance(resource, Role) and resource.only_if is None:
             emulator.role(resource, iam)
     return resources, {name: emulator.value(ref) for name, ref in model.wiring.items()}
 
@@ -207,6 +251,7 @@ def provision_stack(
         load_settings(worker_environment),
         emulator_client(worker_environment, "sqs"),
         emulator_client(worker_environment, "dynamodb"),
+        emulator_client(worker_environment, "s3"),
         emulator_client(api_environment, "iam"),
     )
     for environment in (api_environment, worker_environment):

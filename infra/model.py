@@ -25,24 +25,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from chalicelib.archive import TTL_IDENTITY
 from chalicelib.errors import GATEWAY_REFUSALS, GATEWAY_VARIABLES
 from chalicelib.limiter import USAGE_COUNTER_KEY, USAGE_EXPIRY_ATTRIBUTE
 from chalicelib.plans import PLANS
+from chalicelib.reads import EXPIRY
 from infra.alarms import queue_alarms
 from infra.dashboard import StackNames, dashboard_body, dashboard_name
 from infra.iam import (
     FUNCTIONS,
+    REVIEWER_SESSION_SECONDS,
     TENANT_READER,
+    deployed_function_name,
     policy_document,
     reader_role_name,
+    reader_trust,
     reviewer_policy,
+    reviewer_role_name,
+    reviewer_trust,
 )
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
 
 #: What one resource can tell another: each renderer maps these to its own syntax.
-Attribute = Literal["arn", "id", "name", "role_arn", "secret", "stream_arn", "url"]
+#: `log_group_arn` is a function's own log group and its streams; `objects_arn` every object of
+#: a bucket.
+Attribute = Literal[
+    "arn", "id", "log_group_arn", "name", "objects_arn", "role_arn", "stream_arn", "url"
+]
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,14 @@ class Region:
 REGION: Final = Region()
 
 
+@dataclass(frozen=True)
+class Account:
+    """The account the stack is deployed in, as a principal: its people whose own policy allows."""
+
+
+ACCOUNT: Final = Account()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Redrive:
     """Where a queue moves a message that was received too often."""
@@ -155,12 +174,58 @@ class Table(Resource):
 
 @dataclass(frozen=True, kw_only=True)
 class Role(Resource):
-    """An IAM role that code assumes; `trusted` is the role allowed to assume it."""
+    """An IAM role; `trusted` is a function's role that assumes it, or the account's people."""
 
     name: str
-    trusted: Ref
+    trusted: Ref | Account
+    #: Sessions must name one tenant in a session tag (`infra.iam.reader_trust`).
+    tenant_tagged: bool = False
+    #: The longest session it grants; None keeps IAM's default (an hour).
+    max_session_seconds: int | None = None
     policy_name: str
     policy: Mapping[str, Any]
+
+    def trust(
+        self, principal: dict[str, Any], condition: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The trust policy, given the trusted principal as the renderer writes it.
+
+        `condition` narrows the principal (a role trusted by ARN before it exists).
+        """
+        if self.tenant_tagged:
+            return reader_trust(principal, condition)
+        return reviewer_trust(principal, condition)
+
+
+#: S3's four public access blocks, by CloudFormation's (and S3's API's) names.
+PUBLIC_ACCESS_BLOCKS: Final = (
+    "BlockPublicAcls",
+    "BlockPublicPolicy",
+    "IgnorePublicAcls",
+    "RestrictPublicBuckets",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bucket(Resource):
+    """An S3 bucket: encrypted, never public, moved to colder storage by a lifecycle rule.
+
+    Named exactly `name` everywhere, as the tables are: the functions, the plain `chalice deploy`
+    policies and the operator tools then all know it from the stage's settings. Bucket names
+    are global, so a deployment that finds its name taken sets another in the stage's
+    `ARCHIVE_BUCKET_NAME`.
+    """
+
+    name: str
+    #: Server-side encryption (`AES256`: S3 managed keys, no key to administer).
+    encryption: str
+    #: All four of `PUBLIC_ACCESS_BLOCKS`.
+    block_public_access: bool = True
+    lifecycle_rule_id: str
+    colder_storage_class: str
+    transition_days: int
+    #: Kept when the stack is deleted or the bucket would be replaced.
+    retained: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,30 +274,6 @@ class Dashboard(Resource):
 
 
 @dataclass(frozen=True, kw_only=True)
-class User(Resource):
-    """An IAM user with one inline policy."""
-
-    name: str
-    policy_name: str
-    policy: Mapping[str, Any]
-
-
-@dataclass(frozen=True, kw_only=True)
-class AccessKey(Resource):
-    """A user's access key."""
-
-    user: User
-
-
-@dataclass(frozen=True, kw_only=True)
-class Secret(Resource):
-    """A Secrets Manager secret holding a JSON object whose values come from other resources."""
-
-    description: str
-    value: Mapping[str, Ref]
-
-
-@dataclass(frozen=True, kw_only=True)
 class Function(Resource):
     """A Lambda function Chalice makes; declared for what Chalice cannot set itself."""
 
@@ -260,6 +301,20 @@ class EventSource(Resource):
     max_concurrency: int
     #: `ReportBatchItemFailures`: Chalice 1.34 cannot set it (chalice issue #2029).
     report_batch_item_failures: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamEventSource(Resource):
+    """The event source mapping Chalice makes for a DynamoDB stream handler.
+
+    Chalice sets its batch size and starting position from the decorator; the stream is set by
+    reference and the filter here, which Chalice cannot express.
+    """
+
+    function: Function
+    stream: Ref
+    #: Lambda's event filter: only matching records invoke the function.
+    filter_pattern: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -369,14 +424,14 @@ class Stack:
     logs_table: Table
     tenants_table: Table
     usage_table: Table
+    archive: Bucket
     reader_role: Role
     alarms: tuple[Alarm, ...]
     dashboard: Dashboard
-    reviewer: User
-    reviewer_key: AccessKey
-    reviewer_credentials: Secret
+    reviewer: Role
     functions: tuple[Function, ...]
     event_source: EventSource
+    stream_event_source: StreamEventSource
     api: RestApi
     gateway_responses: tuple[GatewayResponse, ...]
     usage_plans: tuple[UsagePlan, ...]
@@ -394,14 +449,14 @@ class Stack:
             self.logs_table,
             self.tenants_table,
             self.usage_table,
+            self.archive,
             *self.functions,
             self.reader_role,
             *self.alarms,
             self.dashboard,
             self.reviewer,
-            self.reviewer_key,
-            self.reviewer_credentials,
             self.event_source,
+            self.stream_event_source,
             self.api,
             *self.gateway_responses,
             *self.usage_plans,
@@ -424,14 +479,18 @@ _CHALICE_FUNCTIONS: Final = {
         Names("ApiKeyAuthorizerRole", "api_key_authorizer_role"),
     ),
     "worker": (Names("Worker", "worker"), Names("WorkerRole", "worker_role")),
+    "archiver": (Names("Archiver", "archiver"), Names("ArchiverRole", "archiver_role")),
 }
 _WORKER_EVENT_SOURCE: Final = Names("WorkerSqsEventSource", "worker-sqs-event-source")
+_ARCHIVER_EVENT_SOURCE: Final = Names(
+    "ArchiverDynamodbEventSource", "archiver-dynamodb-event-source"
+)
 _REST_API: Final = Names("RestAPI", "rest_api")
 
 _NO_VPC: Final = Finding(
     "CKV_AWS_117",
-    "the functions reach only SQS and DynamoDB over TLS with IAM auth; a VPC would add NAT or "
-    "endpoint cost and cold-start latency and protect nothing private",
+    "the functions reach only SQS, DynamoDB and S3 over TLS with IAM auth; a VPC would add NAT "
+    "or endpoint cost and cold-start latency and protect nothing private",
 )
 _ENV_NOT_SECRET: Final = Finding(
     "CKV_AWS_173",
@@ -468,11 +527,35 @@ _TABLE_KEY: Final = Finding(
     "encrypted at rest with DynamoDB's AWS managed KMS key; a customer managed key adds "
     "cost and key administration without a requirement for it",
 )
+_STREAM_NO_DLQ: Final = Finding(
+    "CKV_AWS_116",
+    "a stream-triggered function's failed batches are retried by its event source mapping "
+    "until the records leave the stream; an on-failure destination would hold the expired "
+    "logs' text outside the table's erasure",
+)
+_ARCHIVER_CONCURRENCY: Final = Finding(
+    "CKV_AWS_115",
+    "the stream's shards bound its concurrency (one invocation per shard at a time); "
+    "reserving concurrency would only throttle archiving behind expiries",
+)
 _FUNCTION_FINDINGS: Final = {
     "api_handler": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _API_CONCURRENCY),
     "api_key_authorizer": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _API_CONCURRENCY),
     "worker": (_NO_VPC, _ENV_NOT_SECRET, _SYNC_NO_DLQ, _WORKER_CONCURRENCY),
+    "archiver": (_NO_VPC, _ENV_NOT_SECRET, _STREAM_NO_DLQ, _ARCHIVER_CONCURRENCY),
 }
+_ARCHIVE_FINDINGS: Final = (
+    Finding(
+        "CKV_AWS_18",
+        "access logs would need a second bucket of their own; the objects are written only by "
+        "the archiver's role, and CloudTrail data events can be turned on per account",
+    ),
+    Finding(
+        "CKV_AWS_21",
+        "versioning would keep erased tenants' archives as noncurrent versions, defeating "
+        "erasure; objects are written once under names a retried batch reuses",
+    ),
+)
 _API_FINDINGS: Final = (
     Finding(
         "CKV_AWS_76",
@@ -491,10 +574,13 @@ UNTRACED_API: Final = Finding(
     "X-Ray tracing is off in this stage (`xray` in .chalice/config.json): a development "
     "stage's traces are not worth their cost; stages that serve tenants trace",
 )
-_SECRET_KEY: Final = Finding(
-    "CKV_AWS_149",
-    "the secret is encrypted with Secrets Manager's AWS managed key; only the stack's "
-    "operators can read it, and a customer managed key would add cost, not protection",
+#: The stream carries a removed item's old image: what the archiver writes to the bucket.
+_LOGS_STREAM_VIEW: Final = "OLD_IMAGE"
+#: Lambda's event filter on the stream: only DynamoDB's TTL removals invoke the archiver (which
+#: checks again itself, `chalicelib.archive.is_ttl_removal`).
+TTL_REMOVALS_PATTERN: Final = json.dumps(
+    {"eventName": ["REMOVE"], "userIdentity": {k: [v] for k, v in TTL_IDENTITY.items()}},
+    sort_keys=True,
 )
 
 
@@ -560,8 +646,9 @@ def _queues(settings: Settings) -> tuple[Queue, Queue]:
 
 
 def _tables(settings: Settings) -> tuple[Table, Table, Table]:
-    """The logs table, the tenants table of API keys and settings, and the limiter's counters.
+    """The logs table (its items expire into its stream), the tenants table, the counters.
 
+    The tenants table holds API keys and tenants' settings; the counters are the limiter's.
     Logs are the product and keys are in use: both tables outlive the stack (`retained`). The
     counters live for a day at most (their TTL) and are rebuilt from nothing: no backups, and
     they go with the stack.
@@ -571,6 +658,8 @@ def _tables(settings: Settings) -> tuple[Table, Table, Table]:
         findings=(_TABLE_KEY,),
         name=settings.table_name,
         keys=(Key("tenant_id", "HASH"), Key("log_id", "RANGE")),
+        ttl_attribute=EXPIRY,
+        stream_view=_LOGS_STREAM_VIEW,
     )
     tenants_table = Table(
         names=Names("TenantsTable", "tenants_table"),
@@ -610,14 +699,28 @@ def usage_plan_name(app_name: str, stage: str, plan: str) -> str:
     return f"{app_name}-{stage}-{plan}"
 
 
+def _archive(settings: Settings) -> Bucket:
+    """Where expired logs go, per tenant (`chalicelib.archive`); archives outlive the stack."""
+    return Bucket(
+        names=named("ArchiveBucket"),
+        findings=_ARCHIVE_FINDINGS,
+        name=settings.archive_bucket_name,
+        encryption="AES256",
+        lifecycle_rule_id="archive-to-colder-storage",
+        # Archives are read rarely, and then at once: Glacier Instant Retrieval costs a sixth of
+        # Standard to store and still answers in milliseconds.
+        colder_storage_class="GLACIER_IR",
+        transition_days=30,
+    )
+
+
 def _functions(config: StageConfig) -> list[Function]:
     """Chalice's functions with their stage variables, not yet wired to the resources."""
     prefix = f"{config.app_name}-{config.stage}"
     functions = []
     for function_name in FUNCTIONS:
         names, role = _CHALICE_FUNCTIONS[function_name]
-        # `chalice deploy` gives the API handler the app's and stage's name alone.
-        deployed = prefix if function_name == "api_handler" else f"{prefix}-{function_name}"
+        deployed = deployed_function_name(config.app_name, config.stage, function_name)
         functions.append(
             Function(
                 names=names,
@@ -655,31 +758,26 @@ def _alarms(settings: Settings, queue: Queue, dead_letter_queue: Queue) -> tuple
     )
 
 
-def _reviewer(settings: Settings, logs_table: Table) -> tuple[Switch, User, AccessKey, Secret]:
-    """The optional read-only reviewer: a user, its access key, and the secret holding it."""
+def _reviewer(settings: Settings, logs_table: Table) -> tuple[Switch, Role]:
+    """The optional reviewer: a role that reads the logs table without the original text.
+
+    Assumed for an hour at most by people of the account whose own policy allows it: no user,
+    no long-lived key, nothing secret in the stack's outputs or Terraform's state.
+    """
     create_reviewer = Switch(
         Names("CreateReviewer", "create_reviewer"),
-        "Create an IAM user that can only read the logs table",
+        "Create a role that can only read the logs table, without originals",
     )
-    reviewer = User(
+    reviewer = Role(
         names=Names("Reviewer", "reviewer"),
         only_if=create_reviewer,
-        name=f"{settings.table_name}-reviewer",
+        name=reviewer_role_name(settings),
+        trusted=ACCOUNT,
+        max_session_seconds=REVIEWER_SESSION_SECONDS,
         policy_name="ReadLogsTable",
         policy=reviewer_policy(Ref(logs_table, "arn")),
     )
-    key = AccessKey(
-        names=Names("ReviewerAccessKey", "reviewer"), only_if=create_reviewer, user=reviewer
-    )
-    # Not in the outputs, which anyone allowed to describe the stack could read.
-    credentials = Secret(
-        names=Names("ReviewerCredentials", "reviewer"),
-        only_if=create_reviewer,
-        findings=(_SECRET_KEY,),
-        description="Access key of the read-only reviewer of the logs table",
-        value={"aws_access_key_id": Ref(key, "id"), "aws_secret_access_key": Ref(key, "secret")},
-    )
-    return create_reviewer, reviewer, key, credentials
+    return create_reviewer, reviewer
 
 
 def _api(config: StageConfig) -> RestApi:
@@ -704,6 +802,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
     """The stack of the stage whose worker runs with `settings`, as Chalice's `config` has it."""
     dead_letter_queue, queue = _queues(settings)
     logs_table, tenants_table, usage_table = _tables(settings)
+    archive = _archive(settings)
     # The reader role trusts the API's role and the functions may use the reader role: the
     # functions are declared first and wired once the role exists. A renderer resolves a `Ref`
     # by its resource's names, so the function the role trusts is the wired one.
@@ -712,6 +811,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         names=Names("TenantReaderRole", TENANT_READER),
         name=reader_role_name(settings),
         trusted=Ref(unwired[FUNCTIONS.index("api_handler")], "role_arn"),
+        tenant_tagged=True,
         policy_name="ReadLogsTable",
         policy=policy_document(TENANT_READER, {"table": Ref(logs_table, "arn")}),
     )
@@ -721,6 +821,8 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         "tenants_table": Ref(tenants_table, "arn"),
         "usage_table": Ref(usage_table, "arn"),
         "reader_role": Ref(reader_role, "arn"),
+        "archive": Ref(archive, "objects_arn"),
+        "table_stream": Ref(logs_table, "stream_arn"),
     }
     wiring = {
         "TABLE_NAME": Ref(logs_table, "name"),
@@ -730,13 +832,19 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         "QUEUE_NAME": Ref(queue, "name"),
         "QUEUE_URL": Ref(queue, "url"),
         "DEAD_LETTER_QUEUE_NAME": Ref(dead_letter_queue, "name"),
+        "ARCHIVE_BUCKET_NAME": Ref(archive, "name"),
+        "LOGS_STREAM_ARN": Ref(logs_table, "stream_arn"),
     }
     functions = tuple(
         replace(
             function,
             environment={**function.environment, **wiring},
             policy=policy_document(
-                function.function_name, arns, queue_url_known=True, traced=function.traced
+                function.function_name,
+                # Each function writes its own log group only.
+                arns | {"logs": Ref(function, "log_group_arn")},
+                queue_url_known=True,
+                traced=function.traced,
             ),
         )
         for function in unwired
@@ -754,7 +862,7 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         api_stage=config.api_gateway_stage,
         alarms=tuple(Ref(alarm, "arn") for alarm in alarms),
     )
-    create_reviewer, reviewer, reviewer_key, reviewer_credentials = _reviewer(settings, logs_table)
+    create_reviewer, reviewer = _reviewer(settings, logs_table)
     api = _api(config)
     outputs = (
         Output("IngestQueueUrl", Ref(queue, "url")),
@@ -762,11 +870,13 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         Output("LogsTableName", Ref(logs_table, "name")),
         Output("TenantsTableName", Ref(tenants_table, "name")),
         Output("TenantReaderRoleArn", Ref(reader_role, "arn")),
+        Output("LogsStreamArn", Ref(logs_table, "stream_arn")),
+        Output("ArchiveBucketName", Ref(archive, "name")),
         Output("DashboardName", Ref(dashboard, "name")),
         Output(
-            "ReviewerCredentialsSecret",
-            Ref(reviewer_credentials, "id"),
-            "Secrets Manager secret holding the reviewer's access key",
+            "ReviewerRoleArn",
+            Ref(reviewer, "arn"),
+            "The role a reviewer assumes (aws sts assume-role) to read the logs",
             create_reviewer,
         ),
     )
@@ -777,12 +887,11 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
         logs_table=logs_table,
         tenants_table=tenants_table,
         usage_table=usage_table,
+        archive=archive,
         reader_role=reader_role,
         alarms=alarms,
         dashboard=dashboard,
         reviewer=reviewer,
-        reviewer_key=reviewer_key,
-        reviewer_credentials=reviewer_credentials,
         functions=functions,
         event_source=EventSource(
             names=_WORKER_EVENT_SOURCE,
@@ -791,6 +900,12 @@ def declare(settings: Settings, config: StageConfig) -> Stack:
             batch_size=settings.worker_batch_size,
             batching_window_seconds=settings.worker_batching_window_seconds,
             max_concurrency=settings.worker_max_concurrency,
+        ),
+        stream_event_source=StreamEventSource(
+            names=_ARCHIVER_EVENT_SOURCE,
+            function=functions[FUNCTIONS.index("archiver")],
+            stream=Ref(logs_table, "stream_arn"),
+            filter_pattern=TTL_REMOVALS_PATTERN,
         ),
         api=api,
         gateway_responses=_gateway_responses(api),

@@ -44,3 +44,15 @@ def stage_settings(stage: str, function_name: str) -> Settings:
     from chalicelib.config import load_settings
 
     return load_settings(chalice_config(stage, function_name).environment_variables)
+
+
+def deployment_target(stage: str) -> tuple[str, str]:
+    """The region and account the stage deploys to: its `aws_region` and `aws_account_id`.
+
+    Only the plain `chalice deploy` path needs them (its policy files are static JSON); the
+    SAM and Terraform stacks name their own region and account.
+    """
+    import json
+
+    stages = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]
+    return str(stages[stage]["aws_region"]), str(stages[stage]["aws_account_id"])

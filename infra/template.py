@@ -1,9 +1,10 @@
 """The stage as one CloudFormation (SAM) stack: `python -m infra.template --stage prod`.
 
 Renders `infra.model`'s declaration into the merge template of `chalice package`, which adds the
-queues, tables, reader role, alarms, dashboard, optional reviewer and outputs to Chalice's own
-template; points the functions' environment, roles and event source mapping at those resources by
-reference; turns on `ReportBatchItemFailures`, which Chalice 1.34 cannot (chalice issue #2029);
+queues, tables, archive bucket, reader role, alarms, dashboard, optional reviewer role and
+outputs to Chalice's own template; names the functions and points their environment, roles and
+event source mappings at those resources by reference; filters the archiver's stream to TTL
+removals; turns on `ReportBatchItemFailures`, which Chalice 1.34 cannot (chalice issue #2029);
 traces the REST API where the stage traces its functions; and adds API Gateway's own answers in
 our error shape. `--resources-only` renders the same resources alone for the plain
 `chalice deploy` path. Names, sizes and settings all come from the model: this module only says
@@ -20,10 +21,11 @@ from typing import Any, Final
 
 from infra.chalice_cli import chalice_package
 from infra.model import (
-    AccessKey,
+    PUBLIC_ACCESS_BLOCKS,
+    Account,
     Alarm,
+    Bucket,
     Dashboard,
-    EventSource,
     Function,
     GatewayResponse,
     Queue,
@@ -32,12 +34,10 @@ from infra.model import (
     Resource,
     RestApi,
     Role,
-    Secret,
     Stack,
     Switch,
     Table,
     UsagePlan,
-    User,
     stack,
 )
 
@@ -48,9 +48,7 @@ TYPES: Final[Mapping[type[Resource], str]] = {
     Role: "AWS::IAM::Role",
     Alarm: "AWS::CloudWatch::Alarm",
     Dashboard: "AWS::CloudWatch::Dashboard",
-    User: "AWS::IAM::User",
-    AccessKey: "AWS::IAM::AccessKey",
-    Secret: "AWS::SecretsManager::Secret",
+    Bucket: "AWS::S3::Bucket",
     UsagePlan: "AWS::ApiGateway::UsagePlan",
 }
 #: How each attribute is read: a `Fn::GetAtt` attribute, or None for the resource's `Ref`.
@@ -65,9 +63,8 @@ _ATTRIBUTES: Final[Mapping[tuple[type[Resource], str], str | None]] = {
     (Alarm, "arn"): "Arn",
     (Dashboard, "name"): None,
     (Function, "name"): None,
-    (AccessKey, "id"): None,
-    (AccessKey, "secret"): "SecretAccessKey",
-    (Secret, "id"): None,
+    (Bucket, "name"): None,
+    (Bucket, "arn"): "Arn",
 }
 _ROOT: Final = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
 
@@ -91,8 +88,17 @@ class _Renderer:
 
     def value(self, ref: Ref) -> Any:
         """`ref` as an intrinsic function, or a function's name where Chalice makes it later."""
-        if isinstance(ref.resource, Function) and not self.with_functions:
-            return ref.resource.deployed_name
+        resource = ref.resource
+        if isinstance(resource, Function) and ref.attribute == "log_group_arn":
+            # By the function's name (`_function` sets it): a reference would be circular.
+            return {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+                f"log-group:/aws/lambda/{resource.deployed_name}:*"
+            }
+        if isinstance(resource, Function) and not self.with_functions:
+            return resource.deployed_name
+        if isinstance(resource, Bucket) and ref.attribute == "objects_arn":
+            return {"Fn::Sub": f"${{{resource.names.cloudformation}.Arn}}/*"}
         logical_id, attribute = self.attribute(ref)
         return {"Ref": logical_id} if attribute is None else {"Fn::GetAtt": [logical_id, attribute]}
 
@@ -115,21 +121,19 @@ class _Renderer:
             return [self.resolve(item, ref) for item in value]
         return value
 
-    def sub(self, value: Mapping[str, Ref]) -> dict[str, str]:
-        """A JSON object whose values are references, as an `Fn::Sub` text."""
-        return {"Fn::Sub": json.dumps({key: self.placeholder(ref) for key, ref in value.items()})}
-
-    def trust(self, ref: Ref) -> dict[str, Any]:
-        """A trust statement's principal: by reference, or by name before the role exists."""
-        if isinstance(ref.resource, Function) and not self.with_functions:
+    def trust(self, role: Role) -> dict[str, Any]:
+        """A role's trust policy: its principal by reference, or by name before it exists."""
+        trusted = role.trusted
+        if isinstance(trusted, Account):
+            return role.trust({"AWS": {"Fn::Sub": _ROOT}})
+        if isinstance(trusted.resource, Function) and not self.with_functions:
             # A principal must exist when the policy is made: until `chalice deploy` makes the
             # function's role, trust the account, narrowed to that role's ARN.
-            role_arn = _role_arn(ref.resource.deployed_role_name)
-            return {
-                "Principal": {"AWS": {"Fn::Sub": _ROOT}},
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": role_arn}},
-            }
-        return {"Principal": {"AWS": self.value(ref)}}
+            role_arn = _role_arn(trusted.resource.deployed_role_name)
+            return role.trust(
+                {"AWS": {"Fn::Sub": _ROOT}}, {"ArnEquals": {"aws:PrincipalArn": role_arn}}
+            )
+        return role.trust({"AWS": self.value(trusted)})
 
 
 def _scan_metadata(resource: Resource) -> dict[str, Any]:
@@ -182,16 +186,41 @@ def _table(table: Table, render: _Renderer) -> dict[str, Any]:
 
 
 def _role(role: Role, render: _Renderer) -> dict[str, Any]:
-    trust = {"Effect": "Allow", "Action": "sts:AssumeRole", **render.trust(role.trusted)}
-    return {
-        "Properties": {
-            "RoleName": role.name,
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
-            "Policies": [
-                {"PolicyName": role.policy_name, "PolicyDocument": render.resolve(role.policy)}
-            ],
-        }
+    properties: dict[str, Any] = {
+        "RoleName": role.name,
+        "AssumeRolePolicyDocument": render.trust(role),
+        "Policies": [
+            {"PolicyName": role.policy_name, "PolicyDocument": render.resolve(role.policy)}
+        ],
     }
+    if role.max_session_seconds is not None:
+        properties["MaxSessionDuration"] = role.max_session_seconds
+    return {"Properties": properties}
+
+
+def _bucket(bucket: Bucket, render: _Renderer) -> dict[str, Any]:
+    transition = {
+        "StorageClass": bucket.colder_storage_class,
+        "TransitionInDays": bucket.transition_days,
+    }
+    properties = {
+        "BucketName": bucket.name,
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": bucket.encryption}}
+            ]
+        },
+        "PublicAccessBlockConfiguration": dict.fromkeys(
+            PUBLIC_ACCESS_BLOCKS, bucket.block_public_access
+        ),
+        "LifecycleConfiguration": {
+            "Rules": [
+                {"Id": bucket.lifecycle_rule_id, "Status": "Enabled", "Transitions": [transition]}
+            ]
+        },
+    }
+    kept = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if bucket.retained else {}
+    return {**kept, "Properties": properties}
 
 
 def _alarm(alarm: Alarm, render: _Renderer) -> dict[str, Any]:
@@ -223,21 +252,6 @@ def _dashboard(dashboard: Dashboard, render: _Renderer) -> dict[str, Any]:
     }
 
 
-def _user(user: User, render: _Renderer) -> dict[str, Any]:
-    policy = {"PolicyName": user.policy_name, "PolicyDocument": render.resolve(user.policy)}
-    return {"Properties": {"UserName": user.name, "Policies": [policy]}}
-
-
-def _access_key(key: AccessKey, render: _Renderer) -> dict[str, Any]:
-    return {"Properties": {"UserName": {"Ref": key.user.names.cloudformation}}}
-
-
-def _secret(secret: Secret, render: _Renderer) -> dict[str, Any]:
-    return {
-        "Properties": {"Description": secret.description, "SecretString": render.sub(secret.value)}
-    }
-
-
 def _usage_plan(plan: UsagePlan, render: _Renderer) -> dict[str, Any]:
     stage = {"ApiId": {"Ref": plan.api.names.cloudformation}}
     stage["Stage"] = {"Ref": f"{plan.api.names.cloudformation}.Stage"}  # SAM's implicit stage
@@ -257,9 +271,7 @@ _RENDERERS: Final[Mapping[type[Resource], Callable[[Any, _Renderer], dict[str, A
     Role: _role,
     Alarm: _alarm,
     Dashboard: _dashboard,
-    User: _user,
-    AccessKey: _access_key,
-    Secret: _secret,
+    Bucket: _bucket,
     UsagePlan: _usage_plan,
 }
 
@@ -315,11 +327,23 @@ def _outputs(model: Stack, render: _Renderer) -> dict[str, Any]:
     return outputs
 
 
-def _function(function: Function, event_source: EventSource, render: _Renderer) -> dict[str, Any]:
-    """What the merge adds to one of Chalice's functions: its environment and event source."""
+def _function(function: Function, model: Stack, render: _Renderer) -> dict[str, Any]:
+    """What the merge adds to one of Chalice's functions: its name, environment, event source.
+
+    Named as `chalice deploy` names it, so that its role can name its own log group.
+    """
     properties: dict[str, Any] = {
-        "Environment": {"Variables": render.resolve(function.environment)}
+        "FunctionName": function.deployed_name,
+        "Environment": {"Variables": render.resolve(function.environment)},
     }
+    event_source, stream_source = model.event_source, model.stream_event_source
+    if stream_source.function.names == function.names:
+        pattern = {"Pattern": stream_source.filter_pattern}
+        properties["Events"] = {
+            stream_source.names.cloudformation: {
+                "Properties": {"FilterCriteria": {"Filters": [pattern]}}
+            }
+        }
     if event_source.function.names == function.names:
         properties["Events"] = {
             event_source.names.cloudformation: {
@@ -413,7 +437,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     render = _Renderer(with_functions=True)
     resources: dict[str, Any] = {}
     for function in model.functions:
-        resources[function.names.cloudformation] = _function(function, model.event_source, render)
+        resources[function.names.cloudformation] = _function(function, model, render)
         resources[function.role.cloudformation] = _function_role(function, render)
     resources |= _added(model, render)
     resources[model.api.names.cloudformation] = _rest_api(model.api, model.gateway_responses)
@@ -430,10 +454,19 @@ def package(stage: str, out: Path) -> Path:
     template = json.loads(template_file.read_text())
     # A merge template can add to Chalice's dicts but not replace one: merging {"Fn::GetAtt"}
     # into Chalice's {"Fn::Sub"} queue ARN would give an intrinsic with two functions.
-    source = stack(stage).event_source
-    events = template["Resources"][source.function.names.cloudformation]["Properties"]["Events"]
-    queue_arn = _Renderer(with_functions=True).value(Ref(source.queue, "arn"))
-    events[source.names.cloudformation]["Properties"]["Queue"] = queue_arn
+    # Chalice writes the stream's ARN as the app's decorator names it, which only the deployed
+    # table knows: the reference replaces it.
+    model, render = stack(stage), _Renderer(with_functions=True)
+    source, stream_source = model.event_source, model.stream_event_source
+    functions = template["Resources"]
+    events = functions[source.function.names.cloudformation]["Properties"]["Events"]
+    events[source.names.cloudformation]["Properties"]["Queue"] = render.value(
+        Ref(source.queue, "arn")
+    )
+    events = functions[stream_source.function.names.cloudformation]["Properties"]["Events"]
+    events[stream_source.names.cloudformation]["Properties"]["Stream"] = render.value(
+        stream_source.stream
+    )
     template_file.write_text(json.dumps(template, indent=2) + "\n")
     return template_file
 

@@ -6,8 +6,8 @@ writes into the output directory:
 - `chalice.tf.json` and `deployment.zip`, exactly as Chalice packages them: the functions, their
   roles, the REST API and the worker's SQS event source mapping;
 - `resources.tf.json`: `infra.model`'s resources that Chalice does not make (queues, tables,
-  reader role, alarms, dashboard, optional reviewer, the REST API's stage and its gateway
-  responses) and the outputs;
+  archive bucket, reader role, alarms, dashboard, optional reviewer role, the REST API's stage
+  and its gateway responses) and the outputs;
 - `chalice_override.tf.json`: a Terraform override file that wires Chalice's resources to
   them: `ReportBatchItemFailures` and the batch settings on the event source mapping, the
   resources' names and URL in the functions' environments, each role policy scoped to the
@@ -32,8 +32,10 @@ from typing import Any, Final
 
 from infra.chalice_cli import chalice_package
 from infra.model import (
-    AccessKey,
+    PUBLIC_ACCESS_BLOCKS,
+    Account,
     Alarm,
+    Bucket,
     Dashboard,
     Function,
     GatewayResponse,
@@ -43,11 +45,9 @@ from infra.model import (
     Resource,
     RestApi,
     Role,
-    Secret,
     Stack,
     Table,
     UsagePlan,
-    User,
     stack,
 )
 from infra.stage import PROJECT_DIR
@@ -63,9 +63,7 @@ TYPES: Final[Mapping[type[Resource], str]] = {
     Role: "aws_iam_role",
     Alarm: "aws_cloudwatch_metric_alarm",
     Dashboard: "aws_cloudwatch_dashboard",
-    User: "aws_iam_user",
-    AccessKey: "aws_iam_access_key",
-    Secret: "aws_secretsmanager_secret",
+    Bucket: "aws_s3_bucket",
     GatewayResponse: "aws_api_gateway_gateway_response",
     RestApi: "aws_api_gateway_rest_api",
     UsagePlan: "aws_api_gateway_usage_plan",
@@ -83,16 +81,15 @@ _ATTRIBUTES: Final[Mapping[tuple[type[Resource], str], str]] = {
     (Role, "id"): "id",
     (Alarm, "arn"): "arn",
     (Dashboard, "name"): "dashboard_name",
-    (User, "name"): "name",
-    (AccessKey, "id"): "id",
-    (AccessKey, "secret"): "secret",
-    (Secret, "id"): "id",
+    (Bucket, "name"): "id",
+    (Bucket, "arn"): "arn",
     (RestApi, "id"): "id",
     (Function, "name"): "function_name",
 }
-#: The `aws_region` data source naming the region the dashboard's widgets read.
-_REGION_NAME: Final = "current"
-_REGION: Final = f"${{data.aws_region.{_REGION_NAME}.name}}"
+#: The data sources naming the deployment's region (the dashboard's widgets read it) and account.
+_CURRENT: Final = "current"
+_REGION: Final = f"${{data.aws_region.{_CURRENT}.name}}"
+_ACCOUNT: Final = f"${{data.aws_caller_identity.{_CURRENT}.account_id}}"
 #: The local holding the API's OpenAPI document in Chalice's template.
 SWAGGER_LOCAL: Final = "chalice_api_swagger"
 
@@ -126,6 +123,13 @@ def placeholder(ref: Ref | Region) -> str:
     """`ref` as a string template; a resource made only if a variable says is its first."""
     if isinstance(ref, Region):
         return _REGION
+    resource = ref.resource
+    if isinstance(resource, Function) and ref.attribute == "log_group_arn":
+        # By the function's name: a reference from its role's policy would be circular.
+        group = f"/aws/lambda/{resource.deployed_name}"
+        return f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:{group}:*"
+    if isinstance(resource, Bucket) and ref.attribute == "objects_arn":
+        return placeholder(Ref(resource, "arn")) + "/*"
     where, attribute = _address(ref)
     index = "" if ref.resource.only_if is None else "[0]"
     return f"${{{where}{index}.{attribute}}}"
@@ -206,14 +210,16 @@ def _table(table: Table) -> Blocks:
 
 
 def _role(role: Role) -> Blocks:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": role.trusted}}
-        ],
+    trusted = role.trusted
+    principal = f"arn:aws:iam::{_ACCOUNT}:root" if isinstance(trusted, Account) else trusted
+    block: dict[str, Any] = {
+        "name": role.name,
+        "assume_role_policy": _document(role.trust({"AWS": principal})),
     }
+    if role.max_session_seconds is not None:
+        block["max_session_duration"] = role.max_session_seconds
     return {
-        TYPES[Role]: {"name": role.name, "assume_role_policy": _document(trust)},
+        TYPES[Role]: block,
         "aws_iam_role_policy": {
             "name": role.policy_name,
             "role": placeholder(Ref(role, "id")),
@@ -249,27 +255,37 @@ def _dashboard(dashboard: Dashboard) -> Blocks:
     }
 
 
-def _user(user: User) -> Blocks:
+def _snake(name: str) -> str:
+    """`BlockPublicAcls` as Terraform spells it: `block_public_acls`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _bucket(bucket: Bucket) -> Blocks:
+    """The bucket, and its rules: each a resource of its own since provider 4."""
+    block: dict[str, Any] = {"bucket": bucket.name}
+    if bucket.retained:
+        block["lifecycle"] = {"prevent_destroy": True}
+    name = placeholder(Ref(bucket, "name"))
+    default = {"sse_algorithm": bucket.encryption}
+    transition = {"days": bucket.transition_days, "storage_class": bucket.colder_storage_class}
     return {
-        TYPES[User]: {"name": user.name},
-        "aws_iam_user_policy": {
-            "name": user.policy_name,
-            "user": placeholder(Ref(user, "name")),
-            "policy": _document(user.policy),
+        TYPES[Bucket]: block,
+        "aws_s3_bucket_server_side_encryption_configuration": {
+            "bucket": name,
+            "rule": {"apply_server_side_encryption_by_default": default},
         },
-    }
-
-
-def _access_key(key: AccessKey) -> Blocks:
-    return {TYPES[AccessKey]: {"user": placeholder(Ref(key.user, "name"))}}
-
-
-def _secret(secret: Secret) -> Blocks:
-    return {
-        TYPES[Secret]: {"description": secret.description},
-        "aws_secretsmanager_secret_version": {
-            "secret_id": placeholder(Ref(secret, "id")),
-            "secret_string": _document(secret.value),
+        "aws_s3_bucket_public_access_block": {
+            "bucket": name,
+            **{_snake(block): bucket.block_public_access for block in PUBLIC_ACCESS_BLOCKS},
+        },
+        "aws_s3_bucket_lifecycle_configuration": {
+            "bucket": name,
+            "rule": {
+                "id": bucket.lifecycle_rule_id,
+                "status": "Enabled",
+                "filter": {},
+                "transition": transition,
+            },
         },
     }
 
@@ -320,9 +336,7 @@ _RENDERERS: Final[Mapping[type[Resource], Callable[[Any], Blocks]]] = {
     Role: _role,
     Alarm: _alarm,
     Dashboard: _dashboard,
-    User: _user,
-    AccessKey: _access_key,
-    Secret: _secret,
+    Bucket: _bucket,
     RestApi: _api_stage,
     GatewayResponse: _gateway_response,
     UsagePlan: _usage_plan,
@@ -349,7 +363,7 @@ def resources(stage: str) -> dict[str, Any]:
     return {
         "//": _GENERATED_BY,
         "resource": _resource_blocks(model),
-        "data": {"aws_region": {_REGION_NAME: {}}},
+        "data": {"aws_region": {_CURRENT: {}}, "aws_caller_identity": {_CURRENT: {}}},
         "variable": {
             switch.names.terraform: {
                 "type": "bool",
@@ -378,7 +392,7 @@ def _redeployment(model: Stack) -> dict[str, str]:
 def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any]:
     """`chalice_override.tf.json`: Chalice's functions, roles and trigger, wired to the above."""
     model = stack(stage)
-    source = model.event_source
+    source, stream_source = model.event_source, model.stream_event_source
     terraform: dict[str, Any] = {"required_providers": {"aws": {"version": AWS_PROVIDER_VERSION}}}
     if terraform_version is not None:
         terraform["required_version"] = terraform_version
@@ -404,7 +418,11 @@ def overrides(stage: str, terraform_version: str | None = None) -> dict[str, Any
                     "batch_size": source.batch_size,
                     "maximum_batching_window_in_seconds": source.batching_window_seconds,
                     "scaling_config": {"maximum_concurrency": source.max_concurrency},
-                }
+                },
+                stream_source.names.terraform: {
+                    "event_source_arn": placeholder(stream_source.stream),
+                    "filter_criteria": {"filter": {"pattern": stream_source.filter_pattern}},
+                },
             },
             TYPES[RestApi]: {
                 api: {
@@ -458,11 +476,16 @@ def check_template(template: dict[str, Any], override: dict[str, Any], model: St
         )
         if attached != (role, role):
             raise TemplateError(f"{function.function_name}'s role policy is not {role}")
-    source = model.event_source
-    mapping = generated["aws_lambda_event_source_mapping"][source.names.terraform]
-    worker = source.function.names.terraform
-    if _referenced(mapping.get("function_name"), TYPES[Function], "arn") != worker:
-        raise TemplateError(f"{source.names.terraform} does not trigger the {worker} function")
+    _check_triggers(generated, model)
+
+
+def _check_triggers(generated: dict[str, Any], model: Stack) -> None:
+    """Fail unless each event source mapping Chalice made triggers the function meant."""
+    for source in (model.event_source, model.stream_event_source):
+        mapping = generated["aws_lambda_event_source_mapping"][source.names.terraform]
+        meant = source.function.names.terraform
+        if _referenced(mapping.get("function_name"), TYPES[Function], "arn") != meant:
+            raise TemplateError(f"{source.names.terraform} does not trigger the {meant} function")
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:

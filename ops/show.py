@@ -1,7 +1,9 @@
 """Print the logs stored in the local stack, one JSON object a line: `make logs [TENANT=acme]`.
 
-With a tenant, reads only that tenant's partition (a DynamoDB Query on `tenant_id`), as a
-tenant-scoped reader would; without, scans the whole table. Ends with the queues' depths.
+With a tenant, reads only that tenant's partitions (DynamoDB Queries on `tenant_id`: its logs
+and their originals); without, scans the whole table. Each log shows its original text where
+one is still kept (`chalicelib.partitions`); tombstones are left out. Ends with the queues'
+depths.
 """
 
 from __future__ import annotations
@@ -23,18 +25,25 @@ def _plain(item: dict[str, dict[str, str]]) -> dict[str, Any]:
     }
 
 
+def _pages(dynamodb: Any, table: str, partition: str | None) -> list[dict[str, Any]]:
+    if partition is None:
+        pages = dynamodb.get_paginator("scan").paginate(TableName=table)
+    else:
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression="tenant_id = :tenant",
+            ExpressionAttributeValues={":tenant": {"S": partition}},
+        )
+    return [_plain(item) for page in pages for item in page["Items"]]
+
+
 def _items(dynamodb: Any, table: str, tenant: str | None) -> list[dict[str, Any]]:
-    operation = "scan"
-    request: dict[str, Any] = {"TableName": table}
-    if tenant:
-        operation = "query"
-        request |= {
-            "KeyConditionExpression": "tenant_id = :tenant",
-            "ExpressionAttributeValues": {":tenant": {"S": tenant}},
-        }
-    pages = dynamodb.get_paginator(operation).paginate(**request)
-    items = [_plain(item) for page in pages for item in page["Items"]]
-    return sorted(items, key=lambda item: (item["tenant_id"], item["log_id"]))
+    from chalicelib.partitions import original_partition, with_originals
+
+    if tenant is None:
+        return with_originals(_pages(dynamodb, table, None))
+    partitions = (tenant, original_partition(tenant))
+    return with_originals([item for p in partitions for item in _pages(dynamodb, table, p)])
 
 
 def _depth(sqs: Any, name: str) -> str:

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings, load_settings
+from chalicelib.partitions import with_originals
 from devstack.faults import FaultControl, FaultRule, Mode
 from devstack.processes import free_port, stop, stop_all, wait_for_port
 from devstack.resources import provision_stack
@@ -93,6 +94,9 @@ CHAOS_ENVIRONMENT: Mapping[str, str] = {
 }
 #: Faults drawn at random all through the run, as (operation, mode, probability).
 STEADY_FAULTS: tuple[FaultRule, ...] = (
+    # The worker's write (a transaction with the erasure checks) and the erasures' puts.
+    FaultRule("TransactWriteItems", "throttle", 0.05),
+    FaultRule("TransactWriteItems", "lost", 0.02),
     FaultRule("PutItem", "throttle", 0.05),
     FaultRule("PutItem", "lost", 0.02),
     FaultRule("SendMessage", "lost", 0.01),
@@ -519,12 +523,13 @@ def _accepted_logs(submissions: list[Submission]) -> int:
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """The stored logs, each with its original text (kept in an item of its own)."""
     pages = dynamodb.get_paginator("scan").paginate(TableName=table)
-    return [
+    return with_originals(
         {name: int(value["N"]) if "N" in value else value["S"] for name, value in item.items()}
         for page in pages
         for item in page["Items"]
-    ]
+    )
 
 
 def run(options: Options) -> Report:

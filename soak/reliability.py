@@ -50,6 +50,10 @@ TEST_MODULES = (
     "test_e2e.py",
 )
 _FAULT_HOW = {
+    "TransactWriteItems throttle": (
+        "DynamoDB answers the worker's write ProvisionedThroughputExceededException; not written"
+    ),
+    "TransactWriteItems lost": "DynamoDB applies the worker's write, then answers 500",
     "PutItem throttle": "DynamoDB answers ProvisionedThroughputExceededException; not written",
     "PutItem lost": "DynamoDB writes the item, then answers 500",
     "SendMessage lost": "SQS queues the message, then answers 500",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ import pytest
 
 from chalicelib import config, process_state
 from devstack.stack import Stack, running_stack
-from infra.iam import GRANTS, iam_action
+from infra.iam import GRANTS, iam_actions
 
 # What the tests run with unless they say otherwise: no simulated work, no simulated crashes.
 TEST_ENVIRONMENT = {
@@ -43,8 +44,10 @@ def forget_process_state() -> None:
 
 
 # Which role an AWS call runs under: by the function that makes it (`module:function`), else by
-# its module. The consumer stands for Lambda's event source mapping, which polls with the
-# worker's role. An operator's calls use the operator's own credentials, outside any function.
+# its module. The consumers stand for Lambda's event source mappings, which poll with their
+# function's role (the queue's with the worker's, the stream's with the archiver's); the local
+# TTL sweeper (`devstack.ttl`) plays DynamoDB itself, no role of ours. An operator's calls use
+# the operator's own credentials, outside any function.
 OPERATOR = "operator"
 CALLERS = {
     "chalicelib.queue": "api_handler",
@@ -60,10 +63,13 @@ CALLERS = {
     "chalicelib.tenant_settings:write": OPERATOR,
     "chalicelib.tenant_settings:stored": OPERATOR,
     "chalicelib.tenant_redaction": "worker",
+    "chalicelib.erasure": "tenant_reader",
+    "chalicelib.archive": "archiver",
+    "devstack.stream_consumer": "archiver",
     "devstack.consumer": "worker",
 }
-#: Code whose AWS calls must be attributed: the deployed package and the consumer.
-ATTRIBUTED = ("chalicelib", "devstack.consumer")
+#: Code whose AWS calls must be attributed: the deployed package and the two consumers.
+ATTRIBUTED = ("chalicelib", "devstack.consumer", "devstack.stream_consumer")
 OperationLog = dict[str, set[str]]
 #: Calls no role may make: ungranted to the function that made them, or made by code that
 #: `CALLERS` does not attribute. Each test must end with none (see `aws_calls_are_granted`).
@@ -93,17 +99,17 @@ def granted(role: str) -> set[str]:
     return {action for actions in GRANTS[role].values() for action in actions}
 
 
-def _record(model: Any, **kwargs: Any) -> None:
+def _record(model: Any, params: dict[str, Any], **kwargs: Any) -> None:
     role = _calling_role()
     if role is None or role == OPERATOR:
         return
-    action = iam_action(model.service_model.signing_name, model.name)
-    if role.startswith("?"):
-        VIOLATIONS.append(f"{role[1:]} calls {action} but CALLERS names no role for it")
-    elif action not in granted(role):
-        VIOLATIONS.append(f"{role} calls {action}, which its policy does not grant")
-    for log in _active_logs:
-        log[role].add(action)
+    for action in iam_actions(model.service_model.signing_name, model.name, params):
+        if role.startswith("?"):
+            VIOLATIONS.append(f"{role[1:]} calls {action} but CALLERS names no role for it")
+        elif action not in granted(role):
+            VIOLATIONS.append(f"{role} calls {action}, which its policy does not grant")
+        for log in _active_logs:
+            log[role].add(action)
 
 
 @contextmanager
@@ -126,7 +132,9 @@ def operations_recorder() -> Iterator[None]:
 
     def recorded_client(self: Session, *args: Any, **kwargs: Any) -> Any:
         client = create_client(self, *args, **kwargs)
-        client.meta.events.register("before-call", _record)
+        # Before the parameters are built: the API's own parameters decide some actions
+        # (session tags need sts:TagSession).
+        client.meta.events.register("before-parameter-build", _record)
         return client
 
     with pytest.MonkeyPatch.context() as patch:
@@ -194,14 +202,15 @@ def keyed_app(configure: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def aws() -> Iterator[Any]:
-    """An in-process emulator with the stage's queue, dead-letter queue and table provisioned."""
+    """An in-process emulator with the stage's queues, tables, stream and archive provisioned."""
     import boto3
     from moto import mock_aws
 
     from devstack.resources import provision
 
     with mock_aws():
-        yield provision(config.get_settings(), boto3.client("sqs"), boto3.client("dynamodb"))
+        clients = (boto3.client(service) for service in ("sqs", "dynamodb", "s3"))
+        yield provision(config.get_settings(), *clients)
 
 
 @pytest.fixture(scope="module")
@@ -247,10 +256,11 @@ def queued_message(**overrides: str) -> dict[str, str]:
 
 
 def processed_log(tenant_id: str, log_id: str, text: str = "call 555-0199") -> dict[str, Any]:
-    """Store a processed log as the worker would, and return its item."""
+    """Store a processed log as the worker would, and return its (redacted) item."""
     from chalicelib.message import LogMessage
     from chalicelib.redact import redact
-    from chalicelib.store import build_item, put_new
+    from chalicelib.retention import expiries
+    from chalicelib.store import build_item, put_unless_erased, split_original
 
     message = LogMessage(
         tenant_id=tenant_id,
@@ -261,5 +271,6 @@ def processed_log(tenant_id: str, log_id: str, text: str = "call 555-0199") -> d
         request_id=f"req-{log_id}",
     )
     item = build_item(message, redact(text), "2026-11-22T10:00:01.000Z", "test-worker", 1)
-    assert put_new(item)
-    return item
+    items = split_original(item, expiries({}, config.get_settings(), time.time()))
+    assert put_unless_erased(items) == "stored"
+    return items[0]

@@ -188,20 +188,23 @@ def test_worker_stores_redacted_item_in_its_tenants_partition(client: Client, aw
     assert response.payload == {"batchItemFailures": []}
     [item] = stored(aws, "acme")
     assert item["modified_data"] == "User [REDACTED] logged in"
-    assert item["original_text"] == "User 555-0199 logged in"
     assert item["attempt"] == "2"
     assert set(item) == {
         "tenant_id",
         "log_id",
         "source",
-        "original_text",
         "modified_data",
         "received_at",
         "processed_at",
         "request_id",
         "worker_id",
         "attempt",
+        "expires_at",
     }
+    # The original text is kept apart, in a partition the tenant's credentials cannot read.
+    [original] = stored(aws, "acme#original")
+    assert original["original_text"] == "User 555-0199 logged in"
+    assert original["expires_at"] < item["expires_at"]
     assert stored(aws, "beta_inc") == []
 
 

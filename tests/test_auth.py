@@ -137,7 +137,7 @@ def test_a_key_of_another_stage_is_401(aws: Any, configure: Any, client: Client)
     from devstack.resources import provision
 
     prod = configure(TENANTS_TABLE_NAME="robust-data-processor-prod-tenants")
-    provision(prod, boto3.client("sqs"), boto3.client("dynamodb"))
+    provision(prod, boto3.client("sqs"), boto3.client("dynamodb"), boto3.client("s3"))
     prod_key = create_key(
         boto3.client("dynamodb"), prod.tenants_table_name, "acme", datetime.now(UTC)
     ).key

@@ -85,7 +85,9 @@ def test_a_short_soak_loses_doubles_and_misplaces_nothing(tmp_path: Path) -> Non
     assert [event.name for event in report.events] == [name for _, name in SCHEDULE]
     assert report.crashes > 0
     assert report.figures.stored_on_redelivery > 0
-    assert {"PutItem throttle", "PutItem lost", "SendMessage drop"} <= set(report.injected)
+    assert {"TransactWriteItems throttle", "TransactWriteItems lost", "SendMessage drop"} <= set(
+        report.injected
+    )
     assert "SendMessageBatch partial" in report.injected
     batched = [s for batch in report.batches for s in batch.submissions()]
     assert {batch.batch.form for batch in report.batches} == set(BATCH_FORMS)

@@ -82,6 +82,48 @@ def test_emulator_answers_one_request_at_a_time() -> None:
     assert most == 1
 
 
+def test_a_failed_transaction_leaves_the_emulators_table_and_stream_as_they_were(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb import models
+
+    from devstack.emulator import use_cheap_dynamodb_transactions
+
+    monkeypatch.setattr(
+        models.DynamoDBBackend,
+        "transact_write_items",
+        models.DynamoDBBackend.transact_write_items,
+    )
+    use_cheap_dynamodb_transactions()
+    dynamodb, table = boto3.client("dynamodb"), aws.table_name
+
+    def put(log_id: str) -> dict[str, Any]:
+        item = {"tenant_id": {"S": "acme"}, "log_id": {"S": log_id}}
+        return {"Put": {"TableName": table, "Item": item}}
+
+    def stream_length() -> int:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+
+        backend = models.dynamodb_backends[DEFAULT_ACCOUNT_ID][dynamodb.meta.region_name]
+        shard = backend.tables[table].stream_shard
+        assert shard is not None
+        return len(shard.items)
+
+    dynamodb.transact_write_items(TransactItems=[put("1")])
+    refused = {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": {"tenant_id": {"S": "acme"}, "log_id": {"S": "1"}},
+            "ConditionExpression": "attribute_not_exists(log_id)",
+        }
+    }
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[put("2"), refused])
+    stored = dynamodb.scan(TableName=table)["Items"]
+    assert [item["log_id"]["S"] for item in stored] == ["1"]
+    assert stream_length() == 1
+
+
 def test_poison_reaches_the_dead_letter_queue_and_its_neighbours_do_not(aws: Any) -> None:
     import app
     from devstack.consumer import ConsumerSettings, QueueConsumer
@@ -102,7 +144,8 @@ def test_poison_reaches_the_dead_letter_queue_and_its_neighbours_do_not(aws: Any
     dead = sqs.receive_message(QueueUrl=aws.dead_letter_queue_url, MaxNumberOfMessages=10)
     assert [m["Body"] for m in dead.get("Messages", [])] == ["{ not a log"]
     items = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
-    assert sorted(item["log_id"]["S"] for item in items) == ["1", "2", "3"]
+    logs = [item for item in items if "#" not in item["tenant_id"]["S"]]  # not the originals
+    assert sorted(item["log_id"]["S"] for item in logs) == ["1", "2", "3"]
     assert consumer.stats.records_deleted == 3
 
 

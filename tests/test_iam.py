@@ -43,11 +43,17 @@ def test_policies_name_only_their_stage_resources(stage: str) -> None:
     worker = json.loads(render(stage, "worker"))
     runtime = ("WriteOwnLogs", "WriteTraces")  # the Lambda runtime's, not our code's
     resources = [s["Resource"] for s in worker["Statement"] if s["Sid"] not in runtime]
+    place = "us-east-1:123456789012"  # the stage's aws_region and aws_account_id
     assert resources == [
-        f"arn:aws:sqs:*:*:robust-data-processor-{stage}-ingest",
-        f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-logs",
-        f"arn:aws:dynamodb:*:*:table/robust-data-processor-{stage}-tenants",
+        f"arn:aws:sqs:{place}:robust-data-processor-{stage}-ingest",
+        f"arn:aws:dynamodb:{place}:table/robust-data-processor-{stage}-logs",
+        f"arn:aws:dynamodb:{place}:table/robust-data-processor-{stage}-tenants",
     ]
+    [own_logs] = [s["Resource"] for s in worker["Statement"] if s["Sid"] == "WriteOwnLogs"]
+    assert own_logs == (
+        f"arn:aws:logs:{place}:log-group:/aws/lambda/robust-data-processor-{stage}-worker:*"
+    )
+    assert "*:*" not in json.dumps([json.loads(render(stage, f)) for f in FUNCTIONS])
 
 
 def test_prod_traces_and_dev_does_not() -> None:
@@ -107,7 +113,27 @@ def test_each_function_performs_exactly_its_granted_operations(aws: Any) -> None
         headers = {"Authorization": f"Bearer {key.key}"}
         assert client.http.get("/logs", headers=headers).status_code == 200
         assert client.http.get(f"/logs/{log_id}", headers=headers).status_code == 200
+        assert client.http.delete(f"/logs/{log_id}", headers=headers).status_code == 204
+        kept = {"Records": [sqs_record(queued_message(log_id="kept"))]}
+        assert client.lambda_.invoke("worker", kept).payload == {"batchItemFailures": []}
+        archive_everything_expired(aws.table_name)
     assert dict(log) == {principal: granted(principal) for principal in GRANTS}
+
+
+def archive_everything_expired(table_name: str) -> None:
+    """Expire the whole table and feed its stream to the archiver, as Lambda would."""
+    import app
+    from devstack.stream_consumer import StreamConsumer
+    from devstack.ttl import SweptKeys, TtlSweeper
+
+    dynamodb = boto3.client("dynamodb")
+    streams = boto3.client(
+        "dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+    )
+    swept = SweptKeys()
+    consumer = StreamConsumer(streams, table_name, app.archiver, swept, batch_size=100)
+    assert TtlSweeper(dynamodb, table_name, swept).sweep(4_000_000_000) > 0
+    assert consumer.run_once() > 0
 
 
 def test_with_the_queue_url_given_ingest_only_sends(aws: Any, configure: Any) -> None:
@@ -138,10 +164,10 @@ def test_an_ungranted_or_unattributed_call_is_a_violation(aws: Any) -> None:
     from tests import conftest
 
     _call_from("chalicelib.queue", "send")
-    _call_from("chalicelib.archive", "copy")
+    _call_from("chalicelib.unheard_of", "copy")
     _call_from("chalicelib.keys", "create_key")  # an operator's call: not a function's
     found, conftest.VIOLATIONS[:] = list(conftest.VIOLATIONS), []
     assert found == [
         "api_handler calls dynamodb:DeleteTable, which its policy does not grant",
-        "chalicelib.archive:copy calls dynamodb:DeleteTable but CALLERS names no role for it",
+        "chalicelib.unheard_of:copy calls dynamodb:DeleteTable but CALLERS names no role for it",
     ]

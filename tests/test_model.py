@@ -20,9 +20,11 @@ import pytest
 from chalicelib.config import VISIBILITY_TIMEOUT_FACTOR
 from chalicelib.errors import GATEWAY_REFUSALS, KEY_REQUIRED
 from infra import template, terraform
-from infra.iam import FUNCTIONS, GRANTS, REVIEWER_ACTIONS
+from infra.iam import FUNCTIONS, GRANTS, reader_policy, reviewer_policy
 from infra.model import (
+    ACCOUNT,
     API_GATEWAY_MESSAGE,
+    TTL_REMOVALS_PATTERN,
     EventSource,
     Function,
     GatewayResponse,
@@ -31,6 +33,7 @@ from infra.model import (
     Resource,
     RestApi,
     Stack,
+    StreamEventSource,
     stack,
 )
 from infra.stage import PROJECT_DIR, deployed_stages, stage_settings
@@ -42,6 +45,15 @@ STAGES = deployed_stages()
 @pytest.fixture(scope="module", params=STAGES)
 def model(request: pytest.FixtureRequest) -> Stack:
     return stack(request.param)
+
+
+def same(document: Any, expected: Any) -> bool:
+    """Whether two documents are equal, references compared by what they name."""
+
+    def named(ref: Ref) -> tuple[str, str]:
+        return ref.resource.names.cloudformation, ref.attribute
+
+    return json.dumps(document, default=named) == json.dumps(expected, default=named)
 
 
 # --- The declaration against the stage's settings ---------------------------------------------
@@ -81,6 +93,35 @@ def test_tables_are_keyed_kept_recoverable_and_encrypted(stage: str) -> None:
     for table in (logs, tenants):
         assert table.billing_mode == "PAY_PER_REQUEST"
         assert (table.point_in_time_recovery, table.encrypted, table.retained) == (True,) * 3
+    # Logs expire (`chalicelib.store` writes `expires_at`) into a stream of their old images,
+    # which is what the archiver archives; the keys never expire.
+    assert (logs.ttl_attribute, logs.stream_view) == ("expires_at", "OLD_IMAGE")
+    assert (tenants.ttl_attribute, tenants.stream_view) == (None, None)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_archive_is_the_stages_encrypted_private_kept_and_colder_after_a_month(
+    stage: str,
+) -> None:
+    archive = stack(stage).archive
+    assert archive.name == f"robust-data-processor-{stage}-archive"
+    assert (archive.encryption, archive.block_public_access, archive.retained) == (
+        "AES256",
+        True,
+        True,
+    )
+    assert (archive.colder_storage_class, archive.transition_days) == ("GLACIER_IR", 30)
+
+
+def test_only_ttl_removals_reach_the_archiver(model: Stack) -> None:
+    source = model.stream_event_source
+    assert source.function.function_name == "archiver"
+    assert (source.stream.resource, source.stream.attribute) == (model.logs_table, "stream_arn")
+    assert json.loads(source.filter_pattern) == {
+        "eventName": ["REMOVE"],
+        "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+    }
+    assert source.filter_pattern == TTL_REMOVALS_PATTERN
 
 
 def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(model: Stack) -> None:
@@ -105,18 +146,33 @@ def test_alarms_watch_the_dead_letter_queue_and_the_oldest_log(model: Stack) -> 
 def test_the_reader_role_is_trusted_by_the_api_and_reads_only_the_logs_table(model: Stack) -> None:
     role = model.reader_role
     assert role.name == f"{model.logs_table.name}-reader"
+    assert isinstance(role.trusted, Ref)
     assert role.trusted.resource.names == model.function("api_handler").names
-    [statement] = role.policy["Statement"]
-    assert statement["Resource"].resource is model.logs_table
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert role.tenant_tagged
+    assert same(role.policy, reader_policy(Ref(model.logs_table, "arn")))
+    statements = role.policy["Statement"]
+    assert {s["Resource"].resource for s in statements} == {model.logs_table}
 
 
-def test_the_reviewer_is_optional_and_reads_only_the_logs_table(model: Stack) -> None:
-    reviewer_parts = (model.reviewer, model.reviewer_key, model.reviewer_credentials)
-    assert {part.only_if for part in reviewer_parts} == set(model.switches)
-    [statement] = model.reviewer.policy["Statement"]
-    assert statement["Action"] == list(REVIEWER_ACTIONS)
-    assert statement["Resource"].resource is model.logs_table
+def test_the_reviewer_is_an_optional_role_of_short_sessions_that_reads_no_originals(
+    model: Stack,
+) -> None:
+    reviewer = model.reviewer
+    assert (reviewer.only_if,) == model.switches
+    assert (reviewer.trusted, reviewer.tenant_tagged) == (ACCOUNT, False)
+    assert reviewer.max_session_seconds == 3600
+    assert same(reviewer.policy, reviewer_policy(Ref(model.logs_table, "arn")))
+    assert "original_text" not in json.dumps(reviewer.policy, default=str)
+
+
+def test_each_function_writes_only_its_own_log_group(model: Stack) -> None:
+    for function in model.functions:
+        [logs] = [s for s in function.policy["Statement"] if s["Sid"] == "WriteOwnLogs"]
+        # The unwired function: a renderer resolves a reference by its resource's names.
+        assert (logs["Resource"].resource.names, logs["Resource"].attribute) == (
+            function.names,
+            "log_group_arn",
+        )
 
 
 def test_every_function_is_told_every_resource_and_keeps_its_stage_variables(
@@ -140,6 +196,8 @@ def test_every_function_is_told_every_resource_and_keeps_its_stage_variables(
         "QUEUE_NAME": (model.queue, "name"),
         "QUEUE_URL": (model.queue, "url"),
         "DEAD_LETTER_QUEUE_NAME": (model.dead_letter_queue, "name"),
+        "ARCHIVE_BUCKET_NAME": (model.archive, "name"),
+        "LOGS_STREAM_ARN": (model.logs_table, "stream_arn"),
     }
 
 
@@ -215,7 +273,6 @@ def test_api_gateways_own_answers_are_in_the_apps_error_shape(model: Stack) -> N
 def test_names_are_unique_in_each_tool(model: Stack) -> None:
     logical_ids = [r.names.cloudformation for r in model.resources]
     assert len(logical_ids) == len(set(logical_ids))
-    # Terraform names a resource within its type: the reviewer's user, key and secret share one.
     addresses = [(type(r), r.names.terraform) for r in model.resources]
     assert len(addresses) == len(set(addresses))
 
@@ -228,7 +285,7 @@ _NOT_VALUES = {"names", "only_if", "findings", "settings", "function_name"}
 _DEPLOY_PATH_ONLY = {"deployed_name", "deployed_role_name", "role", "traced"}
 #: Flags rendered as the presence of something rather than as a value (checked per renderer:
 #: ReportBatchItemFailures in test_package and test_terraform, retention below).
-_PRESENCE_FLAGS = {"report_batch_item_failures", "retained"}
+_PRESENCE_FLAGS = {"report_batch_item_failures", "retained", "tenant_tagged"}
 
 
 def declared(resource: Resource) -> Iterator[Ref | str]:
@@ -292,6 +349,9 @@ def check_faithful(resource: Resource, rendering: Any, refers: str) -> None:
         names = target.role if isinstance(target, Function) and role else target.names
         # By its identity in the tool, or (a role's ARN in a policy) by its name.
         tokens = {getattr(names, refers), str(getattr(target, "name", getattr(names, refers)))}
+        if isinstance(target, Function) and value.attribute == "log_group_arn":
+            # A function's own log group, by the name it is deployed under.
+            tokens = {f"log-group:/aws/lambda/{target.deployed_name}:*"}
         found = any(token.lower() in leaf for token in tokens for leaf in leaves)
         assert found, (resource.names, tokens)
 
@@ -307,7 +367,7 @@ def sam_rendering(resource: Resource, packaged: dict[str, Any]) -> Any:
     resources = packaged["Resources"]
     if isinstance(resource, Function):
         return [resources[resource.names.cloudformation], resources[resource.role.cloudformation]]
-    if isinstance(resource, EventSource):
+    if isinstance(resource, EventSource | StreamEventSource):
         function = resources[resource.function.names.cloudformation]
         return function["Properties"]["Events"][resource.names.cloudformation]
     if isinstance(resource, GatewayResponse):
@@ -406,10 +466,10 @@ def test_the_emulator_provisions_what_is_declared() -> None:
     settings = stage_settings("dev", "worker")
     model = local_stack(settings)
     with mock_aws():
-        sqs, dynamodb, iam = (
-            boto3.client(s, region_name="us-east-1") for s in ("sqs", "dynamodb", "iam")
+        sqs, dynamodb, s3, iam = (
+            boto3.client(s, region_name="us-east-1") for s in ("sqs", "dynamodb", "s3", "iam")
         )
-        resources, wiring = provision_all(settings, sqs, dynamodb, iam)
+        resources, wiring = provision_all(settings, sqs, dynamodb, s3, iam)
         for queue in (model.queue, model.dead_letter_queue):
             url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
@@ -441,16 +501,32 @@ def test_the_emulator_provisions_what_is_declared() -> None:
             assert (
                 recovery["PointInTimeRecoveryStatus"] == "ENABLED"
             ) is table.point_in_time_recovery
+            ttl = dynamodb.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
+            if table.ttl_attribute is not None:
+                assert ttl["AttributeName"] == table.ttl_attribute
+            stream = described.get("StreamSpecification", {}).get("StreamViewType")
+            assert stream == table.stream_view
+        archive = model.archive
+        encryption = s3.get_bucket_encryption(Bucket=archive.name)
+        [rule] = encryption["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == archive.encryption
+        blocks = s3.get_public_access_block(Bucket=archive.name)
+        assert set(blocks["PublicAccessBlockConfiguration"].values()) == {True}
+        [rule] = s3.get_bucket_lifecycle_configuration(Bucket=archive.name)["Rules"]
+        assert rule["Transitions"] == [
+            {"Days": archive.transition_days, "StorageClass": archive.colder_storage_class}
+        ]
         role = model.reader_role
         policy = iam.get_role_policy(RoleName=role.name, PolicyName=role.policy_name)
-        [statement] = policy["PolicyDocument"]["Statement"]
-        assert (
-            statement["Resource"]
-            == dynamodb.describe_table(TableName=model.logs_table.name)["Table"]["TableArn"]
-        )
+        table_arn = dynamodb.describe_table(TableName=model.logs_table.name)["Table"]["TableArn"]
+        assert {s["Resource"] for s in policy["PolicyDocument"]["Statement"]} == {table_arn}
+        # The reviewer is off unless its switch is on: not made locally.
+        assert model.reviewer.name not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
     assert wiring["QUEUE_URL"] == resources.queue_url
     assert wiring["TABLE_NAME"] == model.logs_table.name
     assert wiring["TENANT_READ_ROLE_ARN"].endswith(f":role/{role.name}")
+    assert wiring["ARCHIVE_BUCKET_NAME"] == archive.name
+    assert ":table/" + model.logs_table.name + "/stream/" in wiring["LOGS_STREAM_ARN"]
     assert set(wiring) == set(model.wiring)
 
 
@@ -519,7 +595,8 @@ def test_a_tables_ttl_and_stream_reach_every_rendering(monkeypatch: pytest.Monke
     assert (block["stream_enabled"], block["stream_view_type"]) == (True, "NEW_AND_OLD_IMAGES")
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        emulator.provision(settings, boto3.client("sqs", region_name="us-east-1"), dynamodb)
+        sqs, s3 = (boto3.client(s, region_name="us-east-1") for s in ("sqs", "s3"))
+        emulator.provision(settings, sqs, dynamodb, s3)
         ttl = dynamodb.describe_time_to_live(TableName=logs.name)["TimeToLiveDescription"]
         described = dynamodb.describe_table(TableName=logs.name)["Table"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")

@@ -14,7 +14,15 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.metrics import CATALOGUE, NAMESPACE, TENANT_DIMENSION
 from chalicelib.plans import PLANS
-from infra.iam import LOG_ACTIONS, TRACE_ACTIONS, granted_actions, reader_role_name
+from infra.iam import (
+    LOG_ACTIONS,
+    TRACE_ACTIONS,
+    granted_actions,
+    reader_policy,
+    reader_role_name,
+    reader_trust,
+    reviewer_policy,
+)
 from infra.model import stack
 from infra.stage import PROJECT_DIR, deployed_stages, stage_settings
 from infra.template import merge_template, package, resources_template
@@ -37,6 +45,7 @@ FUNCTIONS = {
     "api_handler": "APIHandler",
     "api_key_authorizer": "ApiKeyAuthorizer",
     "worker": "Worker",
+    "archiver": "Archiver",
 }
 #: A `${...}` that CloudFormation's Fn::Sub (or Terraform) substitutes.
 
@@ -156,16 +165,32 @@ def test_roles_are_scoped_to_this_stacks_resources(
     assert scoped == {json.dumps(wanted[kind]): set(actions) for kind, actions in grants.items()}
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_writes_only_its_own_log_group(
+    template: dict[str, Any], function: str
+) -> None:
+    name = template["Resources"][FUNCTIONS[function]]["Properties"]["FunctionName"]
+    assert name == "robust-data-processor-prod" + (
+        "" if function == "api_handler" else f"-{function}"
+    )
+    role = FUNCTIONS[function].replace("APIHandler", "ApiHandler") + "Role"
+    [policy] = template["Resources"][role]["Properties"]["Policies"]
+    [logs] = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "WriteOwnLogs"]
+    assert logs["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        f"/aws/lambda/{name}:*"
+    }
+
+
 def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
     template: dict[str, Any], settings: Settings
 ) -> None:
     role = template["Resources"]["TenantReaderRole"]["Properties"]
     assert role["RoleName"] == reader_role_name(settings)
-    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}}
+    trust = role["AssumeRolePolicyDocument"]
+    assert trust == reader_trust({"AWS": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}})
     [policy] = role["Policies"]
-    [statement] = policy["PolicyDocument"]["Statement"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["LogsTable", "Arn"]}
+    assert policy["PolicyDocument"] == reader_policy({"Fn::GetAtt": ["LogsTable", "Arn"]})
 
 
 def test_every_function_is_told_the_tenants_table_and_reader_role(
@@ -198,6 +223,7 @@ def test_the_authorizer_guards_reads_and_keyed_ingest_with_the_stages_cache_ttl(
         ("/v1/logs", "post"),
         ("/logs", "get"),
         ("/logs/{log_id}", "get"),
+        ("/logs/{log_id}", "delete"),
     }
 
 
@@ -208,23 +234,20 @@ def test_outputs_name_everything_a_user_needs(template: dict[str, Any]) -> None:
     assert template["Outputs"]["DashboardName"] == {"Value": {"Ref": "Dashboard"}}
 
 
-def test_optional_reviewer_can_only_read_the_table(template: dict[str, Any]) -> None:
+def test_optional_reviewer_is_a_role_without_originals_or_secrets(
+    template: dict[str, Any], settings: Settings
+) -> None:
     assert template["Parameters"]["CreateReviewer"]["Default"] == "false"
-    reviewer_resources = ("Reviewer", "ReviewerAccessKey", "ReviewerCredentials")
-    assert all(
-        template["Resources"][r]["Condition"] == "CreateReviewer" for r in reviewer_resources
-    )
-    [policy] = template["Resources"]["Reviewer"]["Properties"]["Policies"]
-    [statement] = policy["PolicyDocument"]["Statement"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["LogsTable", "Arn"]}
-    assert all(
-        action.split(":")[1].startswith(("Describe", "Get", "Query", "Scan"))
-        for action in statement["Action"]
-    )
-    assert template["Outputs"]["ReviewerCredentialsSecret"]["Value"] == {
-        "Ref": "ReviewerCredentials"
-    }
-    assert "SecretAccessKey" not in json.dumps(template["Outputs"])
+    reviewer = template["Resources"]["Reviewer"]
+    assert (reviewer["Type"], reviewer["Condition"]) == ("AWS::IAM::Role", "CreateReviewer")
+    assert reviewer["Properties"]["MaxSessionDuration"] == 3600
+    [policy] = reviewer["Properties"]["Policies"]
+    assert policy["PolicyDocument"] == reviewer_policy({"Fn::GetAtt": ["LogsTable", "Arn"]})
+    assert "original_text" not in json.dumps(policy)
+    kinds = {resource["Type"] for resource in template["Resources"].values()}
+    assert not kinds & {"AWS::IAM::User", "AWS::IAM::AccessKey", "AWS::SecretsManager::Secret"}
+    assert template["Outputs"]["ReviewerRoleArn"]["Value"] == {"Fn::GetAtt": ["Reviewer", "Arn"]}
+    assert "Secret" not in json.dumps(template["Outputs"])
 
 
 def test_dashboard_body_is_json_once_cloudformation_substitutes_it(
@@ -239,6 +262,7 @@ def test_dashboard_body_is_json_once_cloudformation_substitutes_it(
         "APIHandler",
         "ApiKeyAuthorizer",
         "Worker",
+        "Archiver",
         "DeadLetterQueueNotEmptyAlarm.Arn",
         "OldestLogWaitingAlarm.Arn",
         "FallingBehindAlarm.Arn",
@@ -325,7 +349,8 @@ def test_tracing_is_on_exactly_where_the_stage_says(stage: str, tmp_path: Path) 
         [policy] = role["Properties"]["Policies"]
         statements = policy["PolicyDocument"]["Statement"]
         tracing = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
-        may_trace = traced and name != "TenantReaderRole"  # the reader role runs no code
+        # The reader and reviewer roles run no code.
+        may_trace = traced and name not in ("TenantReaderRole", "Reviewer")
         assert tracing == ([write_traces | {"Resource": "*"}] if may_trace else []), name
 
 
@@ -368,3 +393,58 @@ def test_an_alarm_says_when_the_stage_cannot_keep_up(template: dict[str, Any]) -
     assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (300, 5)
     assert "250 concurrent workers" in alarm["AlarmDescription"]
+
+
+def test_logs_expire_into_a_stream_that_feeds_the_archiver_ttl_removals_only(
+    template: dict[str, Any],
+) -> None:
+    from infra.model import TTL_REMOVALS_PATTERN
+
+    table = template["Resources"]["LogsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["StreamSpecification"] == {"StreamViewType": "OLD_IMAGE"}
+    archiver = template["Resources"]["Archiver"]["Properties"]
+    source = archiver["Events"]["ArchiverDynamodbEventSource"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": ["LogsTable", "StreamArn"]}
+    assert source["StartingPosition"] == "TRIM_HORIZON"
+    assert source["FilterCriteria"] == {"Filters": [{"Pattern": TTL_REMOVALS_PATTERN}]}
+    assert json.loads(TTL_REMOVALS_PATTERN)["userIdentity"] == {
+        "type": ["Service"],
+        "principalId": ["dynamodb.amazonaws.com"],
+    }
+    variables = archiver["Environment"]["Variables"]
+    assert variables["ARCHIVE_BUCKET_NAME"] == {"Ref": "ArchiveBucket"}
+
+
+def test_the_archive_is_encrypted_private_and_moves_to_colder_storage(
+    template: dict[str, Any],
+) -> None:
+    bucket = template["Resources"]["ArchiveBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    properties = bucket["Properties"]
+    [encryption] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
+    [policy] = template["Resources"]["ArchiverRole"]["Properties"]["Policies"]
+    granted = {
+        json.dumps(s["Resource"]): s["Action"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Sid"] not in ("WriteOwnLogs", "WriteTraces")
+    }
+    assert granted == {
+        json.dumps({"Fn::Sub": "${ArchiveBucket.Arn}/*"}): ["s3:PutObject"],
+        json.dumps({"Fn::GetAtt": ["LogsTable", "StreamArn"]}): [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+    }

@@ -188,13 +188,8 @@ def test_reads_go_through_credentials_scoped_to_the_tenant(
     request = assumed[0]
     assert request["RoleArn"].endswith(":role/robust-data-processor-logs-reader")
     assert request["RoleSessionName"] == "tenant-acme"
-    policy = json.loads(request["Policy"])
-    (statement,) = policy["Statement"]
-    assert statement["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["acme"]}
-    }
-    assert statement["Resource"] == "arn:aws:dynamodb:*:*:table/robust-data-processor-logs"
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert request["Tags"] == [{"Key": "tenant", "Value": "acme"}]
+    assert "Policy" not in request, "the role's own policy scopes the session by its tag"
     assert made == [{"service": "dynamodb", "key": made[0]["key"]}]
     assert made[0]["key"] != "testing", "reads are signed with the assumed role, not the function's"
 
@@ -221,3 +216,21 @@ def test_a_percent_encoded_log_id_in_the_path_is_decoded(aws: Any, client: Clien
     processed_log("acme", "2026:a.b")
     answer = client.http.get("/logs/2026%3Aa.b", headers=key_for(aws, "acme"))
     assert (answer.status_code, answer.json_body["log_id"]) == (200, "2026:a.b")
+
+
+def test_an_expired_log_is_neither_listed_nor_returned_before_ttl_deletes_it(
+    aws: Any, client: Client
+) -> None:
+    processed_log("acme", "old")
+    processed_log("acme", "new")
+    boto3.client("dynamodb").update_item(
+        TableName=aws.table_name,
+        Key={"tenant_id": {"S": "acme"}, "log_id": {"S": "old"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": "1700000000"}},
+    )
+    headers = key_for(aws, "acme")
+    assert read_all(client, headers, limit=1) == ["new"]
+    assert client.http.get("/logs/old", headers=headers).status_code == 404
+    answered = client.http.get("/logs/new", headers=headers).json_body
+    assert set(answered) == set(FIELDS) - {"event_time", "attributes"}

@@ -19,6 +19,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import clients, worker
+from chalicelib.partitions import with_originals
 from infra.stage import PROJECT_DIR
 from tests.conftest import sqs_record
 
@@ -75,7 +76,8 @@ def process_queue(aws: Any) -> int:
 
 def stored(aws: Any) -> list[dict[str, Any]]:
     items = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
-    return [{name: value.get("S") for name, value in item.items()} for item in items]
+    plain = [{name: value.get("S") for name, value in item.items()} for item in items]
+    return with_originals(plain)
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,8 @@ ARNS = {
     "tenants_table": "${aws_dynamodb_table.tenants_table.arn}",
     "usage_table": "${aws_dynamodb_table.usage_table.arn}",
     "reader_role": "${aws_iam_role.tenant_reader.arn}",
+    "archive": "${aws_s3_bucket.archive_bucket.arn}/*",
+    "table_stream": "${aws_dynamodb_table.logs_table.stream_arn}",
 }
 REFERENCE = re.compile(r"\$\{([\w-]+)\.([\w-]+)\.(\w+)\}")
 TRACED = CONFIG["stages"][STAGE]["xray"]
@@ -132,6 +134,8 @@ def test_environment_names_the_resources_and_keeps_the_stage_variables(
         "TENANTS_TABLE_NAME": "${aws_dynamodb_table.tenants_table.name}",
         "USAGE_TABLE_NAME": "${aws_dynamodb_table.usage_table.name}",
         "TENANT_READ_ROLE_ARN": "${aws_iam_role.tenant_reader.arn}",
+        "ARCHIVE_BUCKET_NAME": "${aws_s3_bucket.archive_bucket.id}",
+        "LOGS_STREAM_ARN": "${aws_dynamodb_table.logs_table.stream_arn}",
     }
     chalice_function = chalice["resource"]["aws_lambda_function"][function_name]
     stage_variables = chalice_function["environment"]["variables"]
@@ -150,7 +154,13 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
         f"${{aws_iam_role.{role}.arn}}"
     )
     document = json.loads(override["resource"]["aws_iam_role_policy"][role]["policy"])
-    assert document == policy_document(function_name, ARNS, queue_url_known=True, traced=TRACED)
+    suffix = "" if function_name == "api_handler" else f"-{function_name}"
+    own_logs = (
+        "arn:aws:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current."
+        f"account_id}}:log-group:/aws/lambda/robust-data-processor-prod{suffix}:*"
+    )
+    arns = ARNS | {"logs": own_logs}
+    assert document == policy_document(function_name, arns, queue_url_known=True, traced=TRACED)
     by_resource = {s["Resource"]: set(s["Action"]) for s in document["Statement"]}
     expected = {
         ARNS[resource]: set(actions)
@@ -158,7 +168,7 @@ def test_role_policies_grant_exactly_infra_iam_on_the_new_resources(
     }
     assert TRACED
     traces = {"*": set(TRACE_ACTIONS)}
-    assert by_resource == {"arn:aws:logs:*:*:*": set(LOG_ACTIONS), **traces, **expected}
+    assert by_resource == {own_logs: set(LOG_ACTIONS), **traces, **expected}
 
 
 def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
@@ -171,10 +181,9 @@ def test_outputs_name_the_queues_and_table_next_to_chalices_endpoint(
         "TenantsTableName": {"value": "${aws_dynamodb_table.tenants_table.name}"},
         "TenantReaderRoleArn": {"value": "${aws_iam_role.tenant_reader.arn}"},
         "DashboardName": {"value": "${aws_cloudwatch_dashboard.dashboard.dashboard_name}"},
-        # Empty unless the reviewer is created: the secret holding its key, never the key.
-        "ReviewerCredentialsSecret": {
-            "value": '${join("", aws_secretsmanager_secret.reviewer[*].id)}'
-        },
+        "ReviewerRoleArn": {"value": '${join("", aws_iam_role.reviewer[*].arn)}'},
+        "LogsStreamArn": {"value": "${aws_dynamodb_table.logs_table.stream_arn}"},
+        "ArchiveBucketName": {"value": "${aws_s3_bucket.archive_bucket.id}"},
     }
     assert chalice["output"]["EndpointURL"] == {
         "value": "${aws_api_gateway_deployment.rest_api.invoke_url}"
@@ -201,11 +210,14 @@ def test_overrides_only_blocks_chalice_generated(
         ("aws_lambda_function", "api_handler"),
         ("aws_lambda_function", "api_key_authorizer"),
         ("aws_lambda_function", "worker"),
+        ("aws_lambda_function", "archiver"),
         ("aws_iam_role_policy", "api_handler_role"),
         ("aws_iam_role_policy", "api_key_authorizer_role"),
         ("aws_iam_role_policy", "worker_role"),
+        ("aws_iam_role_policy", "archiver_role"),
         ("aws_lambda_event_source_mapping", "worker-sqs-event-source"),
         ("aws_api_gateway_rest_api", "rest_api"),
+        ("aws_lambda_event_source_mapping", "archiver-dynamodb-event-source"),
         ("aws_api_gateway_deployment", "rest_api"),
         ("aws_api_gateway_rest_api", "rest_api"),
     }
@@ -272,45 +284,35 @@ def test_a_renamed_chalice_resource_is_refused(chalice: dict[str, Any]) -> None:
         check_template(without_document, overrides(STAGE), stack(STAGE))
 
 
-def test_optional_reviewer_can_only_read_the_table_and_its_secret_is_sensitive(
+def test_optional_reviewer_is_a_role_and_nothing_secret_is_in_the_state(
     added: dict[str, Any],
 ) -> None:
-    from infra.iam import REVIEWER_ACTIONS
+    from infra.iam import reviewer_policy
 
     assert added["variable"]["create_reviewer"]["default"] is False
     resource = added["resource"]
-    kinds = (
-        "aws_iam_user",
-        "aws_iam_user_policy",
-        "aws_iam_access_key",
-        "aws_secretsmanager_secret",
-        "aws_secretsmanager_secret_version",
-    )
-    for kind in kinds:
-        assert resource[kind]["reviewer"]["count"] == "${var.create_reviewer ? 1 : 0}"
-    policy = json.loads(resource["aws_iam_user_policy"]["reviewer"]["policy"])
-    [statement] = policy["Statement"]
-    assert statement["Resource"] == TABLE_ARN
-    assert statement["Action"] == list(REVIEWER_ACTIONS)
-    version = resource["aws_secretsmanager_secret_version"]["reviewer"]
-    assert version["secret_id"] == "${aws_secretsmanager_secret.reviewer[0].id}"
-    assert json.loads(version["secret_string"]) == {
-        "aws_access_key_id": "${aws_iam_access_key.reviewer[0].id}",
-        "aws_secret_access_key": "${aws_iam_access_key.reviewer[0].secret}",
-    }
-    assert "secret" not in json.dumps(added["output"]).replace("secretsmanager_secret", "")
+    role = resource["aws_iam_role"]["reviewer"]
+    assert role["count"] == resource["aws_iam_role_policy"]["reviewer"]["count"]
+    assert role["count"] == "${var.create_reviewer ? 1 : 0}"
+    assert role["max_session_duration"] == 3600
+    policy = json.loads(resource["aws_iam_role_policy"]["reviewer"]["policy"])
+    assert policy == reviewer_policy(TABLE_ARN)
+    assert not {"aws_iam_user", "aws_iam_access_key"} & set(resource)
+    assert "secret" not in json.dumps(added["output"]).lower()
 
 
 def test_reader_role_trusts_only_the_api_and_reads_only_the_logs_table(
     added: dict[str, Any],
 ) -> None:
+    from infra.iam import reader_policy, reader_trust
+
     role = added["resource"]["aws_iam_role"]["tenant_reader"]
-    [trust] = json.loads(role["assume_role_policy"])["Statement"]
-    assert trust["Principal"] == {"AWS": "${aws_iam_role.api_handler_role.arn}"}
+    assert role["name"] == "robust-data-processor-prod-logs-reader"
+    trust = json.loads(role["assume_role_policy"])
+    assert trust == reader_trust({"AWS": "${aws_iam_role.api_handler_role.arn}"})
     policy = added["resource"]["aws_iam_role_policy"]["tenant_reader"]
     assert policy["role"] == "${aws_iam_role.tenant_reader.id}"
-    [statement] = json.loads(policy["policy"])["Statement"]
-    assert statement["Resource"] == TABLE_ARN
+    assert json.loads(policy["policy"]) == reader_policy(TABLE_ARN)
 
 
 def test_dashboard_body_is_json_once_terraform_substitutes_it(
@@ -326,6 +328,7 @@ def test_dashboard_body_is_json_once_terraform_substitutes_it(
         "aws_lambda_function.api_handler.function_name",
         "aws_lambda_function.api_key_authorizer.function_name",
         "aws_lambda_function.worker.function_name",
+        "aws_lambda_function.archiver.function_name",
         "aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.arn",
         "aws_cloudwatch_metric_alarm.oldest_log_waiting.arn",
         "aws_cloudwatch_metric_alarm.falling_behind.arn",
@@ -455,3 +458,46 @@ def test_the_usage_table_expires_counters(added: dict[str, Any]) -> None:
     table = added["resource"]["aws_dynamodb_table"]["usage_table"]
     assert (table["name"], table["hash_key"]) == ("robust-data-processor-prod-usage", "counter_id")
     assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
+
+
+def test_logs_expire_into_a_stream_that_feeds_the_archiver_ttl_removals_only(
+    added: dict[str, Any], override: dict[str, Any]
+) -> None:
+    from infra.model import TTL_REMOVALS_PATTERN
+
+    table = added["resource"]["aws_dynamodb_table"]["logs_table"]
+    assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
+    assert (table["stream_enabled"], table["stream_view_type"]) == (True, "OLD_IMAGE")
+    mapping = override["resource"]["aws_lambda_event_source_mapping"]
+    archiver = mapping["archiver-dynamodb-event-source"]
+    assert archiver["event_source_arn"] == "${aws_dynamodb_table.logs_table.stream_arn}"
+    assert archiver["filter_criteria"] == {"filter": {"pattern": TTL_REMOVALS_PATTERN}}
+
+
+def test_the_archive_is_encrypted_private_and_moves_to_colder_storage(
+    added: dict[str, Any],
+) -> None:
+    resource = added["resource"]
+    bucket = "${aws_s3_bucket.archive_bucket.id}"
+    assert resource["aws_s3_bucket"]["archive_bucket"] == {
+        "bucket": "robust-data-processor-prod-archive",
+        "lifecycle": {"prevent_destroy": True},
+    }
+    encryption = resource["aws_s3_bucket_server_side_encryption_configuration"]["archive_bucket"]
+    assert encryption["bucket"] == bucket
+    assert encryption["rule"]["apply_server_side_encryption_by_default"] == {
+        "sse_algorithm": "AES256"
+    }
+    assert resource["aws_s3_bucket_public_access_block"]["archive_bucket"] == {
+        "bucket": bucket,
+        "block_public_acls": True,
+        "block_public_policy": True,
+        "ignore_public_acls": True,
+        "restrict_public_buckets": True,
+    }
+    rule = resource["aws_s3_bucket_lifecycle_configuration"]["archive_bucket"]["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["transition"] == {
+        "days": 30,
+        "storage_class": "GLACIER_IR",
+    }

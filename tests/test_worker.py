@@ -34,19 +34,25 @@ def plenty() -> float:
     return 600_000.0
 
 
-def stored_items(aws: Any) -> list[dict[str, Any]]:
+def table_items(aws: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
-    return items
+    return sorted(items, key=lambda item: (item["tenant_id"]["S"], item["log_id"]["S"]))
+
+
+def stored_items(aws: Any) -> list[dict[str, Any]]:
+    """The redacted logs: the items of tenants' own partitions, not originals or tombstones."""
+    return [item for item in table_items(aws) if "#" not in item["tenant_id"]["S"]]
 
 
 def test_redelivered_message_is_a_duplicate_that_succeeds_and_changes_nothing(aws: Any) -> None:
     first = worker.process_batch([sqs_record(queued_message(), "m-1")], plenty)
-    [item] = stored_items(aws)
+    [log, original] = table_items(aws)
+    assert original["tenant_id"] == {"S": "acme#original"}
     again = worker.process_batch(
         [sqs_record(queued_message(text="a different text"), "m-1", receive_count=2)], plenty
     )
     assert first == again == {"batchItemFailures": []}
-    assert stored_items(aws) == [item]
+    assert table_items(aws) == [log, original]
 
 
 def test_simulated_crash_fails_the_record_and_stores_nothing(aws: Any, configure: Any) -> None:
@@ -57,14 +63,14 @@ def test_simulated_crash_fails_the_record_and_stores_nothing(aws: Any, configure
 
 
 def test_a_failing_write_fails_only_its_record(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_put = store.put_new
+    real_put = store.put_unless_erased
 
-    def flaky_put(item: dict[str, Any]) -> bool:
-        if item["log_id"] == "bad":
+    def flaky_put(items: list[store.Item]) -> store.Outcome:
+        if items[0]["log_id"] == "bad":
             raise RuntimeError("throttled")
-        return real_put(item)
+        return real_put(items)
 
-    monkeypatch.setattr(store, "put_new", flaky_put)
+    monkeypatch.setattr(store, "put_unless_erased", flaky_put)
     records = [
         sqs_record(queued_message(log_id="ok-1"), "m-1"),
         sqs_record(queued_message(log_id="bad"), "m-2"),
@@ -154,7 +160,7 @@ def test_simulated_work_sleeps_for_each_character(
     slept: list[float] = []
     monkeypatch.setattr("chalicelib.worker.time.sleep", slept.append)
     message = LogMessage.from_json(sqs_record(queued_message(text="x" * 40))["body"])
-    assert worker.process_record(message, 1, get_settings()).stored is True
+    assert worker.process_record(message, 1, get_settings()).outcome == "stored"
     assert slept == [pytest.approx(2.0)]
 
 
@@ -224,10 +230,10 @@ def test_a_simulated_crash_is_a_failure_by_its_own_reason(
 def test_an_unexpected_error_keeps_its_traceback(
     aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(item: dict[str, Any]) -> bool:
+    def broken(items: list[store.Item]) -> store.Outcome:
         raise RuntimeError("table gone for +44 20 7946 0958")
 
-    monkeypatch.setattr(store, "put_new", broken)
+    monkeypatch.setattr(store, "put_unless_erased", broken)
     worker.process_batch([sqs_record(queued_message(), "m-1")], plenty)
     line = failure_line(capsys.readouterr().out)
     assert (line["reason"], line["level"], line["error"]) == ("error", "ERROR", "RuntimeError")
@@ -264,7 +270,7 @@ def test_poison_and_records_out_of_time_say_why(
 def test_no_text_and_no_personal_data_reach_the_worker_lines(
     monkeypatch: pytest.MonkeyPatch, before: str, found: str, after: str, log_id: str
 ) -> None:
-    monkeypatch.setattr(store, "put_new", lambda item: True)
+    monkeypatch.setattr(store, "put_unless_erased", lambda items: "stored")
     text = f"{before} {found} {after}"
     body = queued_message(text=text, log_id=log_id)
     with contextlib.redirect_stdout(io.StringIO()) as output:

@@ -1,23 +1,28 @@
 """What the pipeline can carry and finish, checked at ingest so a log is refused, not lost.
 
-A log accepted with 202 must fit in one queue message, in one DynamoDB item holding both its
-original and its redacted text, and in one worker invocation's time. Anything larger would
+A log accepted with 202 must fit in one queue message, in the DynamoDB items the worker writes
+(its redacted text and attributes in one, its original text in another), and in one worker
+invocation's time. Anything larger would
 fail in the worker on every retry and end in the dead-letter queue; a 413 tells the client now.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings
 from chalicelib.errors import PayloadTooLargeError
 from chalicelib.message import LogMessage
 from chalicelib.redact import GROWTH_FACTOR, max_growth, redact
+from chalicelib.retention import Expiries
 from chalicelib.store import (
     ITEM_MAX_BYTES,
     WORKER_ID_MAX_LENGTH,
     attributes_json,
     build_item,
     item_size,
+    split_original,
     utf8_size,
 )
 
@@ -53,10 +58,18 @@ def _check_work(text: str, settings: Settings) -> None:
         )
 
 
-def _size_without_redacted(message: LogMessage, settings: Settings) -> int:
-    """Size of the worker's item, its own fields at their largest, less its redacted parts.
+#: Expiries at their widest (epoch seconds in ten digits), with an original that is archived:
+#: the items sized below are the largest the worker may write.
+_WORST_EXPIRIES: Final = Expiries(
+    expires_at=9_999_999_999, original_expires_at=9_999_999_999, archive_original=True
+)
 
-    The attribute's name is counted here when there are attributes; its value is redacted.
+
+def _worst_items(message: LogMessage, settings: Settings) -> tuple[int, int]:
+    """Sizes of the worker's two items, their own fields at their largest.
+
+    The log's item is sized less its redacted parts (its attribute's name is counted when there
+    are attributes; the value is redacted); the original's item is whole: its text is as sent.
     """
     worst = build_item(
         message,
@@ -66,7 +79,9 @@ def _size_without_redacted(message: LogMessage, settings: Settings) -> int:
         attempt=settings.max_receive_count,
         redacted_attributes="-" if message.attributes else "",
     )
-    return item_size(worst) - (1 if message.attributes else 0)
+    log, *original = split_original(worst, _WORST_EXPIRIES)
+    attribute_value = 1 if message.attributes else 0
+    return item_size(log) - attribute_value, sum(item_size(item) for item in original)
 
 
 def _redacted_size(message: LogMessage) -> int:
@@ -77,11 +92,18 @@ def _redacted_size(message: LogMessage) -> int:
 
 
 def _check_item(message: LogMessage, settings: Settings) -> None:
-    # The redacted text is at most `GROWTH_FACTOR` times the original, and at most
-    # `max_growth` bytes longer; so are the attributes' strings (their JSON grows by as much).
-    # When either bound fits, skip redacting here and keep ingest as fast as the queue call
-    # allows.
-    room = ITEM_MAX_BYTES - _size_without_redacted(message, settings)
+    # The log and its original are stored as two items (`store.split_original`), each within
+    # DynamoDB's limit. The original's is known now. The log's redacted text is at most
+    # `GROWTH_FACTOR` times the original, and at most `max_growth` bytes longer; so are the
+    # attributes' strings (their JSON grows by as much). When either bound fits, skip redacting
+    # here and keep ingest as fast as the queue call allows.
+    log_fields, original = _worst_items(message, settings)
+    if original > ITEM_MAX_BYTES:
+        raise PayloadTooLargeError(
+            f"the log is too large to store: its original text's item would be {original} "
+            f"bytes, DynamoDB's limit is {ITEM_MAX_BYTES} bytes"
+        )
+    room = ITEM_MAX_BYTES - log_fields
     redactable = utf8_size(message.text)
     attributes = attributes_json(message.attributes)
     redactable += utf8_size(attributes)
@@ -93,9 +115,8 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
     if redacted_bytes > room:
         size = ITEM_MAX_BYTES - room + redacted_bytes
         raise PayloadTooLargeError(
-            "the log is too large to store: its item, with the original and the redacted text "
-            "and the redacted attributes, "
-            f"would be {size} bytes, DynamoDB's limit is {ITEM_MAX_BYTES} bytes"
+            "the log is too large to store: its item, with the redacted text and the redacted "
+            f"attributes, would be {size} bytes, DynamoDB's limit is {ITEM_MAX_BYTES} bytes"
         )
 
 

@@ -48,13 +48,20 @@ def test_queue_limit_counts_the_serialized_message_in_utf8_bytes() -> None:
 
 
 def test_item_limit_counts_the_redacted_text_that_may_grow() -> None:
-    # Each "a@b.co " (7 bytes) becomes "[REDACTED] " (11 bytes): the item outgrows the text.
-    grows = "a@b.co " * 25_000
-    assert len(grows.encode()) * 2 < ITEM_MAX_BYTES
-    assert len(redact(grows)) > len(grows)
+    # Each "a@b.co " (7 bytes) becomes "[REDACTED] " (11 bytes): the log's item outgrows the
+    # text, though the original's item, stored apart, would fit.
+    grows = "a@b.co " * 40_000
+    assert len(grows.encode()) < ITEM_MAX_BYTES < len(redact(grows).encode())
     with pytest.raises(PayloadTooLargeError, match="DynamoDB's limit"):
         check(grows, QUEUE_MESSAGE_MAX_BYTES="1048576")
     check("x" * 150_000, QUEUE_MESSAGE_MAX_BYTES="1048576")
+
+
+def test_the_original_is_sized_in_its_own_item() -> None:
+    # Original and redacted text together would outgrow one item; stored apart, each fits.
+    both = "a@b.co " * 25_000
+    assert ITEM_MAX_BYTES < len(both.encode()) + len(redact(both).encode())
+    check(both, QUEUE_MESSAGE_MAX_BYTES="1048576")
 
 
 def test_item_size_counts_names_and_utf8_values() -> None:

@@ -55,6 +55,8 @@ CALLERS = {
     "chalicelib.reads": "tenant_reader",
     "chalicelib.keys:resolve": "api_key_authorizer",
     "chalicelib.keys:create_key": OPERATOR,
+    # Pages a tool hands it are read as it folds them: the tool's own scan.
+    "chalicelib.partitions:with_originals": OPERATOR,
     "chalicelib.keys:list_keys": OPERATOR,
     "chalicelib.keys:revoke_key": OPERATOR,
     "chalicelib.store": "worker",

@@ -31,8 +31,17 @@ def stage_policy() -> RedactionPolicy:
     return RedactionPolicy(settings.redaction_classes, settings.redaction_placeholder)
 
 
-def _read_redaction(tenant_id: str) -> Mapping[str, Any] | None:
-    """The tenant's stored `redaction` value (None if unset), read with the worker's role.
+#: The settings the worker applies besides redaction: how long the tenant's logs are kept.
+RETENTION_FIELDS = (
+    "retention_days",
+    "original_retention_days",
+    "keep_original",
+    "archive_original",
+)
+
+
+def _read_settings(tenant_id: str) -> Mapping[str, Any]:
+    """The tenant's stored settings (empty if none), read with the worker's role.
 
     Its own read, not `tenant_settings.settings_of`: that cache serves ingest's limiter with the
     API's role, and this one keeps compiled policies. `from_item` checks the value as a write
@@ -42,32 +51,39 @@ def _read_redaction(tenant_id: str) -> Mapping[str, Any] | None:
         answer = client("dynamodb").get_item(
             TableName=get_settings().tenants_table_name, Key=item_key(tenant_id)
         )
-    return from_item(tenant_id, answer.get("Item")).values.get("redaction")
+    return from_item(tenant_id, answer.get("Item")).values
 
 
-def _built(tenant_id: str) -> RedactionPolicy:
-    stored = _read_redaction(tenant_id)
-    if stored is None:
-        return stage_policy()
-    return policy_from_settings(stored, base=stage_policy())
+def _built(tenant_id: str) -> tuple[RedactionPolicy, Mapping[str, Any]]:
+    stored = _read_settings(tenant_id)
+    retention = {name: stored[name] for name in RETENTION_FIELDS if name in stored}
+    if "redaction" not in stored:
+        return stage_policy(), retention
+    return policy_from_settings(stored["redaction"], base=stage_policy()), retention
 
 
-_cache: dict[str, tuple[float, RedactionPolicy]] = {}
+_cache: dict[str, tuple[float, RedactionPolicy, Mapping[str, Any]]] = {}
 _cache_lock = threading.Lock()
 on_forget(_cache.clear)
 
 
-def policy_for(tenant_id: str) -> RedactionPolicy:
-    """The policy of `tenant_id`'s logs, built at most once every `TENANT_SETTINGS_TTL_SECONDS`.
+def processing_for(tenant_id: str) -> tuple[RedactionPolicy, Mapping[str, Any]]:
+    """The policy of `tenant_id`'s logs and its retention settings (`chalicelib.retention`).
 
-    A failed read is not cached: the next record of the tenant tries again.
+    Built at most once every `TENANT_SETTINGS_TTL_SECONDS`; a failed read is not cached: the
+    next record of the tenant tries again.
     """
     now = time.monotonic()
     with _cache_lock:
         cached = _cache.get(tenant_id)
     if cached is not None and cached[0] > now:
-        return cached[1]
-    fresh = _built(tenant_id)
+        return cached[1], cached[2]
+    policy, retention = _built(tenant_id)
     with _cache_lock:
-        _cache[tenant_id] = (now + get_settings().tenant_settings_ttl_seconds, fresh)
-    return fresh
+        _cache[tenant_id] = (now + get_settings().tenant_settings_ttl_seconds, policy, retention)
+    return policy, retention
+
+
+def policy_for(tenant_id: str) -> RedactionPolicy:
+    """The policy of `tenant_id`'s logs (see `processing_for`)."""
+    return processing_for(tenant_id)[0]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from chalicelib.clients import client
@@ -70,12 +71,49 @@ def _redaction(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _days(name: str) -> Callable[[Any], int]:
+    """The check of a retention in days, within the stage's own bounds."""
+    from chalicelib.retention import RETENTION_BOUNDS
+
+    def check(value: Any) -> int:
+        low, high = RETENTION_BOUNDS
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            value = int(value)  # DynamoDB's numbers come back as Decimal
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidSettingError(
+                f"{name} must be a whole number of days from {low} to {high}, not {value!r}"
+            )
+        return value
+
+    return check
+
+
+def _switch(name: str) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidSettingError(f"{name} must be true or false, not {value!r}")
+        return value
+
+    return check
+
+
 #: Every tenant setting. Adding one is one entry: its name, meaning and check.
 FIELDS: Final[dict[str, Field]] = {
     "plan": Field("the tenant's plan: its ingest rate and daily quota", _plan),
     "redaction": Field(
         "classes on or off, the placeholder, and the tenant's own terms and RE2 patterns",
         _redaction,
+    ),
+    "retention_days": Field(
+        "days its logs are kept, the stage's by default", _days("retention_days")
+    ),
+    "original_retention_days": Field(
+        "days its original texts are kept, never more than its logs",
+        _days("original_retention_days"),
+    ),
+    "keep_original": Field("false: no original text is stored", _switch("keep_original")),
+    "archive_original": Field(
+        "true: expired originals are archived beside the redacted logs", _switch("archive_original")
     ),
 }
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import retention, store
+from chalicelib import store
 from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings, get_settings
 from chalicelib.limits import work_seconds
@@ -33,13 +33,12 @@ from chalicelib.metrics import (
     Metric,
 )
 from chalicelib.redact import redact_counted
+from chalicelib.retention import expiries as expiries_of
 from chalicelib.telemetry import Level, describe_error, elapsed_ms, emit
-from chalicelib.tenant_redaction import policy_for
+from chalicelib.tenant_redaction import processing_for
 from chalicelib.tenant_settings import TenantSettingsUnavailableError
 
 BatchResponse = dict[str, list[dict[str, str]]]
-#: A tenant without settings of its own keeps the stage's retention.
-NO_TENANT_SETTINGS: Mapping[str, object] = {}
 
 
 class SimulatedCrashError(RuntimeError):
@@ -86,14 +85,15 @@ def process_record(
     message: LogMessage,
     attempt: int,
     settings: Settings,
-    tenant: Mapping[str, object] = NO_TENANT_SETTINGS,
+    tenant: Mapping[str, object] | None = None,
 ) -> Processed:
     """Do the (simulated) heavy work, redact text and attributes, and store if new and unerased.
 
-    The tenant's redaction policy comes first: if its settings cannot be read, no work is
-    wasted. `tenant` is the tenant's retention settings, which replace the stage's.
+    The tenant's settings come first: if they cannot be read, no work is wasted. `tenant`
+    replaces the retention settings stored for the tenant, which replace the stage's.
     """
-    policy = policy_for(message.tenant_id)
+    policy, stored = processing_for(message.tenant_id)
+    keep = stored if tenant is None else tenant
     time.sleep(work_seconds(message.text, settings))
     if random.random() < settings.crash_probability:
         raise SimulatedCrashError(
@@ -109,7 +109,7 @@ def process_record(
         attempt=attempt,
         redacted_attributes=store.attributes_json(redact_attributes(message.attributes, policy)),
     )
-    expiries = retention.expiries(tenant, settings, processed_at.timestamp())
+    expiries = expiries_of(keep, settings, processed_at.timestamp())
     outcome = store.put_unless_erased(store.split_original(item, expiries))
     return Processed(outcome, redactions, _lag_ms(message.received_at, processed_at))
 

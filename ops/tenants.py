@@ -62,6 +62,32 @@ def _redaction_in_effect(settings: TenantSettings, stage: str) -> dict[str, Any]
     return settings_of(policy_from_settings(settings.values.get("redaction", {}), base=base))
 
 
+def _check_retention(stage: str, current: TenantSettings, changes: dict[str, Any]) -> None:
+    """Refuse retention settings that, with the tenant's others and the stage's, contradict.
+
+    An original may not outlive its log: the worker would refuse every record of the tenant.
+    """
+    from chalicelib.retention import RetentionError, expiries
+    from infra.stage import stage_settings
+
+    try:
+        expiries({**current.values, **changes}, stage_settings(stage, "worker"), 0)
+    except RetentionError as error:
+        raise InvalidSettingError(str(error)) from None
+
+
+def _retention(args: argparse.Namespace) -> dict[str, Any]:
+    """The retention changes the options ask for (checked by the settings' own fields)."""
+    changes: dict[str, Any] = {}
+    for name in ("retention_days", "original_retention_days"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    for name in ("keep_original", "archive_original"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name) == "true"
+    return changes
+
+
 def _redaction(args: argparse.Namespace) -> dict[str, Any]:
     """The `redaction` change the options ask for: none, or the tenant's whole setting."""
     options = (args.redaction_classes, args.placeholder, args.term, args.pattern)
@@ -103,6 +129,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     setting.add_argument("--term", action="append", help="a literal term to redact; repeatable")
     setting.add_argument("--pattern", action="append", help="an RE2 pattern to redact; repeatable")
     setting.add_argument("--redaction-json", help="the whole redaction setting as JSON")
+    setting.add_argument("--retention-days", type=int, help="days its logs are kept")
+    setting.add_argument(
+        "--original-retention-days", type=int, help="days its original texts are kept"
+    )
+    for name, meaning in (("keep-original", "store"), ("archive-original", "archive")):
+        setting.add_argument(
+            f"--{name}",
+            choices=("true", "false"),
+            help=f"whether its original texts are {meaning}d",
+        )
     args = parser.parse_args(argv)
     dynamodb, table = tenants_table(args.stage, args.aws)
     try:
@@ -110,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings = stored(dynamodb, table, args.tenant)
         else:
             changes = {"plan": args.plan} if args.plan is not None else {}
-            changes |= _redaction(args)
+            changes |= _redaction(args) | _retention(args)
+            _check_retention(args.stage, stored(dynamodb, table, args.tenant), changes)
             settings = write(dynamodb, table, args.tenant, changes, datetime.now(UTC))
             if args.aws and args.plan is not None:
                 bind_usage_plan(args.stage, args.tenant, args.plan)

@@ -60,7 +60,7 @@ def test_item_limit_counts_the_redacted_text_that_may_grow() -> None:
 def test_the_original_is_sized_in_its_own_item() -> None:
     # Original and redacted text together would outgrow one item; stored apart, each fits.
     both = "a@b.co " * 25_000
-    assert ITEM_MAX_BYTES < len(both.encode()) + len(redact(both).encode())
+    assert len(both.encode()) + len(redact(both).encode()) > ITEM_MAX_BYTES
     check(both, QUEUE_MESSAGE_MAX_BYTES="1048576")
 
 

@@ -215,6 +215,32 @@ def aws() -> Iterator[Any]:
         yield provision(config.get_settings(), *clients)
 
 
+@pytest.fixture
+def client(aws: Any) -> Iterator[Any]:
+    """Chalice's test client on the app as this process loaded it, with the emulator's stage."""
+    from chalice.test import Client
+
+    import app
+    from infra.stage import PROJECT_DIR
+
+    with Client(app.app, project_dir=str(PROJECT_DIR)) as test_client:
+        yield test_client
+
+
+def key_for(aws: Any, tenant_id: str) -> dict[str, str]:
+    """The `Authorization` header of a new key for `tenant_id`."""
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from chalicelib.keys import create_key
+
+    made = create_key(
+        boto3.client("dynamodb"), aws.tenants_table_name, tenant_id, datetime.now(UTC)
+    )
+    return {"Authorization": f"Bearer {made.key}"}
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The real local stack on free ports, one per test module that uses it."""

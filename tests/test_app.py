@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -35,12 +34,6 @@ from tests.event_lines import (
 )
 
 GZIP = {"Content-Encoding": "gzip"}
-
-
-@pytest.fixture
-def client(aws: Any) -> Iterator[Client]:
-    with Client(app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
 
 
 def queued_bodies(aws: Any) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,31 +12,14 @@ from chalice.test import Client
 from chalicelib import worker
 from chalicelib.config import get_settings
 from chalicelib.erasure import tombstone
-from chalicelib.keys import create_key
 from chalicelib.message import LogMessage
 from chalicelib.partitions import TENANT_MARKER
-from infra.stage import PROJECT_DIR
-from tests.conftest import queued_message, sqs_record
+from tests.conftest import key_for, queued_message, sqs_record
 from tests.event_lines import events
 
 BEFORE = "2026-11-21T10:00:00.000Z"
 AFTER = "2026-11-21T12:00:00.000Z"
 ERASED = datetime(2026, 11, 21, 11, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(aws: Any) -> Iterator[Client]:
-    import app
-
-    with Client(app.app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
-
-
-def key_for(aws: Any, tenant_id: str) -> dict[str, str]:
-    made = create_key(
-        boto3.client("dynamodb"), aws.tenants_table_name, tenant_id, datetime.now(UTC)
-    )
-    return {"Authorization": f"Bearer {made.key}"}
 
 
 def process(tenant_id: str, log_id: str, received_at: str = BEFORE) -> str:

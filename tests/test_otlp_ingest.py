@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,10 +18,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs, SeverityNumber
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from app import app
 from chalicelib import queue
 from chalicelib.errors import ServiceUnavailableError
-from infra.stage import PROJECT_DIR
 from tests.conftest import sqs_record
 from tests.event_lines import events
 
@@ -50,12 +47,6 @@ def export(*records: LogRecord, tenant: str | None = "acme") -> ExportLogsServic
             ResourceLogs(resource=Resource(attributes=resource), scope_logs=[scope_logs])
         ]
     )
-
-
-@pytest.fixture
-def client(aws: Any) -> Iterator[Client]:
-    with Client(app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
 
 
 def queued(aws: Any) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,26 +12,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import tenant_credentials
-from chalicelib.keys import create_key
 from chalicelib.reads import CURSOR_MAX_CHARS, FIELDS, PAGE_MAX, decode_cursor, encode_cursor
-from infra.stage import PROJECT_DIR
-from tests.conftest import processed_log
+from tests.conftest import key_for, processed_log
 from tests.event_lines import events
-
-
-@pytest.fixture
-def client(aws: Any) -> Iterator[Client]:
-    import app
-
-    with Client(app.app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
-
-
-def key_for(aws: Any, tenant_id: str) -> dict[str, str]:
-    made = create_key(
-        boto3.client("dynamodb"), aws.tenants_table_name, tenant_id, datetime.now(UTC)
-    )
-    return {"Authorization": f"Bearer {made.key}"}
 
 
 def read_all(client: Client, headers: dict[str, str], limit: int, between: Any = None) -> list[str]:

@@ -9,7 +9,6 @@ same. The worker's conditional write keeps one item per (tenant_id, log_id) in e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,10 +16,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from chalice.test import Client
 
-from app import app
 from chalicelib import clients, worker
 from chalicelib.partitions import with_originals
-from infra.stage import PROJECT_DIR
 from tests.conftest import sqs_record
 
 LOG = {"tenant_id": "acme", "log_id": "order-17", "text": "Paid by 555-0199"}
@@ -51,12 +48,6 @@ def sqs(aws: Any, monkeypatch: pytest.MonkeyPatch) -> FlakySQS:
     flaky = FlakySQS(clients.client("sqs"))
     monkeypatch.setattr("chalicelib.queue.client", lambda service: flaky)
     return flaky
-
-
-@pytest.fixture
-def client(aws: Any) -> Iterator[Client]:
-    with Client(app, project_dir=str(PROJECT_DIR)) as test_client:
-        yield test_client
 
 
 def post(client: Client, log: dict[str, str]) -> Any:

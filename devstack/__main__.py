@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from chalicelib.config import load_settings
-from devstack.processes import stop_all, wait_for_port
+from devstack.processes import ensure_free, stop_all, wait_for_port
 from devstack.resources import provision_stack
 from devstack.stage import EMULATOR_HOST, emulator_client, local_environment
 from devstack.status import PipelineWatch, StatusLine, read_depths
@@ -107,6 +107,8 @@ def main() -> None:
     api_port = int(os.environ.get("API_PORT", "8000"))
     emulator_url = f"http://{EMULATOR_HOST}:{emulator_port}"
     emulator_log_path = emulator_log_file(emulator_port)
+    ensure_free(emulator_port, "the emulator", "EMULATOR_PORT")
+    ensure_free(api_port, "the API server", "API_PORT")
 
     api_env = local_environment(args.stage, "api_handler", emulator_url)
     worker_env = local_environment(args.stage, "worker", emulator_url)

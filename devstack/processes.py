@@ -24,6 +24,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def ensure_free(port: int, name: str, variable: str) -> None:
+    """Exit, naming `variable`, if something already listens on `port`.
+
+    A leftover emulator of an earlier run would otherwise answer in the new one's place, with
+    the tables an older version made.
+    """
+    with socket.socket() as probe:
+        if probe.connect_ex((EMULATOR_HOST, port)) == 0:
+            raise SystemExit(
+                f"port {port} for {name} is in use (another `make dev`, or what is left of "
+                f"one?): stop it, or set {variable} to a free port"
+            )
+
+
 def wait_for_port(
     port: int, process: subprocess.Popen[bytes], name: str, seconds: float = STARTUP_SECONDS
 ) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from typing import Any
@@ -10,9 +14,11 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.processes import free_port
 from devstack.stack import Stack
 from devstack.stage import local_environment
 from devstack.status import parse_event
+from infra.stage import PROJECT_DIR
 
 EMULATOR = "http://127.0.0.1:5999"
 
@@ -177,3 +183,23 @@ def test_make_dev_off_a_terminal_prints_a_plain_status_line_of_what_it_stored(
     assert [(e["outcome"], e["log_id"]) for e in records] == [("stored", "status-1")]
     assert "\r" not in output
     assert "\x1b" not in output
+
+
+def test_make_dev_refuses_a_port_something_already_listens_on() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {**os.environ, "EMULATOR_PORT": str(port), "API_PORT": str(free_port())}
+        finished = subprocess.run(
+            [sys.executable, "-m", "devstack", "--stage", "dev"],
+            cwd=PROJECT_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert finished.returncode != 0
+    assert f"port {port} for the emulator is in use" in finished.stderr
+    assert "EMULATOR_PORT" in finished.stderr

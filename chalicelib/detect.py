@@ -65,12 +65,15 @@ Accept = Callable[[re.Match[str], str], Span | None]
 _WORD = "[A-Za-z0-9_]"
 _DIGIT = "[0-9]"
 # Configurations around a position that make it the inside of one token: a|b, a|+1, 1|.2,
-# 1|-2, 1|/2, and a time's or an IPv6 address's colon, 1|:2 (17:05, 2001:db8).
+# 1|-2, 1|/2, 1|-A0 (a MAC address's last pair), and a time's or an IPv6 address's colon,
+# 1|:2 (17:05, 2001:db8).
 _GLUED = (
     rf"(?<={_WORD})(?:{_WORD}|\+{_DIGIT})"
     rf"|(?<={_WORD}\+){_DIGIT}"
     rf"|(?<={_DIGIT})[./-]{_DIGIT}"
     rf"|(?<={_DIGIT}[./-]){_DIGIT}"
+    # A dash and a hex pair go on a MAC address or a hex id: 00-00-00-00-00-A0, 12-AB-CD.
+    rf"|(?<={_DIGIT})-[0-9A-Fa-f]{{2}}(?:-|(?![0-9A-Za-z_]))"
     rf"|(?<={_DIGIT}):[0-9A-Fa-f]"
     rf"|(?<={_DIGIT}:){_DIGIT}"
     # A placeholder's `]` glues as the word or digit it replaced may have: what did not match

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from chalicelib import config, process_state
 from devstack.stack import Stack, running_stack
@@ -31,6 +32,13 @@ TEST_ENVIRONMENT = {
     "TENANT_READ_ROLE_ARN": "arn:aws:iam::123456789012:role/robust-data-processor-logs-reader",
 }
 _FORGET = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "QUEUE_URL", "TABLE_NAME")
+
+
+# On CI the property tests replay the same examples every run (what they found locally is fixed
+# as examples in the tests); on a developer's machine they keep exploring new ones.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -522,14 +522,19 @@ def _accepted_logs(submissions: list[Submission]) -> int:
     return len({(s.log.tenant_id, s.log.log_id) for s in submissions if s.status == 202})
 
 
-def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """The stored logs, each with its original text (kept in an item of its own)."""
-    pages = dynamodb.get_paginator("scan").paginate(TableName=table)
-    return with_originals(
+def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of `table`, read consistently, as plain strings and numbers."""
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    return [
         {name: int(value["N"]) if "N" in value else value["S"] for name, value in item.items()}
         for page in pages
         for item in page["Items"]
-    )
+    ]
+
+
+def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """The stored logs, each with its original text (kept in an item of its own)."""
+    return with_originals(scan_items(dynamodb, table))
 
 
 def run(options: Options) -> Report:

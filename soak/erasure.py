@@ -26,7 +26,7 @@ from chalicelib.message import utc_timestamp
 from chalicelib.partitions import original_partition, with_originals
 from ops.erase import Erased, Stores, erase_tenant
 from ops.redrive import inspect
-from soak.chaos import FaultSchedule, Options, _drain, _post_all, running
+from soak.chaos import FaultSchedule, Options, _drain, _post_all, running, scan_items
 from soak.load import IngestClient, PlannedLog, Post, Submission, plan
 
 #: The share of planned logs posted when the erasure starts.
@@ -153,15 +153,6 @@ def figures(
     )
 
 
-def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    pages = dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
-    return [
-        {name: int(value["N"]) if "N" in value else value["S"] for name, value in item.items()}
-        for page in pages
-        for item in page["Items"]
-    ]
-
-
 def run(options: Options) -> ErasureFigures:
     """Run one erasure soak and return what it found."""
     started = time.monotonic()
@@ -181,7 +172,7 @@ def run(options: Options) -> ErasureFigures:
                 submissions, _ = _post_all(client, planned, options.clients, schedule)
             drained = _drain(stack, deadline)
         stack.faults.set_rules([])
-        items = _scan(stack.client("dynamodb"), settings.table_name)
+        items = scan_items(stack.client("dynamodb"), settings.table_name)
         dead_letters = [
             letter.body for letter in inspect(stack.sqs, stack.resources.dead_letter_queue_url)
         ]

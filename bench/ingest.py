@@ -112,9 +112,9 @@ def measure(endpoint: str, requests: int, large: int) -> Section:
             "can be. WORK_SECONDS_PER_CHAR=0, so large texts are limited by the queue only.",
             "What is ours is the JSON work the route cannot skip, in the json module's C code: "
             "parsing a JSON upload and writing the queue message (botocore then encodes that "
-            "again, as the floor does); above about 150 KB also a count of the text's `@`s "
-            "that bounds the redacted item's size without redacting (digits are counted only "
-            "when that cannot decide). Chalice's "
+            "again, as the floor does); above about 40 KB also two passes over the text's bytes "
+            "(a copy and a filter) whose counts bound the redacted item's size without "
+            "redacting. Chalice's "
             "request and response handling is not ours.",
             *notes,
         ],

@@ -49,7 +49,8 @@ are imported on the first redaction, not with this module (the ingest path impor
 Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
 original in characters and in UTF-8 bytes; `max_growth` gives a tighter bound from counts of
-digits, `@`, keys and prefixes, without redacting.
+digits and of a few bytes every match of a growing class holds (`@`, `%`, `:`, `=`, `b`, `B`),
+without redacting, in two passes over the text.
 """
 
 from __future__ import annotations
@@ -438,22 +439,26 @@ def redact_counted(
 
 
 # Per class: the fewest characters a match has, and what bounds how many matches there are.
+# Matches of a class never overlap, so each holds its own byte of the class's kind: an `@` or
+# the `%` of `%40` (e-mail), an `@` (a URL's password), the `:` or `=` after a secret's key, the
+# `b` or `B` of `Bearer` and `Basic`, digits; a class with no such byte is bounded by its length.
 _BOUNDS: Final[dict[str, tuple[int, Callable[[dict[str, int]], int]]]] = {
-    EMAIL: (len("a@b.co"), lambda count: count["@"] + count["%40"]),
+    EMAIL: (len("a@b.co"), lambda count: count["@"] + count["%"]),
     PHONE: (7, lambda count: count["digits"] // 7),
     CARD: (13, lambda count: count["digits"] // 13),
     SSN: (9, lambda count: count["digits"] // 9),
     IBAN: (15, lambda count: count["digits"] // 2),
-    AWS_KEY: (20, lambda count: count["AKIA"] + count["ASIA"] + count["key values"]),
-    JWT: (len("eyJ.12345.ab."), lambda count: count["eyJ"]),
-    AUTH_HEADER: (8, lambda count: count["auth schemes"]),
+    AWS_KEY: (20, lambda count: count["characters"] // 20),
+    JWT: (len("eyJ.12345.ab."), lambda count: count["characters"] // len("eyJ.12345.ab.")),
+    AUTH_HEADER: (8, lambda count: count["b"] + count["B"]),
     TOKEN: (15, lambda count: count["characters"] // 15),
     URL_PASSWORD: (1, lambda count: count["@"]),
-    PRIVATE_KEY: (len("-----BEGIN PRIVATE KEY-----"), lambda count: count["-----BEGIN"]),
-    SECRET: (1, lambda count: count["key values"]),
+    PRIVATE_KEY: (len("-----BEGIN PRIVATE KEY-----"), lambda count: count["characters"] // 27),
+    SECRET: (1, lambda count: count[":"] + count["="]),
     IP: (len("::"), lambda count: count["characters"] // 2),
 }
-_SECRET_KEY_WORDS: Final = (b"pass", b"pwd", b"secret", b"token", b"key", b"credential")
+_MARKS: Final = b"@%:=bB"
+_NOT_COUNTED: Final = bytes(sorted(set(range(256)) - set(_MARKS) - set(b"0123456789")))
 
 
 def _folded(text: str) -> str:
@@ -465,21 +470,12 @@ def _folded(text: str) -> str:
 
 
 def _counts(text: str) -> dict[str, int]:
-    folded = _folded(text)
-    ascii_text = folded.encode("ascii", "replace")
-    lowered = ascii_text.lower()
-    return {
-        "characters": len(text),
-        "digits": len(ascii_text) - len(ascii_text.translate(None, b"0123456789")),
-        "@": ascii_text.count(b"@"),
-        "%40": ascii_text.count(b"%40"),
-        "AKIA": ascii_text.count(b"AKIA"),
-        "ASIA": ascii_text.count(b"ASIA"),
-        "eyJ": ascii_text.count(b"eyJ"),
-        "-----BEGIN": ascii_text.count(b"-----BEGIN"),
-        "auth schemes": lowered.count(b"bearer") + lowered.count(b"basic"),
-        "key values": sum(map(lowered.count, _SECRET_KEY_WORDS)),
-    }
+    """The counts `_BOUNDS` needs, in two passes over the text's bytes (a copy and a filter)."""
+    counted = _folded(text).encode("ascii", "replace").translate(None, _NOT_COUNTED)
+    counts = {chr(mark): counted.count(mark) for mark in _MARKS}
+    counts["digits"] = len(counted) - sum(counts.values())
+    counts["characters"] = len(text)
+    return counts
 
 
 def max_growth(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> int:
@@ -487,7 +483,7 @@ def max_growth(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> int:
 
     A match of a class with at least `n` characters (and so bytes) becomes a placeholder of
     `p` ASCII bytes: it adds at most `p - n`, and the text holds at most as many matches of
-    the class as it has of what each match needs (digits, an `@`, a key's word, a prefix).
+    the class as it has of what each match needs (digits, an `@`, a key's `:` or `=`).
     """
     counts = _counts(text)
     growth = 0

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from chalicelib.config import Settings, get_settings
@@ -31,6 +32,7 @@ from chalicelib.metrics import (
     Metric,
     embedded_metrics,
 )
+from chalicelib.process_state import on_forget
 from chalicelib.redact import redact
 
 Level = Literal["INFO", "WARNING", "ERROR"]
@@ -44,8 +46,23 @@ def elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _clean(value: object) -> object:
-    return redact(value) if isinstance(value, str) else value
+#: Fields whose values repeat from line to line, remembered redacted (redacting even a short
+#: string costs microseconds); ids that differ on every request are redacted each time.
+_REPEATING: Final = frozenset({"outcome", "tenant_id", "error", "logger"})
+
+
+@lru_cache(maxsize=1024)
+def _redacted(value: str) -> str:
+    return redact(value)
+
+
+on_forget(_redacted.cache_clear)
+
+
+def _clean(name: str, value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    return _redacted(value) if name in _REPEATING else redact(value)
 
 
 def _timestamp(now: float) -> str:
@@ -73,7 +90,7 @@ def render(
         "stage": settings.stage,
         "event": event,
     }
-    line.update((name, _clean(value)) for name, value in fields.items() if value is not None)
+    line.update((name, _clean(name, value)) for name, value in fields.items() if value is not None)
     if reason is not None:
         line["reason"] = reason
     if metrics:

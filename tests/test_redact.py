@@ -358,6 +358,26 @@ def test_growth_is_bounded(text: str, policy: RedactionPolicy) -> None:
     assert len(redacted) <= GROWTH_FACTOR * max(len(text), 1)
 
 
+@pytest.mark.parametrize("policy", [DEFAULT_POLICY, TYPED, EVERYTHING])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "pwd=x ",  # a one-character secret gains nine bytes per `=`
+        "https://u:p@h ",  # a one-character password per `@`
+        "a@b.co ",
+        "Authorization: Bearer abcdefgh1234567890 ",
+        "Basic dXNlcjpwYXNz ",
+        "555-0199 ",
+        "token: x; ",
+    ],
+)
+def test_growth_is_bounded_where_every_match_is_as_short_as_it_gets(
+    unit: str, policy: RedactionPolicy
+) -> None:
+    text = unit * 500
+    assert utf8_size(redact(text, policy)) - utf8_size(text) <= max_growth(text, policy)
+
+
 # --- linear time, by counting work --------------------------------------------------------------
 
 ADVERSARIAL = {

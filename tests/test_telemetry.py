@@ -218,15 +218,29 @@ def test_on_lambda_the_runtime_handler_writes_event_lines(
 
 
 @settings(max_examples=150, deadline=None)
-@given(before=fillers(), found=pii, after=fillers(), key=st.sampled_from(["log_id", "message"]))
+@given(
+    before=fillers(),
+    found=pii,
+    after=fillers(),
+    key=st.sampled_from(["log_id", "message", "tenant_id", "outcome"]),
+)
 def test_no_personal_data_reaches_a_line(before: str, found: str, after: str, key: str) -> None:
     # Whatever a caller puts in a field, the line carries none of it that redaction would take.
     text = f"{before} {found} {after}"
     line = rendered(
         event="record",
-        fields={key: text, "tenant_id": "acme"},
+        fields={"tenant_id": "acme", key: text},
         settings=Settings(metrics_by_tenant=True),
         metrics={LOGS_STORED: 1},
     )
     assert found not in json.dumps(line, ensure_ascii=False)
     assert_no_personal_data(line)
+
+
+def test_a_repeating_field_is_redacted_on_every_line() -> None:
+    # Fields that repeat (the tenant, the outcome) are remembered redacted, never remembered raw.
+    for _ in range(3):
+        line = rendered(
+            event="record", fields={"tenant_id": "ann@example.com"}, settings=Settings()
+        )
+        assert line["tenant_id"] == REPLACEMENT

@@ -34,7 +34,8 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from chalicelib.clients import client
@@ -77,9 +78,15 @@ class Window:
 
 def windows(tenant_id: str, plan: Plan, now: float) -> tuple[Window, Window]:
     """The rate window and the day that `now` falls in, for a tenant on `plan`. Pure."""
-    window = int(now // RATE_WINDOW_SECONDS)
-    day = datetime.fromtimestamp(now, UTC).date()
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return _windows(tenant_id, plan, int(now // RATE_WINDOW_SECONDS), int(now // _DAY_SECONDS))
+
+
+_DAY_SECONDS: Final = 86_400  # a UTC day in epoch seconds, which leave out leap seconds
+
+
+@lru_cache(maxsize=256)  # a request's tenant keeps its windows for seconds to a day
+def _windows(tenant_id: str, plan: Plan, window: int, day_number: int) -> tuple[Window, Window]:
+    day = datetime.fromtimestamp(day_number * _DAY_SECONDS, UTC).date()
     return (
         Window(
             "rate",
@@ -96,11 +103,14 @@ def windows(tenant_id: str, plan: Plan, now: float) -> tuple[Window, Window]:
             f"usage#{tenant_id}#day#{day.isoformat()}",
             plan.daily_logs,
             plan.daily_bytes,
-            midnight.timestamp(),
+            float((day_number + 1) * _DAY_SECONDS),
             f"the daily quota of plan {plan.name}, {plan.daily_logs:,} logs and "
             f"{plan.daily_bytes:,} bytes a UTC day",
         ),
     )
+
+
+on_forget(_windows.cache_clear)
 
 
 @dataclass
@@ -243,7 +253,9 @@ class Limiter:
 
     def _lease_for(self, window: Window, sizes: Sequence[int]) -> Lease:
         """The instance's lease on `window`, topped up from the table if it cannot cover all."""
-        lease = self._leases.setdefault(window.counter_id, Lease(window.resets_at))
+        lease = self._leases.get(window.counter_id)
+        if lease is None:
+            lease = self._leases[window.counter_id] = Lease(window.resets_at)
         logs, size = len(sizes), sum(sizes)
         short_logs = max(0, logs - lease.logs)
         short_bytes = 0 if window.bytes is None else max(0, size - lease.bytes)

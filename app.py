@@ -10,14 +10,13 @@ from chalice.app import AuthRequest, Chalice, DynamoDBEvent, Request, Response, 
 from chalicelib.archive import BATCH_SIZE, STARTING_POSITION, archive_records, stream_arn_pattern
 from chalicelib.auth import authorize, caller_tenant
 from chalicelib.config import get_settings
-from chalicelib.erasure import erase_log
 from chalicelib.ingest import accept
 from chalicelib.normalize import BINARY_REQUEST_TYPES
-from chalicelib.otlp_ingest import BINARY_TYPES as OTLP_BINARY_TYPES
-from chalicelib.otlp_ingest import accept_export
-from chalicelib.reads import get_log, list_logs
 from chalicelib.telemetry import configure_logging
-from chalicelib.worker import process_batch
+
+# Every function (the API's, the worker's, the archiver's) imports this module, and the API's
+# first `POST /ingest` waits for it: the modules of the other routes and of the worker (OTLP's
+# decoder, reads, erasure, storage; some 13 ms) are imported by the handlers that use them.
 
 # Chalice's own logger would write an unexpected error's traceback as many plain lines: without
 # it, the record reaches the root logger, whose handler writes one redacted event line.
@@ -25,7 +24,7 @@ app = Chalice(app_name="robust-data-processor", configure_logs=False)
 # API Gateway hands a body of these types to the function as it came, in base64, rather than as
 # UTF-8 text, so a gzip- or deflate-encoded body arrives intact. Chalice renders the list into
 # the API's binaryMediaTypes; no answer of ours has these types, so none is base64-encoded.
-app.api.binary_types.extend((*BINARY_REQUEST_TYPES, *OTLP_BINARY_TYPES))
+app.api.binary_types.extend(BINARY_REQUEST_TYPES)
 _settings = get_settings()
 configure_logging()
 
@@ -80,6 +79,8 @@ def ingest_log() -> Response:
 )
 def export_logs() -> Response:
     """OTLP/HTTP logs: each record one log; 200 means every valid one is durably queued."""
+    from chalicelib.otlp_ingest import accept_export
+
     request = _request()
     caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
     answer = accept_export(request.headers, request.raw_body, _request_id(request), caller)
@@ -94,6 +95,8 @@ def _reader(request: Request) -> Callable[[], str]:
 @app.route("/logs", methods=["GET"], authorizer=api_key_authorizer, api_key_required=True)
 def list_tenant_logs() -> dict[str, Any]:
     """One page of the calling tenant's processed logs."""
+    from chalicelib.reads import list_logs
+
     request = _request()
     return list_logs(_reader(request), request.query_params, _request_id(request))
 
@@ -101,6 +104,8 @@ def list_tenant_logs() -> dict[str, Any]:
 @app.route("/logs/{log_id}", methods=["GET"], authorizer=api_key_authorizer, api_key_required=True)
 def get_tenant_log(log_id: str) -> dict[str, Any]:
     """One of the calling tenant's processed logs, or 404."""
+    from chalicelib.reads import get_log
+
     request = _request()
     # API Gateway and `chalice local` hand path parameters over still percent-encoded.
     return get_log(_reader(request), unquote(log_id), _request_id(request))
@@ -111,6 +116,8 @@ def get_tenant_log(log_id: str) -> dict[str, Any]:
 )
 def erase_tenant_log(log_id: str) -> Response:
     """Erase one of the calling tenant's logs: 204, or 404 if none was stored."""
+    from chalicelib.erasure import erase_log
+
     request = _request()
     erase_log(_reader(request), unquote(log_id), _request_id(request))
     return Response(body="", status_code=204)
@@ -124,6 +131,8 @@ def erase_tenant_log(log_id: str) -> Response:
 )
 def worker(event: SQSEvent) -> dict[str, Any]:
     """Process a batch of queued logs; failed records go back to the queue alone."""
+    from chalicelib.worker import process_batch
+
     records = [record.to_dict() for record in event]
     context: Any = event.context  # Lambda's context object, though Chalice annotates it as a dict
     return process_batch(records, context.get_remaining_time_in_millis)

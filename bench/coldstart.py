@@ -111,9 +111,10 @@ def otlp_imports_note(app: list[dict[str, int]]) -> str:
     if not found:
         return (
             f"OTLP's decoding stays off `/ingest`'s cold start: no module of {watched} is among "
-            "the imports above, though any would have its row. `app` imports `chalicelib.otlp` "
-            "for `POST /v1/logs`, and it loads protobuf and the OpenTelemetry classes only inside "
-            "the functions that decode protobuf."
+            "the imports above, though any would have its row. `POST /v1/logs` imports "
+            "`chalicelib.otlp_ingest` on its first call, as the other routes and the worker "
+            "import theirs, and protobuf and the OpenTelemetry classes load only inside the "
+            "functions that decode protobuf."
         )
     shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
     return (

@@ -45,12 +45,13 @@ MEDIA_TYPES: Final[Mapping[str, Source]] = {
     "application/x-ndjson": "ndjson_upload",
     "text/plain": "text_upload",
 }
-#: The request types API Gateway must pass on as binary, so that a compressed body reaches the
-#: function intact (as text it would be read as UTF-8 and mangled). `application/json` is one
-#: too, but it is set on the API in the templates, not here: Chalice applies this list to
-#: answers as well, and would base64-encode every JSON answer and refuse requests without an
-#: `Accept` header.
-BINARY_REQUEST_TYPES: Final = ("application/x-ndjson", "text/plain")
+#: The request types API Gateway must pass on as binary, so that a compressed body (and OTLP's
+#: protobuf, `POST /v1/logs`) reaches the function intact: as text it would be read as UTF-8
+#: and mangled. Chalice applies this list to answers as well: a protobuf answer is
+#: base64-encoded, as API Gateway needs. `application/json` is binary too, but it is set on the
+#: API in the templates, not here: here it would base64-encode every JSON answer and refuse
+#: requests without an `Accept` header.
+BINARY_REQUEST_TYPES: Final = ("application/x-ndjson", "text/plain", "application/x-protobuf")
 _CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _BOM = "\ufeff"
 #: An `Idempotency-Key`: what the IETF draft's examples use (UUIDs, ULIDs, random tokens) and

@@ -38,10 +38,6 @@ from chalicelib.ingest import (
 from chalicelib.message import utc_timestamp
 from chalicelib.normalize import LogContext
 
-#: The media types of an export, for `app.api.binary_types`: API Gateway then hands a protobuf
-#: body over intact, and Chalice base64-encodes a protobuf answer.
-BINARY_TYPES = ("application/x-protobuf",)
-
 
 @dataclass(frozen=True)
 class ExportAnswer:

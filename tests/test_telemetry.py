@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from chalicelib import telemetry
 from chalicelib.config import Settings
 from chalicelib.metrics import INGEST_ACCEPTED, LOGS_STORED, PROCESSING_LAG, RECORDS_FAILED
-from chalicelib.redact import REPLACEMENT
+from chalicelib.redact import REPLACEMENT, redact
 from tests.event_lines import (
     assert_no_personal_data,
     dimension_sets,
@@ -244,3 +244,18 @@ def test_a_repeating_field_is_redacted_on_every_line() -> None:
             event="record", fields={"tenant_id": "ann@example.com"}, settings=Settings()
         )
         assert line["tenant_id"] == REPLACEMENT
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    uuid=st.one_of(
+        st.uuids().map(str),
+        st.text("0123456789", min_size=32, max_size=32).map(
+            lambda d: f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:]}"
+        ),
+    )
+)
+def test_a_uuid_shows_as_redaction_would_show_it(uuid: str) -> None:
+    # Request ids skip the engine; they must come out as the engine would leave them.
+    line = rendered(event="record", fields={"request_id": uuid}, settings=Settings())
+    assert line["request_id"] == redact(uuid)

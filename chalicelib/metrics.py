@@ -54,13 +54,18 @@ LOGS_STORED: Final = Metric("LogsStored", "Count", "logs processed and written t
 DUPLICATES: Final = Metric(
     "DuplicatesSkipped", "Count", "redelivered or re-posted logs already stored, not rewritten"
 )
+ERASED_SKIPPED: Final = Metric(
+    "ErasedSkipped", "Count", "queued copies of logs erased before they were stored, not written"
+)
 RECORDS_FAILED: Final = Metric(
     "RecordsFailed",
     "Count",
     "records handed back to the queue, by Reason (simulated_crash, error, out_of_time, poison, "
     "settings_unavailable)",
 )
-REDACTIONS: Final = Metric("Redactions", "Count", "phone numbers and e-mail addresses replaced")
+REDACTIONS: Final = Metric(
+    "Redactions", "Count", "matches of the redaction classes and tenant rules replaced"
+)
 PROCESSING_LAG: Final = Metric(
     "ProcessingLag", "Milliseconds", "time from received_at (ingest) to processed_at (stored)"
 )
@@ -75,6 +80,7 @@ CATALOGUE: Final = (
     LIMITER_UNAVAILABLE,
     LOGS_STORED,
     DUPLICATES,
+    ERASED_SKIPPED,
     RECORDS_FAILED,
     REDACTIONS,
     PROCESSING_LAG,

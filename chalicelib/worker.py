@@ -24,6 +24,7 @@ from chalicelib.limits import work_seconds
 from chalicelib.message import InvalidFieldError, LogMessage, utc_timestamp
 from chalicelib.metrics import (
     DUPLICATES,
+    ERASED_SKIPPED,
     LOGS_STORED,
     PROCESSING_LAG,
     RECORD_DURATION,
@@ -163,7 +164,7 @@ def _run(record: Mapping[str, Any], seconds_left: float, settings: Settings) -> 
         if processed.lag_ms is not None:
             metrics[PROCESSING_LAG] = processed.lag_ms
     else:
-        metrics[DUPLICATES] = 1
+        metrics[DUPLICATES if processed.outcome == "duplicate" else ERASED_SKIPPED] = 1
     fields = {
         "outcome": processed.outcome,
         "duration_ms": duration,

@@ -17,6 +17,7 @@ from typing import Any, Final
 from chalicelib.config import Settings
 from chalicelib.metrics import (
     DUPLICATES,
+    ERASED_SKIPPED,
     INGEST_ACCEPTED,
     INGEST_DURATION,
     INGEST_REJECTED,
@@ -195,9 +196,10 @@ def _ingest(settings: Settings, names: StackNames) -> list[list[Widget]]:
 
 
 def _worker(settings: Settings, names: StackNames) -> list[list[Widget]]:
-    outcomes = [_ours(m, settings) for m in (LOGS_STORED, DUPLICATES, RECORDS_FAILED)]
+    kinds = (LOGS_STORED, DUPLICATES, ERASED_SKIPPED, RECORDS_FAILED)
+    outcomes = [_ours(m, settings) for m in kinds]
     graphs = [
-        _graph("Records stored, duplicates skipped, failed", outcomes, names),
+        _graph("Records stored, duplicates and erased logs skipped, failed", outcomes, names),
         _graph(
             "Failures by reason: crash, error, out of time, poison",
             [_by(REASON_DIMENSION, RECORDS_FAILED, settings)],

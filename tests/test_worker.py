@@ -205,6 +205,16 @@ def test_a_duplicate_is_counted_as_one(aws: Any, capsys: pytest.CaptureFixture[s
     assert "LogsStored" not in metric_values(line)
 
 
+def test_a_copy_of_an_erased_log_is_counted_as_erased_not_as_a_duplicate(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(store, "put_unless_erased", lambda items: "erased")
+    worker.process_batch([sqs_record(queued_message(), "m-1")], plenty)
+    [line] = events(capsys.readouterr().out, "record")
+    assert line["outcome"] == "erased"
+    assert metric_values(line) == {"ErasedSkipped": 1, "RecordDuration": line["duration_ms"]}
+
+
 def failure_line(output: str) -> dict[str, Any]:
     [line] = events(output, "record")
     assert line["outcome"] == "failed"

@@ -250,6 +250,33 @@ def test_other_fields_are_the_logs_attributes_as_sent() -> None:
     assert LogMessage.from_json(message.to_json()) == message
 
 
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)  # past 64 bits: orjson refuses those
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(text=texts, attributes=st.dictionaries(st.text(min_size=1, max_size=8), _json_values))
+def test_a_queue_body_holds_the_fields_as_the_json_module_would_write_them(
+    text: str, attributes: dict[str, Any]
+) -> None:
+    message = LogMessage("acme", "log-1", "json_upload", text, "t", "req-1", None, attributes)
+    body = message.to_json()
+    fields = {"tenant_id": "acme", "log_id": "log-1", "source": "json_upload", "text": text}
+    fields |= {"received_at": "t", "request_id": "req-1"} | (
+        {"attributes": attributes} if attributes else {}
+    )
+    assert json.loads(body) == json.loads(json.dumps(fields))
+    assert list(json.loads(body)) == list(fields)
+
+
 @pytest.mark.parametrize(
     ("attributes", "says"),
     [

@@ -109,7 +109,8 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
     redactable += utf8_size(attributes)
     if redactable * GROWTH_FACTOR <= room:
         return
-    if redactable + max_growth(message.text) + max_growth(attributes) <= room:
+    spare = room - redactable - max_growth(attributes)
+    if max_growth(message.text, enough=spare) <= spare:
         return
     redacted_bytes = _redacted_size(message)
     if redacted_bytes > room:

@@ -50,7 +50,7 @@ Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at m
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
 original in characters and in UTF-8 bytes; `max_growth` gives a tighter bound from counts of
 digits and of a few bytes every match of a growing class holds (`@`, `%`, `:`, `=`, `b`, `B`),
-without redacting, in two passes over the text.
+without redacting: one pass over the text, and one more for digits when it must be tighter.
 """
 
 from __future__ import annotations
@@ -458,7 +458,8 @@ _BOUNDS: Final[dict[str, tuple[int, Callable[[dict[str, int]], int]]]] = {
     IP: (len("::"), lambda count: count["characters"] // 2),
 }
 _MARKS: Final = b"@%:=bB"
-_NOT_COUNTED: Final = bytes(sorted(set(range(256)) - set(_MARKS) - set(b"0123456789")))
+_NOT_MARKS: Final = bytes(sorted(set(range(256)) - set(_MARKS)))
+_DIGITS: Final = b"0123456789"
 
 
 def _folded(text: str) -> str:
@@ -469,23 +470,7 @@ def _folded(text: str) -> str:
     return text.translate(FOLDED)
 
 
-def _counts(text: str) -> dict[str, int]:
-    """The counts `_BOUNDS` needs, in two passes over the text's bytes (a copy and a filter)."""
-    counted = _folded(text).encode("ascii", "replace").translate(None, _NOT_COUNTED)
-    counts = {chr(mark): counted.count(mark) for mark in _MARKS}
-    counts["digits"] = len(counted) - sum(counts.values())
-    counts["characters"] = len(text)
-    return counts
-
-
-def max_growth(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> int:
-    """At most how many bytes `redact(text, policy)` adds, from counts, without redacting.
-
-    A match of a class with at least `n` characters (and so bytes) becomes a placeholder of
-    `p` ASCII bytes: it adds at most `p - n`, and the text holds at most as many matches of
-    the class as it has of what each match needs (digits, an `@`, a key's `:` or `=`).
-    """
-    counts = _counts(text)
+def _growth(counts: dict[str, int], text: str, policy: RedactionPolicy) -> int:
     growth = 0
     for kind in policy.classes:
         shortest, most = _BOUNDS[kind]
@@ -495,3 +480,26 @@ def max_growth(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> int:
     if policy.rules.compiled is not None:
         growth += (len(policy.replacement(CUSTOM)) - 1) * len(text)
     return growth
+
+
+def max_growth(
+    text: str, policy: RedactionPolicy = DEFAULT_POLICY, enough: int | None = None
+) -> int:
+    """At most how many bytes `redact(text, policy)` adds, from counts, without redacting.
+
+    A match of a class with at least `n` characters (and so bytes) becomes a placeholder of
+    `p` ASCII bytes: it adds at most `p - n`, and the text holds at most as many matches of
+    the class as it has of what each match needs (digits, an `@`, a key's `:` or `=`).
+
+    The marks are counted in a copy that keeps only them (one filtering pass); digits take a
+    pass of their own, skipped when `enough` is given and the bound with every character
+    taken for a digit is at most `enough`.
+    """
+    ascii_text = _folded(text).encode("ascii", "replace")
+    marks = ascii_text.translate(None, _NOT_MARKS)
+    counts = {chr(mark): marks.count(mark) for mark in _MARKS}
+    counts["characters"] = counts["digits"] = len(text)
+    if enough is not None and (coarse := _growth(counts, text, policy)) <= enough:
+        return coarse
+    counts["digits"] = len(ascii_text) - len(ascii_text.translate(None, _DIGITS))
+    return _growth(counts, text, policy)

@@ -269,10 +269,10 @@ def test_a_queue_body_holds_the_fields_as_the_json_module_would_write_them(
 ) -> None:
     message = LogMessage("acme", "log-1", "json_upload", text, "t", "req-1", None, attributes)
     body = message.to_json()
-    fields = {"tenant_id": "acme", "log_id": "log-1", "source": "json_upload", "text": text}
-    fields |= {"received_at": "t", "request_id": "req-1"} | (
-        {"attributes": attributes} if attributes else {}
-    )
+    fields: dict[str, Any] = {"tenant_id": "acme", "log_id": "log-1", "source": "json_upload"}
+    fields |= {"text": text, "received_at": "t", "request_id": "req-1"}
+    if attributes:
+        fields["attributes"] = attributes
     assert json.loads(body) == json.loads(json.dumps(fields))
     assert list(json.loads(body)) == list(fields)
 

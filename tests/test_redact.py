@@ -353,9 +353,21 @@ def test_redact_tries_every_pattern_wherever_a_match_can_be(
 )
 def test_growth_is_bounded(text: str, policy: RedactionPolicy) -> None:
     redacted = redact(text, policy)
-    assert utf8_size(redacted) - utf8_size(text) <= max_growth(text, policy)
+    growth = utf8_size(redacted) - utf8_size(text)
+    assert growth <= max_growth(text, policy)
+    # With `enough`, a coarser bound may come back, but never one below the growth.
+    for enough in (0, len(text), 10 * len(text)):
+        assert growth <= max_growth(text, policy, enough=enough)
     assert utf8_size(redacted) <= GROWTH_FACTOR * max(utf8_size(text), 1)
     assert len(redacted) <= GROWTH_FACTOR * max(len(text), 1)
+
+
+def test_growth_counts_digits_only_when_the_coarse_bound_is_not_enough() -> None:
+    text = "call 555 0199 at 17:05, " * 100
+    exact = max_growth(text)
+    assert max_growth(text, enough=0) == exact
+    coarse = max_growth(text, enough=10 * len(text))
+    assert exact < coarse <= 10 * len(text)
 
 
 @pytest.mark.parametrize("policy", [DEFAULT_POLICY, TYPED, EVERYTHING])
@@ -375,7 +387,9 @@ def test_growth_is_bounded_where_every_match_is_as_short_as_it_gets(
     unit: str, policy: RedactionPolicy
 ) -> None:
     text = unit * 500
-    assert utf8_size(redact(text, policy)) - utf8_size(text) <= max_growth(text, policy)
+    growth = utf8_size(redact(text, policy)) - utf8_size(text)
+    assert growth <= max_growth(text, policy)
+    assert growth <= max_growth(text, policy, enough=len(text))
 
 
 # --- linear time, by counting work --------------------------------------------------------------

@@ -183,8 +183,12 @@ def check_timestamp(value: object, field: str) -> str:
 
 
 def utc_timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a `Z`, the form every stored timestamp takes."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """ISO 8601 in UTC with milliseconds and a `Z`, the form every stored timestamp takes.
+
+    `isoformat` rather than `strftime`: it is faster, and always writes the year in four digits
+    (glibc's `%Y` writes the year 5 as "5", which no reader takes for ISO 8601).
+    """
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 @dataclass(frozen=True)

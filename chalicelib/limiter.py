@@ -32,10 +32,12 @@ from __future__ import annotations
 import math
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Final
 
 from chalicelib.clients import client
@@ -124,17 +126,18 @@ class Lease:
 
 
 def admitted_prefix(sizes: Sequence[int], leases: Sequence[tuple[Lease, Window]]) -> int:
-    """How many of `sizes`, from the first, every lease can cover at once. Pure."""
-    admitted, total = 0, 0
-    for size in sizes:
-        total += size
-        fits = all(
-            admitted + 1 <= lease.logs and (window.bytes is None or total <= lease.bytes)
-            for lease, window in leases
-        )
-        if not fits:
-            break
-        admitted += 1
+    """How many of `sizes`, from the first, every lease can cover at once. Pure.
+
+    Sizes are never negative, so their running totals only grow: the bytes a lease covers end
+    where a search of the totals says, without a step per log in Python.
+    """
+    admitted = len(sizes)
+    totals: list[int] = []
+    for lease, window in leases:
+        admitted = min(admitted, max(lease.logs, 0))
+        if window.bytes is not None:
+            totals = totals or list(accumulate(sizes))
+            admitted = min(admitted, bisect_right(totals, lease.bytes))
     return admitted
 
 

@@ -13,7 +13,8 @@ from typing import Final
 from chalicelib.attributes import redact_attributes
 from chalicelib.config import Settings
 from chalicelib.errors import PayloadTooLargeError
-from chalicelib.message import LogMessage
+from chalicelib.message import LogMessage, Source
+from chalicelib.process_state import kept
 from chalicelib.redact import GROWTH_FACTOR, max_growth, redact
 from chalicelib.retention import Expiries
 from chalicelib.store import (
@@ -35,13 +36,15 @@ def work_seconds(text: str, settings: Settings) -> float:
     return len(text) * settings.work_seconds_per_char
 
 
-def _check_queue_message(body: str, settings: Settings) -> None:
+def _check_queue_message(body: str, settings: Settings) -> int:
+    """The body's size in bytes, if the queue takes it."""
     size = utf8_size(body)
     if size > settings.queue_message_max_bytes:
         raise PayloadTooLargeError(
             f"the log is too large for the queue: its message would be {size} bytes, the limit "
             f"is {settings.queue_message_max_bytes} bytes (QUEUE_MESSAGE_MAX_BYTES)"
         )
+    return size
 
 
 def _check_work(text: str, settings: Settings) -> None:
@@ -65,23 +68,57 @@ _WORST_EXPIRIES: Final = Expiries(
 )
 
 
+@kept
+def _fixed_sizes(
+    source: Source, attempt: int, event_time: bool, attributes: bool
+) -> tuple[int, int]:
+    """Sizes of the worker's two items, their own fields at their largest, the log's left empty.
+
+    What a log of this shape adds to them is `_worst_items`'s: it depends on the log's own
+    strings, and this part, the same for every log, is built once.
+    """
+    empty = LogMessage(
+        tenant_id="",
+        log_id="",
+        source=source,
+        text="",
+        received_at="",
+        request_id="",
+        event_time="" if event_time else None,
+        attributes={"": None} if attributes else {},
+    )
+    worst = build_item(
+        empty,
+        redacted="",
+        processed_at="",
+        worker_id="w" * WORKER_ID_MAX_LENGTH,
+        attempt=attempt,
+        redacted_attributes="-" if attributes else "",
+    )
+    log, *original = split_original(worst, _WORST_EXPIRIES)
+    return item_size(log) - (1 if attributes else 0), sum(item_size(item) for item in original)
+
+
 def _worst_items(message: LogMessage, settings: Settings) -> tuple[int, int]:
     """Sizes of the worker's two items, their own fields at their largest.
 
     The log's item is sized less its redacted parts (its attribute's name is counted when there
     are attributes; the value is redacted); the original's item is whole: its text is as sent.
+    Both hold the tenant, the log id and when it was received; the log's item also its source,
+    request, event time and when it was processed, sized as `received_at` (the same form).
     """
-    worst = build_item(
-        message,
-        redacted="",
-        processed_at=message.received_at,
-        worker_id="w" * WORKER_ID_MAX_LENGTH,
-        attempt=settings.max_receive_count,
-        redacted_attributes="-" if message.attributes else "",
+    log, original = _fixed_sizes(
+        message.source,
+        settings.max_receive_count,
+        message.event_time is not None,
+        bool(message.attributes),
     )
-    log, *original = split_original(worst, _WORST_EXPIRIES)
-    attribute_value = 1 if message.attributes else 0
-    return item_size(log) - attribute_value, sum(item_size(item) for item in original)
+    shared = utf8_size(message.tenant_id) + utf8_size(message.log_id)
+    shared += utf8_size(message.received_at)
+    log += shared + utf8_size(message.received_at) + utf8_size(message.request_id)
+    if message.event_time is not None:
+        log += utf8_size(message.event_time)
+    return log, original + shared + utf8_size(message.text)
 
 
 def _redacted_size(message: LogMessage) -> int:
@@ -91,12 +128,14 @@ def _redacted_size(message: LogMessage) -> int:
     return text + utf8_size(attributes_json(redact_attributes(message.attributes)))
 
 
-def _check_item(message: LogMessage, settings: Settings) -> None:
+def _check_item(message: LogMessage, body_bytes: int, settings: Settings) -> None:
     # The log and its original are stored as two items (`store.split_original`), each within
     # DynamoDB's limit. The original's is known now. The log's redacted text is at most
     # `GROWTH_FACTOR` times the original, and at most `max_growth` bytes longer; so are the
     # attributes' strings (their JSON grows by as much). When either bound fits, skip redacting
-    # here and keep ingest as fast as the queue call allows.
+    # here and keep ingest as fast as the queue call allows. The queue message holds the text
+    # and the attributes' JSON, escaped (never in fewer bytes): when its size times the factor
+    # fits, so do they, without serializing the attributes once more.
     log_fields, original = _worst_items(message, settings)
     if original > ITEM_MAX_BYTES:
         raise PayloadTooLargeError(
@@ -104,6 +143,8 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
             f"bytes, DynamoDB's limit is {ITEM_MAX_BYTES} bytes"
         )
     room = ITEM_MAX_BYTES - log_fields
+    if body_bytes * GROWTH_FACTOR <= room:
+        return
     redactable = utf8_size(message.text)
     attributes = attributes_json(message.attributes)
     redactable += utf8_size(attributes)
@@ -122,7 +163,10 @@ def _check_item(message: LogMessage, settings: Settings) -> None:
 
 
 def check_fits(message: LogMessage, body: str, settings: Settings) -> None:
-    """Raise `PayloadTooLargeError`, naming the limit, if the pipeline could not finish this log."""
-    _check_queue_message(body, settings)
+    """Raise `PayloadTooLargeError`, naming the limit, if the pipeline could not finish this log.
+
+    `body` is the log's queue message, `message.to_json()`.
+    """
+    body_bytes = _check_queue_message(body, settings)
     _check_work(message.text, settings)
-    _check_item(message, settings)
+    _check_item(message, body_bytes, settings)

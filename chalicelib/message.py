@@ -36,19 +36,23 @@ LOG_ID_RULE: Final = "1 to 128 characters of letters, digits, '_', '-', '.', ':'
 # SQS accepts only XML characters in a body; json.dumps already escapes control characters and
 # the validators reject unpaired surrogates, which leaves these two non-characters to escape.
 _SQS_FORBIDDEN = str.maketrans({"\ufffe": "\\ufffe", "\uffff": "\\uffff"})
+# Made once: `json.dumps` with options builds an encoder every call, twice a log of a batch.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_STRICT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
-def _dumps(fields: dict[str, Any]) -> str:
-    """Compact JSON of a message's fields, by orjson or, where it refuses, the json module.
+def compact_json(value: Any) -> str:
+    """JSON as a queue message and a stored item hold it: no spaces, any character as itself.
 
-    orjson writes a 190 KB text seven times as fast; it refuses integers beyond 64 bits. Both
-    write the same JSON but for NaN and infinities, which orjson writes as null; none
-    reaches here, since `check_attributes` refuses them.
+    orjson writes it (a 190 KB text seven times as fast as the json module); the json module
+    where orjson refuses: an integer beyond 64 bits. Both write the same JSON but for NaN and
+    infinities, which orjson writes as null; none reaches here, since `check_attributes`
+    refuses them.
     """
     try:
-        return orjson.dumps(fields).decode()
+        return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(value)
 
 
 class InvalidFieldError(ValueError):
@@ -130,7 +134,7 @@ def _check_attribute(name: object, value: object) -> None:
     if _nests_deeper(value, MAX_ATTRIBUTE_DEPTH):
         raise InvalidFieldError(where, f"nests more than {MAX_ATTRIBUTE_DEPTH} levels deep")
     try:
-        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+        size = len(_STRICT.encode(value).encode("utf-8"))
     except ValueError:  # a non-finite number nested inside, or an unpaired surrogate
         raise InvalidFieldError(
             where, "holds a number too large for JSON or an unpaired surrogate"
@@ -169,7 +173,7 @@ def _fits_whole(attributes: dict[str, Any]) -> bool:
         ):
             return False
     try:
-        whole = json.dumps(attributes, ensure_ascii=False, allow_nan=False)
+        whole = _STRICT.encode(attributes)
         # Encoding also finds an unpaired surrogate (a UnicodeEncodeError is a ValueError).
         size = len(whole) if whole.isascii() else len(whole.encode("utf-8"))
     except ValueError:
@@ -190,8 +194,12 @@ def check_timestamp(value: object, field: str) -> str:
 
 
 def utc_timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a `Z`, the form every stored timestamp takes."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """ISO 8601 in UTC with milliseconds and a `Z`, the form every stored timestamp takes.
+
+    `isoformat` rather than `strftime`: it is faster, and always writes the year in four digits
+    (glibc's `%Y` writes the year 5 as "5", which no reader takes for ISO 8601).
+    """
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 @dataclass(frozen=True)
@@ -220,7 +228,7 @@ class LogMessage:
                 del fields["event_time"]
             if not self.attributes:
                 del fields["attributes"]
-        body = _dumps(fields)
+        body = compact_json(fields)
         if "\ufffe" in body or "\uffff" in body:
             return body.translate(_SQS_FORBIDDEN)
         return body

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Final, Literal
 
 from chalicelib.clients import client
 from chalicelib.config import get_settings
-from chalicelib.message import LogMessage
+from chalicelib.message import LogMessage, compact_json
 from chalicelib.partitions import TENANT_MARKER, erased_partition, original_partition
 from chalicelib.retention import Expiries
 
@@ -31,7 +30,7 @@ def attributes_json(attributes: dict[str, Any]) -> str:
     """
     if not attributes:
         return ""
-    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(attributes)
 
 
 def build_item(

@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from chalice.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib import limiter
 from chalicelib.limiter import LEASE_PARTS, Lease, admit, admitted_prefix, windows
@@ -52,6 +54,24 @@ def test_a_prefix_is_admitted_while_every_lease_covers_it() -> None:
     assert admitted_prefix([100, 100, 100], leases) == 2  # bytes: 300 > 250
     assert admitted_prefix([10, 10, 10, 10], leases) == 3  # logs: 4 > 3
     assert admitted_prefix([], leases) == 0
+
+
+@given(
+    sizes=st.lists(st.integers(0, 50), max_size=30),
+    logs=st.tuples(st.integers(0, 40), st.integers(0, 40)),
+    size=st.integers(0, 600),
+)
+def test_the_admitted_prefix_is_the_longest_every_lease_covers(
+    sizes: list[int], logs: tuple[int, int], size: int
+) -> None:
+    rate, day = windows("acme", FREE, NOW)
+    leases = [(Lease(0, logs=logs[0]), rate), (Lease(0, logs=logs[1], bytes=size), day)]
+    longest = max(
+        count
+        for count in range(len(sizes) + 1)
+        if count <= min(logs) and sum(sizes[:count]) <= size
+    )
+    assert admitted_prefix(sizes, leases) == longest
 
 
 def test_a_lease_costs_one_write_for_many_logs(aws: Any) -> None:

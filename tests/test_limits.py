@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib import limits
+from chalicelib.attributes import redact_attributes
 from chalicelib.config import load_settings
 from chalicelib.errors import PayloadTooLargeError
 from chalicelib.limits import check_fits, work_seconds
 from chalicelib.message import LogMessage
 from chalicelib.redact import redact
-from chalicelib.store import ITEM_MAX_BYTES, build_item, item_size
+from chalicelib.retention import Expiries
+from chalicelib.store import (
+    ITEM_MAX_BYTES,
+    attributes_json,
+    build_item,
+    item_size,
+    split_original,
+    utf8_size,
+)
 
 
 def message(text: str) -> LogMessage:
@@ -79,3 +92,114 @@ def test_a_large_log_with_few_possible_matches_is_sized_without_redacting(
 
     monkeypatch.setattr(limits, "redact", not_needed)
     check("x" * 200_000 + " call 555-0199", QUEUE_MESSAGE_MAX_BYTES="1048576")
+
+
+#: Shapes of a log, each sized by the worker's own items below: what ingest sizes per shape once
+#: must come to what the worker would write for each log.
+SHAPES = [
+    pytest.param({}, id="plain"),
+    pytest.param({"event_time": "2026-11-21T09:59:59.123Z"}, id="event-time"),
+    pytest.param({"attributes": {"host": "web", "é": ["ü", None, 1.5]}}, id="attributes"),
+    pytest.param(
+        {
+            "tenant_id": "t" * 64,
+            "log_id": "idem:" + "f" * 32 + ":999",
+            "source": "ndjson_upload",
+            "request_id": "r" * 90,
+            "event_time": "2026-11-21T09:59:59.123Z",
+            "attributes": {"severity": "info"},
+        },
+        id="long-ids",
+    ),
+]
+
+
+def shaped(text: str, shape: dict[str, object], attempts: str) -> tuple[LogMessage, int, int]:
+    """A log of `shape`, and the sizes of the worker's items for it at their largest."""
+    log = LogMessage(
+        **{
+            "tenant_id": "acme",
+            "log_id": "101",
+            "source": "json_upload",
+            "text": text,
+            "received_at": "2026-11-21T10:00:00.000Z",
+            "request_id": "req-1",
+            **shape,
+        }  # type: ignore[arg-type]
+    )
+    item = build_item(
+        log,
+        redacted=redact(text),
+        processed_at="2026-11-21T10:00:59.999Z",
+        worker_id="w" * 500,
+        attempt=int(attempts),
+        redacted_attributes=attributes_json(redact_attributes(log.attributes)),
+    )
+    stored, original = split_original(item, Expiries(9_999_999_999, 9_999_999_999, True))
+    return log, item_size(stored), item_size(original)
+
+
+def check_log(log: LogMessage, attempts: str) -> None:
+    settings = {"QUEUE_MESSAGE_MAX_BYTES": "1048576", "MAX_RECEIVE_COUNT": attempts}
+    check_fits(log, log.to_json(), load_settings({"WORK_SECONDS_PER_CHAR": "0", **settings}))
+
+
+@pytest.mark.parametrize("attempts", ["5", "1000"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_logs_item_is_refused_one_byte_over_the_limit(
+    shape: dict[str, object], attempts: str
+) -> None:
+    # Text without anything to redact is stored as sent: the item is its size, to the byte.
+    _, fields, _ = shaped("", shape, attempts)
+    largest, _, _ = shaped("x" * (ITEM_MAX_BYTES - fields), shape, attempts)
+    check_log(largest, attempts)
+    over, size, _ = shaped("x" * (ITEM_MAX_BYTES - fields + 1), shape, attempts)
+    assert size == ITEM_MAX_BYTES + 1
+    with pytest.raises(PayloadTooLargeError, match=f"would be {size} bytes"):
+        check_log(over, attempts)
+
+
+@pytest.mark.parametrize("attempts", ["5", "1000"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_originals_item_is_refused_one_byte_over_the_limit(
+    shape: dict[str, object], attempts: str
+) -> None:
+    # A private key redacts to a placeholder: only the original's item is near the limit.
+    key = "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----"
+    _, _, fields = shaped(key.format(""), shape, attempts)
+    largest, _, _ = shaped(key.format("A" * (ITEM_MAX_BYTES - fields)), shape, attempts)
+    check_log(largest, attempts)
+    over, _, size = shaped(key.format("A" * (ITEM_MAX_BYTES - fields + 1)), shape, attempts)
+    assert size == ITEM_MAX_BYTES + 1
+    with pytest.raises(PayloadTooLargeError, match=f"original text's item would be {size} bytes"):
+        check_log(over, attempts)
+
+
+texts = st.text(st.characters(exclude_categories=["Cs"]), min_size=1)
+attribute_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(text=texts, attributes=st.dictionaries(texts, attribute_values, max_size=4))
+def test_the_queue_message_is_never_smaller_than_what_redaction_reads(
+    text: str, attributes: dict[str, Any]
+) -> None:
+    # The item check's first bound reads the message's size for the text's and attributes'.
+    log = LogMessage("acme", "101", "json_upload", text, "2026-11-21T10:00:00.000Z", "req-1")
+    log = LogMessage(**{**vars(log), "attributes": attributes})
+    redactable = utf8_size(text) + utf8_size(attributes_json(attributes))
+    assert utf8_size(log.to_json()) >= redactable
+
+
+def test_a_log_the_queue_message_bounds_is_sized_without_serializing_its_attributes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_needed(attributes: dict[str, Any]) -> str:
+        raise AssertionError("attributes serialized at ingest although the message bounds them")
+
+    monkeypatch.setattr(limits, "attributes_json", not_needed)
+    log, _, _ = shaped("call 555-0199", {"attributes": {"host": "web-1"}}, "5")
+    check_log(log, "5")

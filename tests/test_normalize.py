@@ -216,12 +216,14 @@ def test_an_idempotency_key_outside_the_rule_is_a_400(header: str) -> None:
         (100_000_000_000, "1973-03-03T09:46:40.000Z"),  # the smallest read as milliseconds
         (0, "1970-01-01T00:00:00.000Z"),
         (253_402_300_799_998, "9999-12-31T23:59:59.998Z"),  # the last milliseconds there are
+        ("0005-01-02T03:04:05.1Z", "0005-01-02T03:04:05.100Z"),  # four digits, as sent
     ],
 )
 def test_a_timestamp_becomes_the_event_time_in_utc(timestamp: object, event_time: str) -> None:
     message = from_json({"tenant_id": "acme", "text": "x", "timestamp": timestamp})
     assert message.event_time == event_time
     assert message.attributes == {}
+    assert LogMessage.from_json(message.to_json()) == message  # the worker takes it as it is
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ParamValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,6 +48,23 @@ def queued(aws: Any) -> list[str]:
                 for i, m in enumerate(answer["Messages"])
             ],
         )
+
+
+class Sent(Exception):
+    """The call got as far as sending: botocore did not refuse its parameters."""
+
+
+def test_the_queue_client_leaves_checking_parameters_to_sqs() -> None:
+    # Its calls' parameters are ingest's own; the other services' clients keep botocore's check.
+    def stop(**kwargs: Any) -> None:
+        raise Sent
+
+    sqs, dynamodb = clients.client("sqs"), clients.client("dynamodb")
+    sqs.meta.events.register("before-send", stop)
+    with pytest.raises(Sent):
+        sqs.send_message_batch(QueueUrl="https://queue", Entries=[{"MessageBody": "no Id"}])
+    with pytest.raises(ParamValidationError):
+        dynamodb.get_item(TableName="logs")  # no Key
 
 
 def test_every_body_is_one_message(aws: Any) -> None:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final
 
 from chalice.app import ChaliceViewError
@@ -28,6 +29,7 @@ from chalicelib.metrics import INGEST_ACCEPTED, INGEST_DURATION, INGEST_REJECTED
 from chalicelib.normalize import LogContext, log_message, read_request
 from chalicelib.store import utf8_size
 from chalicelib.telemetry import Level, describe_error, elapsed_ms, emit
+from chalicelib.tenant_redaction import ingest_policy
 
 _WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
 #: Seconds a client should wait before retrying a request the queue did not take whole.
@@ -119,7 +121,7 @@ def enqueue_logs(items: Sequence[Item], context: LogContext) -> list[Outcome]:
         outcome = Outcome(message.tenant_id, message.log_id)
         try:
             body = message.to_json()
-            check_fits(message, body, settings)
+            check_fits(message, body, settings, partial(ingest_policy, message.tenant_id))
         except ChaliceViewError as error:
             outcome = replace(outcome, error=error)
         else:

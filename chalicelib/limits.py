@@ -8,6 +8,7 @@ fail in the worker on every retry and end in the dead-letter queue; a 413 tells 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from chalicelib.attributes import redact_attributes
@@ -16,6 +17,7 @@ from chalicelib.errors import PayloadTooLargeError
 from chalicelib.message import LogMessage, Source
 from chalicelib.process_state import kept
 from chalicelib.redact import GROWTH_FACTOR, max_growth, redact
+from chalicelib.redaction_policy import DEFAULT_POLICY, RedactionPolicy
 from chalicelib.retention import Expiries
 from chalicelib.store import (
     ITEM_MAX_BYTES,
@@ -121,14 +123,19 @@ def _worst_items(message: LogMessage, settings: Settings) -> tuple[int, int]:
     return log, original + shared + utf8_size(message.text)
 
 
-def _redacted_size(message: LogMessage) -> int:
-    text = utf8_size(redact(message.text))
+def _redacted_size(message: LogMessage, policy: RedactionPolicy) -> int:
+    text = utf8_size(redact(message.text, policy))
     if not message.attributes:
         return text
-    return text + utf8_size(attributes_json(redact_attributes(message.attributes)))
+    return text + utf8_size(attributes_json(redact_attributes(message.attributes, policy)))
 
 
-def _check_item(message: LogMessage, body_bytes: int, settings: Settings) -> None:
+def _check_item(
+    message: LogMessage,
+    body_bytes: int,
+    settings: Settings,
+    policy_of: Callable[[], RedactionPolicy],
+) -> None:
     # The log and its original are stored as two items (`store.split_original`), each within
     # DynamoDB's limit. The original's is known now. The log's redacted text is at most
     # `GROWTH_FACTOR` times the original, and at most `max_growth` bytes longer; so are the
@@ -150,10 +157,11 @@ def _check_item(message: LogMessage, body_bytes: int, settings: Settings) -> Non
     redactable += utf8_size(attributes)
     if redactable * GROWTH_FACTOR <= room:
         return
-    spare = room - redactable - max_growth(attributes)
-    if max_growth(message.text, enough=spare) <= spare:
+    policy = policy_of()
+    spare = room - redactable - max_growth(attributes, policy)
+    if max_growth(message.text, policy, enough=spare) <= spare:
         return
-    redacted_bytes = _redacted_size(message)
+    redacted_bytes = _redacted_size(message, policy)
     if redacted_bytes > room:
         size = ITEM_MAX_BYTES - room + redacted_bytes
         raise PayloadTooLargeError(
@@ -162,11 +170,18 @@ def _check_item(message: LogMessage, body_bytes: int, settings: Settings) -> Non
         )
 
 
-def check_fits(message: LogMessage, body: str, settings: Settings) -> None:
+def check_fits(
+    message: LogMessage,
+    body: str,
+    settings: Settings,
+    policy_of: Callable[[], RedactionPolicy] = lambda: DEFAULT_POLICY,
+) -> None:
     """Raise `PayloadTooLargeError`, naming the limit, if the pipeline could not finish this log.
 
-    `body` is the log's queue message, `message.to_json()`.
+    `body` is the log's queue message, `message.to_json()`. `policy_of` gives the redaction
+    policy the worker will apply (the tenant's placeholders and rules may grow the text more
+    than the default's); it is asked only for a log large enough to need it.
     """
     body_bytes = _check_queue_message(body, settings)
     _check_work(message.text, settings)
-    _check_item(message, body_bytes, settings)
+    _check_item(message, body_bytes, settings, policy_of)

@@ -21,7 +21,13 @@ from chalicelib.clients import client
 from chalicelib.config import get_settings
 from chalicelib.process_state import kept, on_forget
 from chalicelib.redaction_policy import RedactionPolicy, policy_from_settings
-from chalicelib.tenant_settings import from_item, item_key, reading
+from chalicelib.tenant_settings import (
+    TenantSettingsUnavailableError,
+    from_item,
+    item_key,
+    reading,
+    settings_of,
+)
 
 
 @kept
@@ -87,3 +93,29 @@ def processing_for(tenant_id: str) -> tuple[RedactionPolicy, Mapping[str, Any]]:
 def policy_for(tenant_id: str) -> RedactionPolicy:
     """The policy of `tenant_id`'s logs (see `processing_for`)."""
     return processing_for(tenant_id)[0]
+
+
+_ingest_policies: dict[str, tuple[Mapping[str, Any], RedactionPolicy]] = {}
+on_forget(_ingest_policies.clear)
+
+
+def ingest_policy(tenant_id: str) -> RedactionPolicy:
+    """The policy ingest bounds a large log's redacted size with, before the worker redacts it.
+
+    It comes from the settings the limiter reads (`tenant_settings.settings_of`, cached with
+    the API's role), so it costs no read of its own, and is built again only when they were
+    read again. Settings that cannot be read give the stage's policy: ingest fails open, as the
+    limiter does, and the worker, which must not, reads them itself.
+    """
+    try:
+        stored = settings_of(tenant_id).values
+    except TenantSettingsUnavailableError:
+        return stage_policy()
+    cached = _ingest_policies.get(tenant_id)
+    if cached is not None and cached[0] is stored:
+        return cached[1]
+    policy = stage_policy()
+    if "redaction" in stored:
+        policy = policy_from_settings(stored["redaction"], base=policy)
+    _ingest_policies[tenant_id] = (stored, policy)
+    return policy

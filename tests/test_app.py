@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from chalicelib.errors import (
 from chalicelib.ingest import rejection_reason
 from chalicelib.normalize import derived_log_id
 from chalicelib.telemetry import JsonLogFormatter
+from chalicelib.tenant_settings import write
 from infra.stage import PROJECT_DIR
 from tests.conftest import forget_process_state, queued_message, sqs_record
 from tests.event_lines import (
@@ -113,6 +115,21 @@ def test_text_too_long_to_process_is_413_naming_the_limit(
     assert response.status_code == 413
     assert "WORKER_TIMEOUT_SECONDS" in response.json_body["Message"]
     assert queued_bodies(aws) == []
+
+
+def test_a_log_that_only_its_tenants_placeholders_outgrow_is_413(
+    client: Client, aws: Any, configure: Any
+) -> None:
+    # "[REDACTED:EMAIL] " is 10 bytes more than "a@b.co ", "[REDACTED] " 4: as the stage's
+    # placeholders redact it the log fits DynamoDB's item, as this tenant's it would not.
+    configure(QUEUE_MESSAGE_MAX_BYTES="1048576")
+    changes = {"redaction": {"placeholder": "typed"}}
+    write(boto3.client("dynamodb"), aws.tenants_table_name, "typed", changes, datetime.now(UTC))
+    text = "a@b.co " * 30_000
+    response = post(client, text, "text/plain", **{"X-Tenant-ID": "typed"})
+    assert response.status_code == 413
+    assert "DynamoDB's limit" in response.json_body["Message"]
+    assert post(client, text, "text/plain", **{"X-Tenant-ID": "plain"}).status_code == 202
 
 
 def test_unreachable_queue_is_503_never_202(client: Client, aws: Any, configure: Any) -> None:
@@ -464,8 +481,6 @@ def test_a_single_log_the_queue_cannot_take_has_retry_after_too(
 def test_attributes_and_event_time_are_stored_redacted_and_read_back(
     client: Client, aws: Any
 ) -> None:
-    from datetime import UTC, datetime
-
     from chalicelib.keys import create_key
 
     log = {

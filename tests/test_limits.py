@@ -15,6 +15,7 @@ from chalicelib.errors import PayloadTooLargeError
 from chalicelib.limits import check_fits, work_seconds
 from chalicelib.message import LogMessage
 from chalicelib.redact import redact
+from chalicelib.redaction_policy import RedactionPolicy, policy_from_settings
 from chalicelib.retention import Expiries
 from chalicelib.store import (
     ITEM_MAX_BYTES,
@@ -68,6 +69,27 @@ def test_item_limit_counts_the_redacted_text_that_may_grow() -> None:
     with pytest.raises(PayloadTooLargeError, match="DynamoDB's limit"):
         check(grows, QUEUE_MESSAGE_MAX_BYTES="1048576")
     check("x" * 150_000, QUEUE_MESSAGE_MAX_BYTES="1048576")
+
+
+def test_item_limit_counts_the_growth_of_the_policy_the_worker_applies() -> None:
+    # "[REDACTED] " adds 4 bytes to "a@b.co ", a typed "[REDACTED:EMAIL] " adds 10: the same
+    # log fits as the default redacts it, not as its tenant's typed placeholders would.
+    grows = "a@b.co " * 30_000
+    typed = policy_from_settings({"placeholder": "typed"})
+    assert len(redact(grows).encode()) < ITEM_MAX_BYTES < len(redact(grows, typed).encode())
+    log = message(grows)
+    settings = load_settings({"WORK_SECONDS_PER_CHAR": "0", "QUEUE_MESSAGE_MAX_BYTES": "1048576"})
+    check_fits(log, log.to_json(), settings)
+    with pytest.raises(PayloadTooLargeError, match="DynamoDB's limit"):
+        check_fits(log, log.to_json(), settings, lambda: typed)
+
+
+def test_the_policy_is_asked_for_only_when_a_log_is_large_enough_to_need_it() -> None:
+    def unreachable() -> RedactionPolicy:
+        raise AssertionError("a small log needs no policy")
+
+    log = message("a@b.co " * 100)
+    check_fits(log, log.to_json(), load_settings({"WORK_SECONDS_PER_CHAR": "0"}), unreachable)
 
 
 def test_the_original_is_sized_in_its_own_item() -> None:

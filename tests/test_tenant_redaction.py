@@ -11,8 +11,8 @@ import pytest
 
 from chalicelib import worker
 from chalicelib.clients import client
-from chalicelib.redaction_policy import DEFAULT_CLASSES, IP, PHONE
-from chalicelib.tenant_redaction import policy_for
+from chalicelib.redaction_policy import DEFAULT_CLASSES, IP, PHONE, TYPED
+from chalicelib.tenant_redaction import ingest_policy, policy_for, stage_policy
 from chalicelib.tenant_settings import item_key, write
 from ops.tenants import main
 from tests.conftest import queued_message, sqs_record
@@ -162,3 +162,24 @@ def test_a_bad_rule_is_refused_naming_it_and_never_stored(
         main(["set", "acme", *options])
     table = aws.tenants_table_name
     assert "Item" not in boto3.client("dynamodb").get_item(TableName=table, Key=item_key("acme"))
+
+
+def test_ingest_bounds_a_log_with_its_tenants_policy_from_the_limiters_read(aws: Any) -> None:
+    _set(aws, "acme", {"placeholder": "typed", "rules": {"terms": ["Project Falcon"]}})
+    reads: list[str] = []
+    client("dynamodb").meta.events.register(
+        "before-call.dynamodb.GetItem", lambda model, **kwargs: reads.append(model.name)
+    )
+    policy = ingest_policy("acme")
+    assert policy.placeholder == TYPED
+    assert policy.rules.compiled is not None
+    assert ingest_policy("acme") is policy  # built once per read of the settings
+    assert ingest_policy("other") == stage_policy()
+    assert len(reads) == 2
+
+
+def test_ingest_falls_back_to_the_stage_policy_when_settings_cannot_be_read(
+    aws: Any, configure: Any
+) -> None:
+    configure(TENANTS_TABLE_NAME="no-such-table")
+    assert ingest_policy("acme") == stage_policy()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -147,9 +149,15 @@ def test_unreadable_settings_fail_open_too(aws: Any, configure: Any) -> None:
     assert admit("acme", [10], NOW).admitted == 1
 
 
-def test_ingest_answers_429_with_retry_after_and_queues_nothing(aws: Any) -> None:
+def test_ingest_answers_429_with_retry_after_and_queues_nothing(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import app
 
+    # The requests share one rate window however long they take: a loaded machine once spread
+    # them over two, and the second window admitted the one meant to be refused.
+    frozen = time.time()
+    monkeypatch.setattr(limiter, "time", SimpleNamespace(time=lambda: frozen))
     _on_plan(aws, "acme", "free")
     headers = {"Content-Type": "text/plain", "X-Tenant-ID": "acme"}
     with Client(app.app, project_dir=str(PROJECT_DIR)) as client:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from chalice.app import BadRequestError, ForbiddenError
+from chalice.app import BadRequestError, CaseInsensitiveMapping, ForbiddenError
 
 from chalicelib.batch import Item, parse_json, parse_ndjson
 from chalicelib.compression import decode_body
@@ -142,6 +142,13 @@ def derived_log_id(key: str, position: int) -> str:
     return f"idem:{digest}:{position}"
 
 
+def lowered_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """`headers` to look up by lower-case name: Chalice's request headers already are."""
+    if isinstance(headers, CaseInsensitiveMapping):
+        return headers
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def read_request(
     headers: Mapping[str, str],
     body: str | bytes | None,
@@ -156,7 +163,7 @@ def read_request(
     `BadRequestError` (400: compressed data, UTF-8, an envelope that is no JSON or NDJSON, a
     header that cannot apply).
     """
-    lowered = {name.lower(): value for name, value in headers.items()}
+    lowered = lowered_headers(headers)
     source = _media_type(lowered.get("content-type"))
     raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     text = _decode(decode_body(lowered.get("content-encoding"), raw))

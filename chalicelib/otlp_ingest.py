@@ -36,7 +36,7 @@ from chalicelib.ingest import (
     enqueue_logs,
 )
 from chalicelib.message import utc_timestamp
-from chalicelib.normalize import LogContext
+from chalicelib.normalize import LogContext, lowered_headers
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def accept_export(
     started = time.perf_counter()
     raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     trace: dict[str, object] = {"request_id": request_id, "body_bytes": len(raw)}
-    lowered = {name.lower(): value for name, value in headers.items()}
+    lowered = lowered_headers(headers)
     try:
         encoding = otlp.request_encoding(lowered.get("content-type"))
     except ChaliceViewError as error:

@@ -408,6 +408,29 @@ def redact(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> str:
     return redact_counted(text, policy)[0]
 
 
+#: Under this many characters only the classes that need a mark or seven digits can match:
+#: the shortest JWT has 13, IBANs, tokens and AWS keys more, an auth header's scheme and value 14.
+_SHORT_TEXT: Final = 13
+_FEWEST_DIGITS: Final = 7  # of a phone number; social security and card numbers have more
+
+
+def _may_hold_a_match(text: str, policy: RedactionPolicy) -> bool:
+    """False only where no class of `policy` can match, decided without the patterns.
+
+    That is a short ASCII text with fewer than seven digits and none of the marks e-mail
+    addresses, URL passwords and keyed values need (`@`, `%`, `:`, `=`): an id, a level, a
+    host name. It spares short strings (event lines' fields, attributes) the engine's fixed
+    cost and a cold start its compiling. Tenant rules and IP addresses may match anything.
+    """
+    if len(text) >= _SHORT_TEXT or not text.isascii():
+        return True
+    if policy.rules.compiled is not None or IP in policy.classes:
+        return True
+    if "@" in text or "%" in text or ":" in text or "=" in text:
+        return True
+    return sum(map(str.isdigit, text)) >= _FEWEST_DIGITS
+
+
 def redact_counted(
     text: str, policy: RedactionPolicy = DEFAULT_POLICY, exhaustive: bool = False
 ) -> tuple[str, int]:
@@ -420,6 +443,8 @@ def redact_counted(
     every position instead of where a match can be: the definition the fast path must
     reproduce, slow, for tests.
     """
+    if not exhaustive and not _may_hold_a_match(text, policy):
+        return text, 0
     replaced = 0
     for _ in range(_PASSES):
         spans = _spans(text, policy, exhaustive) if text else []

@@ -462,3 +462,33 @@ def test_work_grows_linearly_on_adversarial_input(
         work[size] = counter[0]
     process_state.forget_all()
     assert work[32_768] <= 8 * work[4_096] * 1.1 + 100, work
+
+
+# Short texts built of what matches are made of: digit groups and their separators, the
+# starts of keys, prefixes and schemes, marks that send a text to the engine, and the shortest
+# samples of every class.
+_short_texts = st.one_of(
+    st.lists(
+        st.one_of(
+            st.text("0123456789", min_size=1, max_size=4),
+            st.sampled_from([" ", "-", ".", "(", ")", "+", "/", "_", "\u2011", "\uff10"]),
+            st.sampled_from(["AKIA", "eyJ", "Basic ", "YTpiY2Rl", "ghp_", "x", "@", ":", "="]),
+        ),
+        max_size=8,
+    ).map("".join),
+    samples.map(lambda sample: sample.text).filter(lambda text: len(text) <= 16),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=_short_texts, policy=st.sampled_from([DEFAULT_POLICY, TYPED, EVERYTHING, WITH_RULES]))
+def test_a_text_too_short_for_any_match_is_left_without_trying_the_patterns(
+    text: str, policy: RedactionPolicy
+) -> None:
+    # The quick check may only skip texts that trying every pattern everywhere leaves alone.
+    assert redact_counted(text, policy) == redact_counted(text, policy, exhaustive=True)
+
+
+def test_the_shortest_text_a_length_gated_class_matches_is_tried() -> None:
+    # `Basic ` and eight characters of base64 for `a:bcde`: 14 characters, one digit, no mark.
+    assert redact("Basic YTpiY2Rl") == f"Basic {R}"

@@ -211,15 +211,20 @@ def _international_end(match: re.Match[str]) -> int | None:
     """Where an international number ends: after the groups its country's lengths allow.
 
     A group after a space may be the next token (`+1 415 555 2671 3 items`, `+1234567
-    2024-01-15`); E.164 numbers have 8 to 15 digits. When the number has spaces, the longest
-    of those lengths that its country's numbers can have decides; none, and it is no number.
+    2024-01-15`); E.164 numbers have 8 to 15 digits. A group after a space belongs to the
+    number only if the country's numbers can have the length it makes; the longest such
+    reading wins. The reading before the first space stands as it would alone: what follows
+    the space (a phone number's placeholder once redacted) cannot make it less of a number,
+    so redacting again finds what the first pass found (`+100000000000 200 0000`).
     """
     text = match.group()
     first = 3 if text.startswith("%2") else 1
     eligible = _ends(text, first, _E164_DIGITS)
-    if len(eligible) > 1 or (eligible and " " in text):
+    if " " in text[: eligible[-1][0] if eligible else 0]:
         possible = _possible_lengths(_NOT_DIGITS.sub("", text[first : first + 8])[:3])
-        eligible = [(end, count) for end, count in eligible if count in possible]
+        eligible = [
+            (end, count) for end, count in eligible if count in possible or " " not in text[:end]
+        ]
     return match.start() + eligible[-1][0] if eligible else None
 
 

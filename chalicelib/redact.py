@@ -112,11 +112,26 @@ _FIRST_DIGITS: Final = frozenset(b"123456789")
 # have one shape, and one search finds all three.
 _SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
 _NUMBER_END: Final = b"000.0000"
+# Letters, `_` and digits (all `0` in the shapes): the groups of a number's end stand alone.
+_WORD_SHAPES: Final = frozenset(b"0_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
 _PAIRS: Final = b".00.00.00.00"  # `06 12 34 56 78`; a date has two pairs at most
-# Characters a national number's trunk 0 (or its opening parenthesis) may follow, made spaces;
-# not `:`, which times hold before a 0 (`10:03:05`): a `:` counts only after a non-digit.
-_BOUNDARIES: Final = bytes.maketrans(b"\t\n\r\"'=[<,;>|", b" " * 12)
+# A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
+# but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
+# `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
+# The trunk marks: `0` itself, other digits `1`, letters and `_` `a`, those five `:`, `(`
+# itself, the rest spaces.
+_TRUNK_CLASSES: Final = (
+    (b"0", ord("0")),
+    (b"123456789", ord("1")),
+    (b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", ord("a")),
+    (b".:/-+", ord(":")),
+    (b"(", ord("(")),
+)
+_TRUNK_MARKS: Final = bytes(
+    next((mark for members, mark in _TRUNK_CLASSES if byte in members), ord(" "))
+    for byte in range(256)
+)
 _TRUNK_STARTS: Final = ((b" 0", 1), (b"(0", 0))
 # Three groups of four, or Amex's and Diners' four, six and four or five.
 _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
@@ -169,22 +184,27 @@ def _contact_windows(views: Views) -> list[Window]:
         if at + len(sign) < len(ascii_text) and ascii_text[at + len(sign)] in _FIRST_DIGITS
     ]
     shortest, longest = _NUMBER_SPAN
-    ends = [at + len(_NUMBER_END) for at in _occurrences(shapes, _NUMBER_END)]
+    # Their last two groups are whole: `200 47931` and a card's `1111 1111` end no number.
+    ends = [
+        end
+        for at in _occurrences(shapes, _NUMBER_END)
+        if (at == 0 or shapes[at - 1] not in _WORD_SHAPES)
+        and ((end := at + len(_NUMBER_END)) == len(shapes) or shapes[end] not in _WORD_SHAPES)
+    ]
     windows += [(max(end - longest, 0), end - shortest) for end in ends]
     windows += [(max(at - 4, 0), at) for at in _occurrences(shapes, _PAIRS)]
-    bounded = ascii_text.translate(_BOUNDARIES)
+    marks = ascii_text.translate(_TRUNK_MARKS)
     windows += [
         (at + skip, at + 1)  # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` not
         for needle, skip in _TRUNK_STARTS
-        for at in _occurrences(bounded, needle)
+        for at in _occurrences(marks, needle)
     ]
-    # After a `:` that no digit precedes (`tel:`, `phone:`), as a time's never is.
     windows += [
         (at + 1, at + 1)
-        for at in _occurrences(ascii_text, b":0")
-        if at == 0 or not ascii_text[at - 1 : at].isdigit()
+        for at in _occurrences(marks, b":0")
+        if at == 0 or marks[at - 1] not in b"01"
     ]
-    if bounded.startswith((b"0", b"(0")):
+    if marks.startswith((b"0", b"(0")):
         windows.append((0, 0))
     separators = [at for separator in _SEPARATORS for at in _occurrences(ascii_text, separator)]
     if separators:

@@ -343,6 +343,10 @@ _anchor_rich_texts = st.lists(
     text=st.one_of(any_texts, sensitive_heavy_texts, _anchor_rich_texts),
     policy=st.sampled_from([DEFAULT_POLICY, EVERYTHING]),
 )
+# A trunk 0 after a character no anchor listed (`{`, a letter then `-`, one outside ASCII).
+@example(text="{06 1234567}", policy=DEFAULT_POLICY)
+@example(text="x-06 1234567", policy=DEFAULT_POLICY)
+@example(text="用户06 1234567", policy=DEFAULT_POLICY)
 def test_redact_tries_every_pattern_wherever_a_match_can_be(
     text: str, policy: RedactionPolicy
 ) -> None:

@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -199,8 +200,10 @@ def _ends(text: str, first: int, lengths: range) -> list[tuple[int, int]]:
     for index, group in enumerate(text[first:].split(" ")):
         if index and "." in group:
             break
-        # A group holds digits, parentheses, dots and dashes; a trunk `(0)` is not dialled.
-        count += len(group) - sum(map(group.count, "().-")) - (group.count("(0)"))
+        count += len(group)
+        if not group.isdigit():
+            # Parentheses, dots and dashes are no digits, and a trunk `(0)` is not dialled.
+            count -= sum(map(group.count, "().-")) + group.count("(0)")
         end += len(group) + 1
         if count in lengths:
             ends.append((end, count))
@@ -290,20 +293,19 @@ _CARD_PREFIXES = re.compile(
 )
 
 
+# Every second digit from the right counts doubled, less 9 when that has two digits.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn checksum of a card number (or any digit string) holds."""
-    total = 0
-    for index, character in enumerate(reversed(digits)):
-        value = int(character)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    doubled = digits[-2::-2].translate(_LUHN_DOUBLED)
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
 
 
 def accept_card(match: re.Match[str], text: str) -> Span | None:
     """A card if the Luhn checksum holds and the number starts as an issuer's numbers do."""
-    digits = re.sub("[^0-9]", "", match.group())
+    digits = match.group().replace(" ", "").replace("-", "")
     if not 13 <= len(digits) <= 19 or not _CARD_PREFIXES.match(digits):
         return None
     return (match.start(), match.end(), CARD) if luhn_valid(digits) else None
@@ -354,12 +356,17 @@ _IBAN_LENGTHS: Final = {
 }
 
 
+# For the check, letters are numbers: A is 10, B 11, ... Z 35.
+_IBAN_LETTERS = str.maketrans(
+    {letter: str(value) for value, letter in enumerate(string.ascii_uppercase, start=10)}
+)
+
+
 def iban_valid(iban: str) -> bool:
     """The country's IBAN length and the ISO 7064 mod-97 check both hold."""
     if _IBAN_LENGTHS.get(iban[:2]) != len(iban):
         return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(character, 36)) for character in rearranged)) % 97 == 1
+    return int((iban[4:] + iban[:4]).translate(_IBAN_LETTERS)) % 97 == 1
 
 
 def accept_iban(match: re.Match[str], text: str) -> Span | None:
@@ -395,7 +402,9 @@ _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 
 def accept_secret(match: re.Match[str], text: str) -> Span | None:
     """The value, unless it is empty, a literal like `null`, or already redacted."""
-    group = next(name for name in ("double", "single", "bare") if match.group(name) is not None)
+    group = match.lastgroup  # `double`, `single` or `bare`: the value closes after the key
+    if group is None:
+        return None
     value = match.group(group)
     if value.lower() in _NOT_SECRETS or value.startswith("[REDACTED"):
         return None
@@ -457,12 +466,20 @@ _PEM_FOOTER = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")
 
 
 def _jwt_header_is_json(token: str) -> bool:
-    header = token.split(".", 1)[0]
+    return _header_is_json(token.split(".", 1)[0])
+
+
+@lru_cache(maxsize=256)
+def _header_is_json(header: str) -> bool:
+    """Whether a JWT's header decodes to a JSON object; an issuer's tokens share one header."""
     try:
         decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
     except (binascii.Error, ValueError):
         return False
     return isinstance(decoded, dict)
+
+
+on_forget(_header_is_json.cache_clear)
 
 
 def accept_literal(match: re.Match[str], text: str) -> Span | None:

@@ -256,14 +256,21 @@ def accept_contact(match: re.Match[str], text: str) -> Span | None:
     return (start, start + ends[-1][0], PHONE) if ends else None
 
 
+# Triggers are RE2 patterns over the text's ASCII bytes, where what is not ASCII reads `?`;
+# each must find wherever its family's pattern can match. So a trigger's space is any byte a
+# pattern's `\s` may stand on (U+2003 and U+3000 read `?`), and the patterns' words ignore
+# case in ASCII only (`(?ai:`): in Unicode the long s (U+017F) is an `s`, the Kelvin sign a `k`.
+_SCANNED_SPACE = r"[\t-\r\x1c-\x20?]"
+
 # Bare digits under a key that names a phone: `"mobile":"6175550123"`, `msisdn=447700900123`.
 _PHONE_WORDS = "phone|mobile|msisdn|cell|cellphone|tel|telephone|fax|sms|whatsapp"
+_PHONE_KEY = rf"(?:{_PHONE_WORDS})(?:[_-]?(?:number|no|num|nr))?"
 # The word must start the key or follow a separator or a lower-case letter (`user_phone`,
 # `userPhone`), not be inside another word (`hotel`); a match starts at the word.
 _WORD_START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"
-PHONE_KEY_TRIGGER: Final = rf"(?i:{_PHONE_WORDS})(?i:[_-]?(?:number|no|num|nr))?[\"']?\s{{0,3}}[:=]"
+PHONE_KEY_TRIGGER: Final = rf"(?i:{_PHONE_KEY})[\"']?{_SCANNED_SPACE}{{0,3}}[:=]"
 PHONE_KEY_PATTERN: Final = re.compile(
-    rf"{_WORD_START}{PHONE_KEY_TRIGGER}"
+    rf"{_WORD_START}(?ai:{_PHONE_KEY})[\"']?\s{{0,3}}[:=]"
     r"\s{0,3}[\"']?(?P<value>\+?[0-9]{7,15})(?![0-9A-Za-z_\[])"
     rf"{EDGE}"
 )
@@ -389,9 +396,9 @@ _SECRET_WORDS = "|".join(
         *("api[_-]?key", "access[_-]?key", "private[_-]?key", "auth[_-]?key", "credentials?"),
     )
 )
-SECRET_TRIGGER: Final = rf"(?i:{_SECRET_WORDS}|pass|pwd)[\"']?\s{{0,3}}[:=]"
+SECRET_TRIGGER: Final = rf"(?i:{_SECRET_WORDS}|pass|pwd)[\"']?{_SCANNED_SPACE}{{0,3}}[:=]"
 SECRET_PATTERN: Final = re.compile(
-    rf"(?P<key>(?i:{_SECRET_WORDS})|(?<![A-Za-z0-9])(?i:pass|pwd))"
+    rf"(?P<key>(?ai:{_SECRET_WORDS})|(?<![A-Za-z0-9])(?ai:pass|pwd))"
     r"[\"']?\s{0,3}[:=]\s{0,3}"
     r"(?:\"(?P<double>[^\"\n]{1,512})\"|'(?P<single>[^'\n]{1,512})'"
     r"|(?P<bare>[^\s\"',;&<>{}\[\]()]{0,511}[^\s\"',;&<>{}\[\]().]))"
@@ -415,9 +422,9 @@ def accept_secret(match: re.Match[str], text: str) -> Span | None:
 
 
 # `Authorization: Bearer <token>` and `Basic <base64 of user:password>`.
-AUTH_TRIGGER: Final = r"\b(?i:bearer|basic)\s"
+AUTH_TRIGGER: Final = rf"\b(?i:bearer|basic){_SCANNED_SPACE}"
 AUTH_PATTERN: Final = re.compile(
-    r"(?<![A-Za-z0-9_])(?i:(?P<scheme>bearer|basic))\s{1,4}"
+    r"(?<![A-Za-z0-9_])(?ai:(?P<scheme>bearer|basic))\s{1,4}"
     r"(?P<value>[A-Za-z0-9._~+/-]{7,4095}[A-Za-z0-9_~+/-]=*)"
     rf"(?![A-Za-z0-9_~+/=\[-]|\.[A-Za-z0-9]){EDGE}"
 )

@@ -120,18 +120,28 @@ _PAIRS: Final = b".00.00.00.00"  # `06 12 34 56 78`; a date has two pairs at mos
 # A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
 # but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
 # `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
-# The trunk marks: `0` itself, other digits `1`, letters and `_` `a`, those five `:`, the rest
-# (an opening parenthesis too) spaces.
+# The trunk marks: `0` itself, other digits `1`, letters and `_` `a`, `.:/+` `:`, `-` itself,
+# the rest (parentheses too) spaces.
 _TRUNK_CLASSES: Final = (
     (b"0", ord("0")),
     (b"123456789", ord("1")),
     (b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", ord("a")),
-    (b".:/-+", ord(":")),
+    (b".:/+", ord(":")),
+    (b"-", ord("-")),
 )
 _TRUNK_MARKS: Final = bytes(
     next((mark for members, mark in _TRUNK_CLASSES if byte in members), ord(" "))
     for byte in range(256)
 )
+# After the trunk 0, its area code's other digits, a space or dash (or a closing parenthesis)
+# and two digits: `0161 4`, `(030) 12`; a time's `07:47` or an offset's `+0000]` is not that.
+# Each pattern starts with its two bytes, which `re` finds as fast as `bytes.find`.
+_NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
+_TRUNK_AFTER_BOUNDARY: Final = re.compile(rb" 0" + _NATIONAL_AHEAD)
+_TRUNKS_AFTER_JOINERS: Final = tuple(
+    re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")
+)
+_TRUNK_FIRST: Final = re.compile(rb"0" + _NATIONAL_AHEAD)
 # Three groups of four, or Amex's and Diners' four, six and four or five.
 _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
@@ -199,14 +209,15 @@ def _contact_windows(views: Views) -> list[Window]:
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
         (at if ascii_text[at] == ord("(") else at + 1, at + 1)
-        for at in _occurrences(marks, b" 0")
+        for at in [trunk.start() for trunk in _TRUNK_AFTER_BOUNDARY.finditer(marks)]
     ]
     windows += [
         (at + 1, at + 1)
-        for at in _occurrences(marks, b":0")
+        for pattern in _TRUNKS_AFTER_JOINERS
+        for at in [trunk.start() for trunk in pattern.finditer(marks)]
         if at == 0 or marks[at - 1] not in b"01"
     ]
-    if marks.startswith(b"0"):
+    if _TRUNK_FIRST.match(marks):
         windows.append((0, 0))
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]

@@ -38,13 +38,16 @@ non-breaking spaces count as their ASCII forms (`FOLDED`).
 Speed: trying every pattern at every position reads logs at well under 1 MB/s. `redact` finds
 where a match can be: byte-string searches over the text's ASCII bytes (one byte a character)
 with every digit made `0` find the separators of addresses, the signs of international numbers
-and the digit groups that end phone numbers, cards and social security numbers; one RE2 scan
-(a DFA, in one pass) finds the keys, prefixes and schemes the other classes start with. Each
+and the digit groups that end phone numbers, cards and social security numbers, and a trunk 0
+with a national number's shape after it; one RE2 scan (a DFA, in one pass) finds where the
+keys, prefixes and schemes the other classes start with are, and `re` says which each is. Each
 family's pattern is then tried only there, with the same result as trying it everywhere
-(`exhaustive=True`, which the tests compare). Time grows linearly with the text: patterns are
-bounded, and a family tries each position at most once. `detect`, `re2` and `phonenumbers`
-are imported on the first redaction, not with this module (the ingest path imports it for
-`max_growth`).
+(`exhaustive=True`, which the tests compare). On a megabyte of logs a pass costs as much as a
+thousand tries, so the searches are few, and an anchor checks what the match it announces needs
+(whole digit groups, the shape after a trunk 0) before a try is spent there. Time grows linearly
+with the text: patterns are bounded, and a family tries each position at most once. `detect`,
+`re2` and `phonenumbers` are imported on the first redaction, not with this module (the ingest
+path imports it for `max_growth`).
 
 Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
@@ -145,7 +148,6 @@ _TRUNK_FIRST: Final = re.compile(rb"0" + _NATIONAL_AHEAD)
 # Three groups of four, or Amex's and Diners' four, six and four or five.
 _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
-_CARD_REACH: Final = len("0000 ")
 _SSN_SHAPE: Final = b"000.00.0000"
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
@@ -231,13 +233,9 @@ def _contact_windows(views: Views) -> list[Window]:
 
 
 def _card_windows(views: Views) -> list[Window]:
-    """Grouped cards start at most a group before three; runs of 13 digits where they start."""
+    """Grouped cards start where their first groups' shape does; runs of 13 digits too."""
     shapes = views[2]
-    windows = [
-        (max(at - _CARD_REACH, 0), at)
-        for needle in _CARD_GROUPS
-        for at in _occurrences(shapes, needle)
-    ]
+    windows = [(at, at) for needle in _CARD_GROUPS for at in _occurrences(shapes, needle)]
     at = shapes.find(_CARD_RUN)
     while at >= 0:
         windows.append((at, at))

@@ -426,7 +426,8 @@ AUTH_TRIGGER: Final = rf"\b(?i:bearer|basic){_SCANNED_SPACE}"
 AUTH_PATTERN: Final = re.compile(
     r"(?<![A-Za-z0-9_])(?ai:(?P<scheme>bearer|basic))\s{1,4}"
     r"(?P<value>[A-Za-z0-9._~+/-]{7,4095}[A-Za-z0-9_~+/-]=*)"
-    rf"(?![A-Za-z0-9_~+/=\[-]|\.[A-Za-z0-9]){EDGE}"
+    # Not before a dot and what may go on (a placeholder counts as what it replaced).
+    rf"(?![A-Za-z0-9_~+/=\[-]|\.(?:[A-Za-z0-9]|\[REDACTED)){EDGE}"
 )
 
 

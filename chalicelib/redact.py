@@ -119,7 +119,6 @@ _NUMBER_END: Final = b"000.0000"
 # Letters, `_` and digits (all `0` in the shapes): the groups of a number's end stand alone.
 _WORD_SHAPES: Final = frozenset(b"0_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
-_PAIRS: Final = b".00.00.00.00"  # `06 12 34 56 78`; a date has two pairs at most
 # A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
 # but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
 # `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
@@ -206,7 +205,6 @@ def _contact_windows(views: Views) -> list[Window]:
         and ((end := at + len(_NUMBER_END)) == len(shapes) or shapes[end] not in _WORD_SHAPES)
     ]
     windows += [(max(end - longest, 0), end - shortest) for end in ends]
-    windows += [(max(at - 4, 0), at) for at in _occurrences(shapes, _PAIRS)]
     marks = ascii_text.translate(_TRUNK_MARKS)
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either

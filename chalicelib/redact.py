@@ -344,22 +344,28 @@ def _family_spans(
     done = 0
     last_position = len(text) - 1
     match, accept, search = family.pattern.match, family.accept, family.start.search
+    # Comparisons, not min() and max(): this loop runs once a window, a try or a span.
     for first, last in sorted(windows):
         at = first if first > done else done
-        last = min(last, last_position)
+        if last > last_position:
+            last = last_position
         if at > last:
             continue
         done = last + 1  # whatever this window finds or not, its positions are tried
-        while at <= last:
+        while True:
             found = match(text, at)
             if found is not None:
                 span = accept(found, text)
                 if span is not None and span[2] in classes:
                     spans.append(span)
-                    at = max(span[1], at + 1)
-                    done = max(done, at)
+                    at = span[1] if span[1] > at else at + 1
+                    if at > last:
+                        done = at if at > done else done
+                        break
                     continue
-            candidate = search(text, at + 1, last + 1 + family.reach) if at < last else None
+            if at == last:
+                break
+            candidate = search(text, at + 1, last + 1 + family.reach)
             if candidate is None or candidate.start() > last:
                 break
             at = candidate.start()

@@ -131,19 +131,33 @@ _TRUNK_CLASSES: Final = (
     (b".:/+", ord(":")),
     (b"-", ord("-")),
 )
-_TRUNK_MARKS: Final = bytes(
-    next((mark for members, mark in _TRUNK_CLASSES if byte in members), ord(" "))
-    for byte in range(256)
-)
 # After the trunk 0, its area code's other digits, a space or dash (or a closing parenthesis)
 # and two digits: `0161 4`, `(030) 12`; a time's `07:47` or an offset's `+0000]` is not that.
 # Each pattern starts with its two bytes, which `re` finds as fast as `bytes.find`.
 _NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
-_TRUNK_AFTER_BOUNDARY: Final = re.compile(rb" 0" + _NATIONAL_AHEAD)
-_TRUNKS_AFTER_JOINERS: Final = tuple(
-    re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")
-)
-_TRUNK_FIRST: Final = re.compile(rb"0" + _NATIONAL_AHEAD)
+
+
+# The trunk marks' translation table; a trunk 0 after a boundary, after a joiner (`:`, as
+# `.`, `/` and `+` are marked, and `-`), and first in the text.
+TrunkAnchors = tuple[bytes, re.Pattern[bytes], tuple[re.Pattern[bytes], ...], re.Pattern[bytes]]
+
+
+@lru_cache(maxsize=1)
+def _trunk_anchors() -> TrunkAnchors:
+    """The trunk marks and their patterns, built on first use (some 0.3 ms), not on import."""
+    marks = bytearray(b" " * 256)
+    for members, mark in _TRUNK_CLASSES:
+        for byte in members:
+            marks[byte] = mark
+    return (
+        bytes(marks),
+        re.compile(rb" 0" + _NATIONAL_AHEAD),
+        tuple(re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")),
+        re.compile(rb"0" + _NATIONAL_AHEAD),
+    )
+
+
+on_forget(_trunk_anchors.cache_clear)
 # Three groups of four, or Amex's and Diners' four, six and four or five.
 _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
@@ -205,19 +219,20 @@ def _contact_windows(views: Views) -> list[Window]:
         and ((end := at + len(_NUMBER_END)) == len(shapes) or shapes[end] not in _WORD_SHAPES)
     ]
     windows += [(max(end - longest, 0), end - shortest) for end in ends]
-    marks = ascii_text.translate(_TRUNK_MARKS)
+    table, after_boundary, after_joiners, first = _trunk_anchors()
+    marks = ascii_text.translate(table)
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
         (at if ascii_text[at] == ord("(") else at + 1, at + 1)
-        for at in [trunk.start() for trunk in _TRUNK_AFTER_BOUNDARY.finditer(marks)]
+        for at in [trunk.start() for trunk in after_boundary.finditer(marks)]
     ]
     windows += [
         (at + 1, at + 1)
-        for pattern in _TRUNKS_AFTER_JOINERS
+        for pattern in after_joiners
         for at in [trunk.start() for trunk in pattern.finditer(marks)]
         if at == 0 or marks[at - 1] not in b"01"
     ]
-    if _TRUNK_FIRST.match(marks):
+    if first.match(marks):
         windows.append((0, 0))
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]

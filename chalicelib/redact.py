@@ -133,7 +133,7 @@ _TRUNK_CLASSES: Final = (
 )
 # After the trunk 0, its area code's other digits, a space or dash (or a closing parenthesis)
 # and two digits: `0161 4`, `(030) 12`; a time's `07:47` or an offset's `+0000]` is not that.
-# Each pattern starts with its two bytes, which `re` finds as fast as `bytes.find`.
+# A pattern that starts with two fixed bytes is searched by `re` as fast as `bytes.find`.
 _NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
 
 
@@ -158,6 +158,7 @@ def _trunk_anchors() -> TrunkAnchors:
 
 
 on_forget(_trunk_anchors.cache_clear)
+
 # Three groups of four, or Amex's and Diners' four, six and four or five.
 _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
@@ -375,7 +376,7 @@ def _family_spans(
                     spans.append(span)
                     at = span[1] if span[1] > at else at + 1
                     if at > last:
-                        done = at if at > done else done
+                        done = at  # past this window's end, and so past `last + 1`
                         break
                     continue
             if at == last:

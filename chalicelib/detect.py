@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -137,17 +138,38 @@ CONTACT_START_REACH: Final = LOCAL_PART_MAX + 2
 # Words before a number that say it counts, sizes, ranges, ports or identifies something.
 # A label and a space (`bytes 200-1000/67589`, `order 555-0199`), or any of these words as a
 # key (`count=555-0199`, `"id": "555 0199"`); `20 items 089 923107` is a count, then a number.
+_LABELS = (
+    *("bytes?", "ranges?", "ports?", "pid", "order"),
+    *("invoice", "ticket", "build", "version", "v"),
+)
+_KEYS = (
+    *("bytes?", "ranges?", "ports?", "size", "length", "len", "count", "offset", "limit"),
+    *("lines?", "pages?", "items?", "ids?", "pid", "uid", "gid", "build", "version", "v", "seq"),
+    *("order", "invoice", "ticket"),
+)
+
+
+def _backwards(word: str) -> str:
+    """`word`, a pattern, spelled from its end: `bytes?` is `s?etyb`."""
+    return "s?" + word[:-2][::-1] if word.endswith("s?") else word[::-1]
+
+
+# Read backwards from the number, one anchored try instead of a search of the 24 characters
+# before it (which cost some 9 us a number): a label and one or two spaces, or a key and its
+# `=`, `:` or `#`, that end where the number starts (or before a line break there) and start
+# a word.
 _NOT_A_PHONE_BEFORE = re.compile(
-    r"(?i)(?:\b(?:bytes?|ranges?|ports?|pid|order|invoice|ticket|build|version|v)\s{1,2}"
-    r"|\b(?:bytes?|ranges?|ports?|size|length|len|count|offset|limit|lines?|pages?|items?"
-    r"|ids?|pid|uid|gid|build|version|v|seq|order|invoice|ticket)"
-    r"[\"']?\s{0,2}[=:#]\s{0,2}[\"']?)$"
+    rf"(?i)\n?(?:\s{{1,2}}(?:{'|'.join(map(_backwards, _LABELS))})"
+    rf"|[\"']?\s{{0,2}}[=:#]\s{{0,2}}[\"']?(?:{'|'.join(map(_backwards, _KEYS))}))(?!\w)"
 )
 _CONTEXT_REACH = 24
 
 
 def _not_a_phone_by_context(text: str, start: int) -> bool:
-    return _NOT_A_PHONE_BEFORE.search(text, max(0, start - _CONTEXT_REACH), start) is not None
+    low = max(0, start - _CONTEXT_REACH)
+    # With the character before the 24, which says whether a word starts at the first of them.
+    found = _NOT_A_PHONE_BEFORE.match(text[max(0, low - 1) : start][::-1])
+    return found is not None and found.end() <= start - low
 
 
 @lru_cache(maxsize=1024)
@@ -199,8 +221,10 @@ def _ends(text: str, first: int, lengths: range) -> list[tuple[int, int]]:
     for index, group in enumerate(text[first:].split(" ")):
         if index and "." in group:
             break
-        # A group holds digits, parentheses, dots and dashes; a trunk `(0)` is not dialled.
-        count += len(group) - sum(map(group.count, "().-")) - (group.count("(0)"))
+        count += len(group)
+        if not group.isdigit():
+            # Parentheses, dots and dashes are no digits, and a trunk `(0)` is not dialled.
+            count -= sum(map(group.count, "().-")) + group.count("(0)")
         end += len(group) + 1
         if count in lengths:
             ends.append((end, count))
@@ -211,15 +235,20 @@ def _international_end(match: re.Match[str]) -> int | None:
     """Where an international number ends: after the groups its country's lengths allow.
 
     A group after a space may be the next token (`+1 415 555 2671 3 items`, `+1234567
-    2024-01-15`); E.164 numbers have 8 to 15 digits. When the number has spaces, the longest
-    of those lengths that its country's numbers can have decides; none, and it is no number.
+    2024-01-15`); E.164 numbers have 8 to 15 digits. A group after a space belongs to the
+    number only if the country's numbers can have the length it makes; the longest such
+    reading wins. The reading before the first space stands as it would alone: what follows
+    the space (a phone number's placeholder once redacted) cannot make it less of a number,
+    so redacting again finds what the first pass found (`+100000000000 200 0000`).
     """
     text = match.group()
     first = 3 if text.startswith("%2") else 1
     eligible = _ends(text, first, _E164_DIGITS)
-    if len(eligible) > 1 or (eligible and " " in text):
+    if " " in text[: eligible[-1][0] if eligible else 0]:
         possible = _possible_lengths(_NOT_DIGITS.sub("", text[first : first + 8])[:3])
-        eligible = [(end, count) for end, count in eligible if count in possible]
+        eligible = [
+            (end, count) for end, count in eligible if count in possible or " " not in text[:end]
+        ]
     return match.start() + eligible[-1][0] if eligible else None
 
 
@@ -248,14 +277,21 @@ def accept_contact(match: re.Match[str], text: str) -> Span | None:
     return (start, start + ends[-1][0], PHONE) if ends else None
 
 
+# Triggers are RE2 patterns over the text's ASCII bytes, where what is not ASCII reads `?`;
+# each must find wherever its family's pattern can match. So a trigger's space is any byte a
+# pattern's `\s` may stand on (U+2003 and U+3000 read `?`), and the patterns' words ignore
+# case in ASCII only (`(?ai:`): in Unicode the long s (U+017F) is an `s`, the Kelvin sign a `k`.
+_SCANNED_SPACE = r"[\t-\r\x1c-\x20?]"
+
 # Bare digits under a key that names a phone: `"mobile":"6175550123"`, `msisdn=447700900123`.
 _PHONE_WORDS = "phone|mobile|msisdn|cell|cellphone|tel|telephone|fax|sms|whatsapp"
+_PHONE_KEY = rf"(?:{_PHONE_WORDS})(?:[_-]?(?:number|no|num|nr))?"
 # The word must start the key or follow a separator or a lower-case letter (`user_phone`,
 # `userPhone`), not be inside another word (`hotel`); a match starts at the word.
 _WORD_START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"
-PHONE_KEY_TRIGGER: Final = rf"(?i:{_PHONE_WORDS})(?i:[_-]?(?:number|no|num|nr))?[\"']?\s{{0,3}}[:=]"
+PHONE_KEY_TRIGGER: Final = rf"(?i:{_PHONE_KEY})[\"']?{_SCANNED_SPACE}{{0,3}}[:=]"
 PHONE_KEY_PATTERN: Final = re.compile(
-    rf"{_WORD_START}{PHONE_KEY_TRIGGER}"
+    rf"{_WORD_START}(?ai:{_PHONE_KEY})[\"']?\s{{0,3}}[:=]"
     r"\s{0,3}[\"']?(?P<value>\+?[0-9]{7,15})(?![0-9A-Za-z_\[])"
     rf"{EDGE}"
 )
@@ -285,20 +321,19 @@ _CARD_PREFIXES = re.compile(
 )
 
 
+# Every second digit from the right counts doubled, less 9 when that has two digits.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn checksum of a card number (or any digit string) holds."""
-    total = 0
-    for index, character in enumerate(reversed(digits)):
-        value = int(character)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    doubled = digits[-2::-2].translate(_LUHN_DOUBLED)
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
 
 
 def accept_card(match: re.Match[str], text: str) -> Span | None:
     """A card if the Luhn checksum holds and the number starts as an issuer's numbers do."""
-    digits = re.sub("[^0-9]", "", match.group())
+    digits = match.group().replace(" ", "").replace("-", "")
     if not 13 <= len(digits) <= 19 or not _CARD_PREFIXES.match(digits):
         return None
     return (match.start(), match.end(), CARD) if luhn_valid(digits) else None
@@ -349,12 +384,17 @@ _IBAN_LENGTHS: Final = {
 }
 
 
+# For the check, letters are numbers: A is 10, B 11, ... Z 35.
+_IBAN_LETTERS = str.maketrans(
+    {letter: str(value) for value, letter in enumerate(string.ascii_uppercase, start=10)}
+)
+
+
 def iban_valid(iban: str) -> bool:
     """The country's IBAN length and the ISO 7064 mod-97 check both hold."""
     if _IBAN_LENGTHS.get(iban[:2]) != len(iban):
         return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(character, 36)) for character in rearranged)) % 97 == 1
+    return int((iban[4:] + iban[:4]).translate(_IBAN_LETTERS)) % 97 == 1
 
 
 def accept_iban(match: re.Match[str], text: str) -> Span | None:
@@ -377,9 +417,9 @@ _SECRET_WORDS = "|".join(
         *("api[_-]?key", "access[_-]?key", "private[_-]?key", "auth[_-]?key", "credentials?"),
     )
 )
-SECRET_TRIGGER: Final = rf"(?i:{_SECRET_WORDS}|pass|pwd)[\"']?\s{{0,3}}[:=]"
+SECRET_TRIGGER: Final = rf"(?i:{_SECRET_WORDS}|pass|pwd)[\"']?{_SCANNED_SPACE}{{0,3}}[:=]"
 SECRET_PATTERN: Final = re.compile(
-    rf"(?P<key>(?i:{_SECRET_WORDS})|(?<![A-Za-z0-9])(?i:pass|pwd))"
+    rf"(?P<key>(?ai:{_SECRET_WORDS})|(?<![A-Za-z0-9])(?ai:pass|pwd))"
     r"[\"']?\s{0,3}[:=]\s{0,3}"
     r"(?:\"(?P<double>[^\"\n]{1,512})\"|'(?P<single>[^'\n]{1,512})'"
     r"|(?P<bare>[^\s\"',;&<>{}\[\]()]{0,511}[^\s\"',;&<>{}\[\]().]))"
@@ -390,7 +430,9 @@ _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 
 def accept_secret(match: re.Match[str], text: str) -> Span | None:
     """The value, unless it is empty, a literal like `null`, or already redacted."""
-    group = next(name for name in ("double", "single", "bare") if match.group(name) is not None)
+    group = match.lastgroup  # `double`, `single` or `bare`: the value closes after the key
+    if group is None:
+        return None
     value = match.group(group)
     if value.lower() in _NOT_SECRETS or value.startswith("[REDACTED"):
         return None
@@ -401,11 +443,12 @@ def accept_secret(match: re.Match[str], text: str) -> Span | None:
 
 
 # `Authorization: Bearer <token>` and `Basic <base64 of user:password>`.
-AUTH_TRIGGER: Final = r"\b(?i:bearer|basic)\s"
+AUTH_TRIGGER: Final = rf"\b(?i:bearer|basic){_SCANNED_SPACE}"
 AUTH_PATTERN: Final = re.compile(
-    r"(?<![A-Za-z0-9_])(?i:(?P<scheme>bearer|basic))\s{1,4}"
+    r"(?<![A-Za-z0-9_])(?ai:(?P<scheme>bearer|basic))\s{1,4}"
     r"(?P<value>[A-Za-z0-9._~+/-]{7,4095}[A-Za-z0-9_~+/-]=*)"
-    rf"(?![A-Za-z0-9_~+/=\[-]|\.[A-Za-z0-9]){EDGE}"
+    # Not before a dot and what may go on (a placeholder counts as what it replaced).
+    rf"(?![A-Za-z0-9_~+/=\[-]|\.(?:[A-Za-z0-9]|\[REDACTED)){EDGE}"
 )
 
 
@@ -452,12 +495,20 @@ _PEM_FOOTER = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")
 
 
 def _jwt_header_is_json(token: str) -> bool:
-    header = token.split(".", 1)[0]
+    return _header_is_json(token.split(".", 1)[0])
+
+
+@lru_cache(maxsize=256)
+def _header_is_json(header: str) -> bool:
+    """Whether a JWT's header decodes to a JSON object; an issuer's tokens share one header."""
     try:
         decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
     except (binascii.Error, ValueError):
         return False
     return isinstance(decoded, dict)
+
+
+on_forget(_header_is_json.cache_clear)
 
 
 def accept_literal(match: re.Match[str], text: str) -> Span | None:

@@ -38,13 +38,16 @@ non-breaking spaces count as their ASCII forms (`FOLDED`).
 Speed: trying every pattern at every position reads logs at well under 1 MB/s. `redact` finds
 where a match can be: byte-string searches over the text's ASCII bytes (one byte a character)
 with every digit made `0` find the separators of addresses, the signs of international numbers
-and the digit groups that end phone numbers, cards and social security numbers; one RE2 scan
-(a DFA, in one pass) finds the keys, prefixes and schemes the other classes start with. Each
+and the digit groups that end phone numbers, cards and social security numbers, and a trunk 0
+with a national number's shape after it; one RE2 scan (a DFA, in one pass) finds where the
+keys, prefixes and schemes the other classes start with are, and `re` says which each is. Each
 family's pattern is then tried only there, with the same result as trying it everywhere
-(`exhaustive=True`, which the tests compare). Time grows linearly with the text: patterns are
-bounded, and a family tries each position at most once. `detect`, `re2` and `phonenumbers`
-are imported on the first redaction, not with this module (the ingest path imports it for
-`max_growth`).
+(`exhaustive=True`, which the tests compare). On a megabyte of logs a pass costs as much as a
+thousand tries, so the searches are few, and an anchor checks what the match it announces needs
+(whole digit groups, the shape after a trunk 0) before a try is spent there. Time grows linearly
+with the text: patterns are bounded, and a family tries each position at most once. `detect`,
+`re2` and `phonenumbers` are imported on the first redaction, not with this module (the ingest
+path imports it for `max_growth`).
 
 Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
@@ -106,23 +109,60 @@ GROWTH_FACTOR: Final = LONGEST_PLACEHOLDER / MIN_MATCH_LENGTH
 Window = tuple[int, int]
 Views = tuple[str, bytes, bytes]  # the folded text, its ASCII bytes, their shapes
 
-_SEPARATORS: Final = (b"@", b"%40")
-_SIGNS: Final = (b"+", b"%2B", b"%2b")
+# `%40` and `%2B` (`%2b`): an address's separator and a number's sign, escaped in URLs.
+_ESCAPED_SEPARATORS: Final = frozenset({b"40"})
+_ESCAPED_SIGNS: Final = frozenset({b"2B", b"2b"})
 _FIRST_DIGITS: Final = frozenset(b"123456789")
 # Digits become `0`, spaces and dashes `.`: `800 555 0199`, `800-555-0199` and `800.555.0199`
 # have one shape, and one search finds all three.
 _SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
 _NUMBER_END: Final = b"000.0000"
+# Letters, `_` and digits (all `0` in the shapes): the groups of a number's end stand alone.
+_WORD_SHAPES: Final = frozenset(b"0_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
-_PAIRS: Final = b".00.00.00.00"  # `06 12 34 56 78`; a date has two pairs at most
-# Characters a national number's trunk 0 (or its opening parenthesis) may follow, made spaces;
-# not `:`, which times hold before a 0 (`10:03:05`): a `:` counts only after a non-digit.
-_BOUNDARIES: Final = bytes.maketrans(b"\t\n\r\"'=[<,;>|", b" " * 12)
-_TRUNK_STARTS: Final = ((b" 0", 1), (b"(0", 0))
+# A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
+# but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
+# `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
+# The trunk marks: `0` itself, other digits `1`, letters and `_` `a`, `.:/+` `:`, `-` itself,
+# the rest (parentheses too) spaces.
+_TRUNK_CLASSES: Final = (
+    (b"0", ord("0")),
+    (b"123456789", ord("1")),
+    (b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", ord("a")),
+    (b".:/+", ord(":")),
+    (b"-", ord("-")),
+)
+# After the trunk 0, its area code's other digits, a space or dash (or a closing parenthesis)
+# and two digits: `0161 4`, `(030) 12`; a time's `07:47` or an offset's `+0000]` is not that.
+# A pattern that starts with two fixed bytes is searched by `re` as fast as `bytes.find`.
+_NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
+
+
+# The trunk marks' translation table; a trunk 0 after a boundary, after a joiner (`:`, as
+# `.`, `/` and `+` are marked, and `-`), and first in the text.
+TrunkAnchors = tuple[bytes, re.Pattern[bytes], tuple[re.Pattern[bytes], ...], re.Pattern[bytes]]
+
+
+@lru_cache(maxsize=1)
+def _trunk_anchors() -> TrunkAnchors:
+    """The trunk marks and their patterns, built on first use (some 0.3 ms), not on import."""
+    marks = bytearray(b" " * 256)
+    for members, mark in _TRUNK_CLASSES:
+        for byte in members:
+            marks[byte] = mark
+    return (
+        bytes(marks),
+        re.compile(rb" 0" + _NATIONAL_AHEAD),
+        tuple(re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")),
+        re.compile(rb"0" + _NATIONAL_AHEAD),
+    )
+
+
+on_forget(_trunk_anchors.cache_clear)
+
 # Three groups of four, or Amex's and Diners' four, six and four or five.
 _CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
 _CARD_RUN: Final = b"0" * 13
-_CARD_REACH: Final = len("0000 ")
 _SSN_SHAPE: Final = b"000.00.0000"
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
@@ -163,31 +203,41 @@ def _contact_windows(views: Views) -> list[Window]:
     parenthesis before it; others 8 to 16 characters before the end of their last group.
     """
     text, ascii_text, shapes = views
+    # One byte is found fastest: `%` and then what it escapes, not `%40` and `%2B` in turn.
+    escapes = [(at, ascii_text[at + 1 : at + 3]) for at in _occurrences(ascii_text, b"%")]
+    signs = [(at, 1) for at in _occurrences(ascii_text, b"+")]
+    signs += [(at, 3) for at, escaped in escapes if escaped in _ESCAPED_SIGNS]
     windows = [
         (at, at)
-        for sign in _SIGNS
-        for at in _occurrences(ascii_text, sign)
-        if at + len(sign) < len(ascii_text) and ascii_text[at + len(sign)] in _FIRST_DIGITS
+        for at, size in signs
+        if at + size < len(ascii_text) and ascii_text[at + size] in _FIRST_DIGITS
     ]
     shortest, longest = _NUMBER_SPAN
-    ends = [at + len(_NUMBER_END) for at in _occurrences(shapes, _NUMBER_END)]
-    windows += [(max(end - longest, 0), end - shortest) for end in ends]
-    windows += [(max(at - 4, 0), at) for at in _occurrences(shapes, _PAIRS)]
-    bounded = ascii_text.translate(_BOUNDARIES)
-    windows += [
-        (at + skip, at + 1)  # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` not
-        for needle, skip in _TRUNK_STARTS
-        for at in _occurrences(bounded, needle)
+    # Their last two groups are whole: `200 47931` and a card's `1111 1111` end no number.
+    ends = [
+        end
+        for at in _occurrences(shapes, _NUMBER_END)
+        if (at == 0 or shapes[at - 1] not in _WORD_SHAPES)
+        and ((end := at + len(_NUMBER_END)) == len(shapes) or shapes[end] not in _WORD_SHAPES)
     ]
-    # After a `:` that no digit precedes (`tel:`, `phone:`), as a time's never is.
+    windows += [(max(end - longest, 0), end - shortest) for end in ends]
+    table, after_boundary, after_joiners, first = _trunk_anchors()
+    marks = ascii_text.translate(table)
+    windows += [
+        # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
+        (at if ascii_text[at] == ord("(") else at + 1, at + 1)
+        for at in [trunk.start() for trunk in after_boundary.finditer(marks)]
+    ]
     windows += [
         (at + 1, at + 1)
-        for at in _occurrences(ascii_text, b":0")
-        if at == 0 or not ascii_text[at - 1 : at].isdigit()
+        for pattern in after_joiners
+        for at in [trunk.start() for trunk in pattern.finditer(marks)]
+        if at == 0 or marks[at - 1] not in b"01"
     ]
-    if bounded.startswith((b"0", b"(0")):
+    if first.match(marks):
         windows.append((0, 0))
-    separators = [at for separator in _SEPARATORS for at in _occurrences(ascii_text, separator)]
+    separators = _occurrences(ascii_text, b"@")
+    separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:
         reversed_text = text[::-1]
         for at in separators:
@@ -198,13 +248,9 @@ def _contact_windows(views: Views) -> list[Window]:
 
 
 def _card_windows(views: Views) -> list[Window]:
-    """Grouped cards start at most a group before three; runs of 13 digits where they start."""
+    """Grouped cards start where their first groups' shape does; runs of 13 digits too."""
     shapes = views[2]
-    windows = [
-        (max(at - _CARD_REACH, 0), at)
-        for needle in _CARD_GROUPS
-        for at in _occurrences(shapes, needle)
-    ]
+    windows = [(at, at) for needle in _CARD_GROUPS for at in _occurrences(shapes, needle)]
     at = shapes.find(_CARD_RUN)
     while at >= 0:
         windows.append((at, at))
@@ -274,16 +320,28 @@ def _tables() -> tuple[Shaped, Triggered]:
 on_forget(_tables.cache_clear)
 
 
+TriggerScan = tuple[Any, re.Pattern[bytes], tuple["Family", ...]]
+
+
 @lru_cache(maxsize=64)
-def _trigger_scan(classes: frozenset[str]) -> tuple[Any, tuple[Family, ...]]:
-    """One RE2 pattern, a group for each triggered family `classes` needs, and the families."""
+def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
+    """The triggers of the families `classes` needs: where and which, and the families.
+
+    RE2 finds where a trigger starts, in one pass; asking it which one (a group per family)
+    costs more than the search. `re` answers that where RE2 found one: the same alternatives in
+    the same order, and both take the first that matches there (leftmost-first).
+    """
     import re2
 
     needed = [entry for entry in _tables()[1] if entry[1] & classes]
     if not needed:
-        return None, ()
-    pattern = "|".join(f"({trigger})" for _, _, trigger in needed).encode()
-    return re2.compile(pattern), tuple(family for family, _, _ in needed)
+        return None
+    triggers = [trigger for _, _, trigger in needed]
+    return (
+        re2.compile("|".join(f"(?:{trigger})" for trigger in triggers).encode()),
+        re.compile("|".join(f"({trigger})" for trigger in triggers).encode()),
+        tuple(family for family, _, _ in needed),
+    )
 
 
 on_forget(_trigger_scan.cache_clear)
@@ -303,22 +361,28 @@ def _family_spans(
     done = 0
     last_position = len(text) - 1
     match, accept, search = family.pattern.match, family.accept, family.start.search
+    # Comparisons, not min() and max(): this loop runs once a window, a try or a span.
     for first, last in sorted(windows):
         at = first if first > done else done
-        last = min(last, last_position)
+        if last > last_position:
+            last = last_position
         if at > last:
             continue
         done = last + 1  # whatever this window finds or not, its positions are tried
-        while at <= last:
+        while True:
             found = match(text, at)
             if found is not None:
                 span = accept(found, text)
                 if span is not None and span[2] in classes:
                     spans.append(span)
-                    at = max(span[1], at + 1)
-                    done = max(done, at)
+                    at = span[1] if span[1] > at else at + 1
+                    if at > last:
+                        done = at  # past this window's end, and so past `last + 1`
+                        break
                     continue
-            candidate = search(text, at + 1, last + 1 + family.reach) if at < last else None
+            if at == last:
+                break
+            candidate = search(text, at + 1, last + 1 + family.reach)
             if candidate is None or candidate.start() > last:
                 break
             at = candidate.start()
@@ -336,17 +400,23 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
         if kinds & classes:
             found = _everywhere(views) if exhaustive else windows(views)
             spans += _family_spans(family, folded, found, classes)
-    scan, families = _trigger_scan(classes)
+    triggered = _trigger_scan(classes)
+    if triggered is None:
+        return spans
+    scan, which, families = triggered
     if exhaustive:
         for family in families:
             spans += _family_spans(family, folded, _everywhere(views), classes)
-    elif scan is not None:
-        starts: list[list[Window]] = [[] for _ in families]
-        for trigger in scan.finditer(ascii_text):
-            starts[trigger.lastindex - 1].append((trigger.start(), trigger.start()))
-        for family, where in zip(families, starts, strict=True):
-            if where:
-                spans += _family_spans(family, folded, where, classes)
+        return spans
+    starts: list[list[Window]] = [[] for _ in families]
+    for at in [trigger.start() for trigger in scan.finditer(ascii_text)]:
+        kind = which.match(ascii_text, at)
+        if kind is None or kind.lastindex is None:  # the two engines read one pattern apart
+            raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
+        starts[kind.lastindex - 1].append((at, at))
+    for family, where in zip(families, starts, strict=True):
+        if where:
+            spans += _family_spans(family, folded, where, classes)
     return spans
 
 

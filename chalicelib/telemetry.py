@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal
 
@@ -72,8 +71,11 @@ def _clean(name: str, value: object) -> object:
     return _redacted(value) if name in _REPEATING else redact(value)
 
 
-def _timestamp(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _timestamp(millis: int) -> str:
+    """Epoch milliseconds in RFC 3339, UTC, to the millisecond: the line's own time."""
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+    )
 
 
 def render(
@@ -90,8 +92,9 @@ def render(
     With `metrics`, `reason` breaks them down by `Reason`; a `tenant_id` among the fields
     breaks them down by `TenantId` when the stage publishes per-tenant metrics.
     """
+    millis = int(now * 1000)  # one reading for the line's timestamp and its metrics'
     line: dict[str, Any] = {
-        "timestamp": _timestamp(now),
+        "timestamp": _timestamp(millis),
         "level": level,
         "service": SERVICE,
         "stage": settings.stage,
@@ -107,7 +110,7 @@ def render(
         tenant_id = line.get("tenant_id")
         if settings.metrics_by_tenant and isinstance(tenant_id, str):
             dimensions[TENANT_DIMENSION] = tenant_id
-        line.update(embedded_metrics(metrics, dimensions, int(now * 1000)))
+        line.update(embedded_metrics(metrics, dimensions, millis))
     # ASCII only: no character in a line (U+2028, say) is a line break to any reader.
     return json.dumps(line, separators=(",", ":"))
 

@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -259,3 +260,12 @@ def test_a_uuid_shows_as_redaction_would_show_it(uuid: str) -> None:
     # Request ids skip the engine; they must come out as the engine would leave them.
     line = rendered(event="record", fields={"request_id": uuid}, settings=Settings())
     assert line["request_id"] == redact(uuid)
+
+
+@given(now=st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
+def test_the_lines_time_and_its_metrics_time_are_one_reading(now: float) -> None:
+    line = json.loads(telemetry.render("record", {}, Settings(), now, metrics={LOGS_STORED: 1}))
+    millis = line["_aws"]["Timestamp"]
+    assert millis == int(now * 1000)
+    shown = datetime.fromtimestamp(millis // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert line["timestamp"] == f"{shown}.{millis % 1000:03d}Z"

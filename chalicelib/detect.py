@@ -156,11 +156,13 @@ def _backwards(word: str) -> str:
 
 # Read backwards from the number, one anchored try instead of a search of the 24 characters
 # before it (which cost some 9 us a number): a label and one or two spaces, or a key and its
-# `=`, `:` or `#`, that end where the number starts (or before a line break there) and start
-# a word.
+# `=`, `:` or `#`, or the end of an access log's request line (`HTTP/1.1" `, before its status
+# and size, `200 5117`), that end where the number starts (or before a line break there) and
+# start a word.
 _NOT_A_PHONE_BEFORE = re.compile(
     rf"(?i)\n?(?:\s{{1,2}}(?:{'|'.join(map(_backwards, _LABELS))})"
-    rf"|[\"']?\s{{0,2}}[=:#]\s{{0,2}}[\"']?(?:{'|'.join(map(_backwards, _KEYS))}))(?!\w)"
+    rf"|[\"']?\s{{0,2}}[=:#]\s{{0,2}}[\"']?(?:{'|'.join(map(_backwards, _KEYS))})"
+    r"|\s{1,2}\"(?:[0-9]\.)?[0-9]/ptth)(?!\w)"
 )
 _CONTEXT_REACH = 24
 

@@ -431,6 +431,15 @@ _words = st.from_regex(r"[A-Za-z]{1,12}", fullmatch=True).filter(
     lambda word: not _CONTEXT_WORDS.search(word)
 )
 look_alikes = st.one_of(
+    # An access log's status and size after its request line: `HTTP/1.1" 200 5117`.
+    st.builds(
+        '"{} /{} HTTP/{}" {} {}'.format,
+        st.sampled_from(["GET", "POST", "HEAD"]),
+        st.from_regex(r"[a-z0-9/?=&.]{0,20}", fullmatch=True),
+        st.sampled_from(["1.0", "1.1", "2", "2.0"]),
+        st.integers(100, 599),
+        st.one_of(st.integers(1000, 9999), st.integers(0, 10**9)),  # 4 digits: `555 0199`'s
+    ),
     st.sampled_from(sorted(NOT_SENSITIVE.values())),
     st.builds(
         lambda day, form: day.strftime(form),

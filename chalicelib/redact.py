@@ -367,6 +367,30 @@ def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
 on_forget(_trigger_scan.cache_clear)
 
 
+def _triggers(scan: Any, which: re.Pattern[bytes], text: bytes) -> list[tuple[int, int]]:
+    """Where RE2 finds a trigger in `text`, and the index of the alternative that it is.
+
+    Which one depends only on the bytes the trigger matched and the byte before them, the one
+    context a trigger reads (a leading word boundary): had an earlier alternative matched
+    these bytes after that byte anywhere, it would match them here, and be taken. So `re` is
+    asked once per distinct trigger, not at each (a log repeats its keys, schemes, prefixes).
+    """
+    found: list[tuple[int, int]] = []
+    known: dict[bytes, int] = {}
+    for trigger in scan.finditer(text):
+        at, end = trigger.span()
+        # The text's start reads as a non-word byte before it, a space.
+        seen = text[at - 1 : end] if at else b" " + text[:end]
+        index = known.get(seen)
+        if index is None:
+            kind = which.match(text, at)
+            if kind is None or kind.lastindex is None:  # the engines read one pattern apart
+                raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
+            index = known[seen] = kind.lastindex - 1
+        found.append((at, index))
+    return found
+
+
 def _family_spans(
     family: Family, text: str, windows: list[Window], classes: frozenset[str]
 ) -> list[Span]:
@@ -430,11 +454,8 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
             spans += _family_spans(family, folded, _everywhere(views), classes)
         return spans
     starts: list[list[Window]] = [[] for _ in families]
-    for at in [trigger.start() for trigger in scan.finditer(ascii_text)]:
-        kind = which.match(ascii_text, at)
-        if kind is None or kind.lastindex is None:  # the two engines read one pattern apart
-            raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
-        starts[kind.lastindex - 1].append((at, at))
+    for at, index in _triggers(scan, which, ascii_text):
+        starts[index].append((at, at))
     for family, where in zip(families, starts, strict=True):
         if where:
             spans += _family_spans(family, folded, where, classes)

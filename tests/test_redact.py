@@ -362,6 +362,21 @@ def test_redact_tries_every_pattern_wherever_a_match_can_be(
     assert redact_counted(text, policy) == redact_counted(text, policy, exhaustive=True)
 
 
+@pytest.mark.parametrize("trigger", [trigger for _, _, trigger in redact_module._tables()[1]])
+def test_a_trigger_reads_no_context_but_the_byte_before_it(trigger: str) -> None:
+    # Which family a trigger is, is remembered by its bytes and the byte before them: a
+    # boundary or anchor anywhere but at its start would make it depend on more.
+    rest = trigger.removeprefix(r"\b")
+    assert not re.search(r"\\[bBAzZ]|[$^]|\(\?<?[=!]", rest), trigger
+
+
+def test_a_trigger_after_a_word_byte_is_told_from_one_after_a_space() -> None:
+    # `AB12` after a space starts an IBAN's trigger; after `x` no trigger starts there.
+    assert redact("DE89370400440532013000 xDE89370400440532013000") == (
+        f"{R} xDE89370400440532013000"
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     text=st.one_of(any_texts, sensitive_heavy_texts, _anchor_rich_texts),

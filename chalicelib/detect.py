@@ -166,9 +166,12 @@ _CONTEXT_REACH = 24
 
 
 def _not_a_phone_by_context(text: str, start: int) -> bool:
+    if not start:
+        return False
     low = max(0, start - _CONTEXT_REACH)
-    # With the character before the 24, which says whether a word starts at the first of them.
-    found = _NOT_A_PHONE_BEFORE.match(text[max(0, low - 1) : start][::-1])
+    # With the character before the 24, which says whether a word starts at the first of them;
+    # sliced backwards in one step (a slice's stop of -1 would be the text's last character).
+    found = _NOT_A_PHONE_BEFORE.match(text[start - 1 : low - 2 if low > 1 else None : -1])
     return found is not None and found.end() <= start - low
 
 
@@ -273,13 +276,14 @@ def accept_contact(match: re.Match[str], text: str) -> Span | None:
     if match.group("international") is not None:
         end = _international_end(match)
         return None if end is None else (start, end, PHONE)
-    if _not_a_phone_by_context(text, start):
-        return None
     national = match.group("national")
     if national is None:
-        return start, match.end(), PHONE
-    ends = _ends(national, 0, _NATIONAL_DIGITS)  # the longest that has 9 to 11 digits
-    return (start, start + ends[-1][0], PHONE) if ends else None
+        return None if _not_a_phone_by_context(text, start) else (start, match.end(), PHONE)
+    # The longest reading with 9 to 11 digits; its length first, the cheaper check.
+    ends = _ends(national, 0, _NATIONAL_DIGITS)
+    if not ends or _not_a_phone_by_context(text, start):
+        return None
+    return start, start + ends[-1][0], PHONE
 
 
 # Triggers are RE2 patterns over the text's ASCII bytes, where what is not ASCII reads `?`;
@@ -399,11 +403,21 @@ _IBAN_LETTERS = str.maketrans(
 )
 
 
+# Each country's letters as numbers, as the check moves them to the end: `DE` is `1314`.
+_IBAN_COUNTRIES: Final = {country: country.translate(_IBAN_LETTERS) for country in _IBAN_LENGTHS}
+
+
 def iban_valid(iban: str) -> bool:
-    """The country's IBAN length and the ISO 7064 mod-97 check both hold."""
+    """The country's IBAN length and the ISO 7064 mod-97 check both hold.
+
+    Most accounts are digits only: they skip translating letters (the slow part of the check).
+    """
     if _IBAN_LENGTHS.get(iban[:2]) != len(iban):
         return False
-    return int((iban[4:] + iban[:4]).translate(_IBAN_LETTERS)) % 97 == 1
+    account = iban[4:]
+    if not account.isdigit():
+        account = account.translate(_IBAN_LETTERS)
+    return int(account + _IBAN_COUNTRIES[iban[:2]] + iban[2:4]) % 97 == 1
 
 
 def accept_iban(match: re.Match[str], text: str) -> Span | None:

@@ -62,6 +62,7 @@ import bisect
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from chalicelib.process_state import on_forget
@@ -209,6 +210,8 @@ _CONFIRMED: Final = frozenset(
     }
 )
 _PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
+_START: Final = itemgetter(0)
+_END: Final = itemgetter(1)
 _PASSES: Final = 4
 
 
@@ -462,46 +465,54 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
     return spans
 
 
-def _kept(spans: list[Span]) -> list[Span]:
-    """Spans that do not overlap: confirmed classes first, then the others around them.
+def _kept(spans: list[Span]) -> tuple[list[Span], list[Span]]:
+    """Spans that do not overlap, in order, and those left out.
 
-    Among either, of overlapping spans the leftmost; of those starting together, a private
-    key block or a URL's password first (over what is inside them), then the longest.
+    Confirmed classes first, then the others around them. Among either, of overlapping spans
+    the leftmost; of those starting together, a private key block or a URL's password first
+    (over what is inside them; both are confirmed), then the longest.
     """
-    spans.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2), -span[1]))
-    confirmed = _leftmost([span for span in spans if span[2] in _CONFIRMED], [])
-    return _leftmost([span for span in spans if span[2] not in _CONFIRMED], confirmed)
+    # Stable sorts by keys the C code reads, not one sort by a tuple built for every span.
+    spans.sort(key=_END, reverse=True)
+    spans.sort(key=_START)
+    left_out: list[Span] = []
+    confirmed = [span for span in spans if span[2] in _CONFIRMED]
+    confirmed.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2)))
+    taken = _leftmost(confirmed, [], left_out)
+    others = [span for span in spans if span[2] not in _CONFIRMED]
+    return _leftmost(others, taken, left_out), left_out
 
 
-def _leftmost(spans: list[Span], taken: list[Span]) -> list[Span]:
-    """`taken` and those of `spans` (sorted) that overlap neither it nor an earlier one."""
+def _leftmost(spans: list[Span], taken: list[Span], left_out: list[Span]) -> list[Span]:
+    """`taken` and those of `spans` that overlap neither it nor an earlier one, in order.
+
+    `taken` is in order, `spans` sorted as `_kept` sorts them; the others go to `left_out`.
+    """
     kept = list(taken)
-    ends = sorted((start, end) for start, end, _ in taken)
     end = 0
-    blocked = 0
+    blocked, count = 0, len(taken)
     for span in spans:
-        while blocked < len(ends) and ends[blocked][1] <= span[0]:
+        start, stop = span[0], span[1]
+        while blocked < count and taken[blocked][1] <= start:
             blocked += 1
-        clear = blocked == len(ends) or ends[blocked][0] >= span[1]
-        if span[0] >= end and span[1] > span[0] and clear:
+        if start >= end and stop > start and (blocked == count or taken[blocked][0] >= stop):
             kept.append(span)
-            end = span[1]
+            end = stop
+        else:
+            left_out.append(span)
     kept.sort()
     return kept
 
 
-def _hides_matches(spans: list[Span], kept: list[Span]) -> bool:
+def _hides_matches(left_out: list[Span], kept: list[Span]) -> bool:
     """Whether a span left out reaches past the kept ones that overlap it.
 
     Its family read no further than its end, so a match of it may start there. A span the
-    kept ones cover (an address inside a key's value, a JWT that is a bearer token) hides
-    nothing: any match after it would overlap them too.
+    kept ones cover (an address inside a key's value, a JWT that is a bearer token, the same
+    span found twice) hides nothing: any match after it would overlap them too.
     """
-    chosen = set(kept)
     starts = [start for start, _, _ in kept]
-    for span in spans:
-        if span in chosen:
-            continue
+    for span in left_out:
         at, index = span[0], bisect.bisect_right(starts, span[0]) - 1
         while at < span[1]:
             if index < 0 or index == len(kept) or not kept[index][0] <= at < kept[index][1]:
@@ -512,7 +523,7 @@ def _hides_matches(spans: list[Span], kept: list[Span]) -> bool:
 
 def find(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> list[Span]:
     """The spans `redact` replaces first, as `(start, end, class)` in order: what it found."""
-    return _kept(_spans(text, policy, exhaustive=False)) if text else []
+    return _kept(_spans(text, policy, exhaustive=False))[0] if text else []
 
 
 def redact(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> str:
@@ -559,18 +570,18 @@ def redact_counted(
         return text, 0
     replaced = 0
     for _ in range(_PASSES):
-        spans = _spans(text, policy, exhaustive) if text else []
-        kept = _kept(spans)
+        kept, left_out = _kept(_spans(text, policy, exhaustive)) if text else ([], [])
         if not kept:
             break
+        placeholders = {kind: policy.replacement(kind) for kind in {span[2] for span in kept}}
         pieces: list[str] = []
         done = 0
         for start, end, kind in kept:
-            pieces += (text[done:start], policy.replacement(kind))
+            pieces += (text[done:start], placeholders[kind])
             done = end
         pieces.append(text[done:])
         text, replaced = "".join(pieces), replaced + len(kept)
-        if not _hides_matches(spans, kept):
+        if not _hides_matches(left_out, kept):
             break
     return text, replaced
 

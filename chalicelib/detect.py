@@ -67,21 +67,23 @@ _WORD = "[A-Za-z0-9_]"
 _DIGIT = "[0-9]"
 # Configurations around a position that make it the inside of one token: a|b, a|+1, 1|.2,
 # 1|-2, 1|/2, 1|-A0 (a MAC address's last pair), and a time's or an IPv6 address's colon,
-# 1|:2 (17:05, 2001:db8).
+# 1|:2 (17:05, 2001:db8). A placeholder's `]` glues as the word or digit it replaced may have:
+# what did not match beside a match does not match beside its placeholder (redaction stays
+# idempotent). Each alternative first takes the character after the position and then looks
+# behind: `re` skips an alternative whose first character does not fit without trying it, and
+# every pattern checks this at both of its ends.
+_HEX = "[0-9A-Fa-f]"
 _GLUED = (
-    rf"(?<={_WORD})(?:{_WORD}|\+{_DIGIT})"
-    rf"|(?<={_WORD}\+){_DIGIT}"
-    rf"|(?<={_DIGIT})[./-]{_DIGIT}"
-    rf"|(?<={_DIGIT}[./-]){_DIGIT}"
+    # 1|2, a|2, a+|2, 1.|2, 1/|2, 1-|2, 1:|2, and after a placeholder X]|2, X].|2
+    rf"{_DIGIT}(?:(?<={_WORD}[0-9])|(?<={_WORD}\+[0-9])|(?<={_DIGIT}[./:-][0-9])"
+    rf"|(?<=[A-Z]\][0-9])|(?<=[A-Z]\][.:/+-][0-9]))"
+    rf"|[A-Za-z_](?:(?<={_WORD}[A-Za-z_])|(?<=[A-Z]\][A-Za-z_]))"
+    rf"|\+(?:(?<={_WORD}\+)|(?<=[A-Z]\]\+)){_DIGIT}"
+    rf"|[./](?:(?<={_DIGIT}[./])|(?<=[A-Z]\][./])){_DIGIT}"
     # A dash and a hex pair go on a MAC address or a hex id: 00-00-00-00-00-A0, 12-AB-CD.
-    rf"|(?<={_DIGIT})-[0-9A-Fa-f]{{2}}(?:-|(?![0-9A-Za-z_]))"
-    rf"|(?<={_DIGIT}):[0-9A-Fa-f]"
-    rf"|(?<={_DIGIT}:){_DIGIT}"
-    # A placeholder's `]` glues as the word or digit it replaced may have: what did not match
-    # beside a match does not match beside its placeholder (redaction stays idempotent).
-    rf"|(?<=[A-Z]\])(?:{_WORD}|[.:/+-]{_DIGIT})"
-    rf"|(?<=[A-Z]\][.:/+-]){_DIGIT}"
-    rf"|(?<={_WORD})\[REDACTED"
+    rf"|-(?:(?<={_DIGIT}-)(?:{_DIGIT}|{_HEX}{{2}}(?:-|(?![0-9A-Za-z_])))|(?<=[A-Z]\]-){_DIGIT})"
+    rf"|:(?:(?<={_DIGIT}:){_HEX}|(?<=[A-Z]\]:){_DIGIT})"
+    rf"|\[(?<={_WORD}\[)REDACTED"
 )
 EDGE: Final = rf"(?!{_GLUED})"
 

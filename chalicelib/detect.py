@@ -253,13 +253,17 @@ def _international_end(match: re.Match[str]) -> int | None:
     text = match.group()
     first = 3 if text.startswith("%2") else 1
     eligible = _ends(text, first, _E164_DIGITS)
-    if " " in text[: eligible[-1][0] if eligible else 0]:
+    if not eligible:
+        return None
+    end, space = eligible[-1][0], text.find(" ")
+    if 0 <= space < end:  # a group after a space is in doubt
         country = text[first : first + 8].encode().translate(None, _NOT_DIGITS)
         possible = _possible_lengths(country[:3].decode())
-        eligible = [
-            (end, count) for end, count in eligible if count in possible or " " not in text[:end]
-        ]
-    return match.start() + eligible[-1][0] if eligible else None
+        ends = [end for end, count in eligible if count in possible or end <= space]
+        if not ends:
+            return None
+        end = ends[-1]
+    return match.start() + end
 
 
 # In a URL's authority before its `@` (`https://user:pass@host`, `https://bob@host`) is a
@@ -348,8 +352,11 @@ def luhn_valid(digits: str) -> bool:
 
 def accept_card(match: re.Match[str], text: str) -> Span | None:
     """A card if the Luhn checksum holds and the number starts as an issuer's numbers do."""
-    digits = match.group().replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19 or not _CARD_PREFIXES.match(digits):
+    found = match.group()
+    if not _CARD_PREFIXES.match(found):  # within the first group: no issuer's has 5 digits
+        return None
+    digits = found.replace(" ", "").replace("-", "")
+    if not 13 <= len(digits) <= 19:
         return None
     return (match.start(), match.end(), CARD) if luhn_valid(digits) else None
 

@@ -131,10 +131,12 @@ _TRUNK_CLASSES: Final = (
     (b".:/+", ord(":")),
     (b"-", ord("-")),
 )
-# After the trunk 0, its area code's other digits, a space or dash (or a closing parenthesis)
-# and two digits: `0161 4`, `(030) 12`; a time's `07:47` or an offset's `+0000]` is not that.
-# A pattern that starts with two fixed bytes is searched by `re` as fast as `bytes.find`.
-_NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
+_BOUNDARY: Final = ord(" ")
+# A trunk 0 first in the text or after a boundary or joiner mark, then its area code's other
+# digits, a space or dash (or a closing parenthesis) and two digits: `0161 4`, `(030) 12`; a
+# time's `07:47` or an offset's `+0000]` is not that. One pass finds the three: `re` looks for
+# the fixed `0` quickly and checks what is around it.
+_TRUNK: Final = rb"0(?<![^ :-]0)(?=[01]{1,4}[ -] ?[01]{2})"
 
 
 # Shapes of digit groups, found in one pass: a number's last two groups, which stand alone
@@ -152,11 +154,8 @@ _GROUP_TAIL: Final = b".0000"
 _CARD_RUN: Final = b"0" * 13
 
 
-# The trunk marks' translation table; a trunk 0 after a boundary, after a joiner (`:`, as
-# `.`, `/` and `+` are marked, and `-`), and first in the text; the shapes of digit groups.
-Anchors = tuple[
-    bytes, re.Pattern[bytes], tuple[re.Pattern[bytes], ...], re.Pattern[bytes], re.Pattern[bytes]
-]
+# The trunk marks' translation table, the trunk 0s' pattern, the digit groups' shapes'.
+Anchors = tuple[bytes, re.Pattern[bytes], re.Pattern[bytes]]
 
 
 @lru_cache(maxsize=1)
@@ -172,9 +171,7 @@ def _anchors() -> Anchors:
     )
     return (
         bytes(marks),
-        re.compile(rb" 0" + _NATIONAL_AHEAD),
-        tuple(re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")),
-        re.compile(rb"0" + _NATIONAL_AHEAD),
+        re.compile(_TRUNK),
         re.compile(re.escape(_GROUP_TAIL) + rb"(?:" + shapes + rb")"),
     )
 
@@ -185,7 +182,7 @@ on_forget(_anchors.cache_clear)
 def _group_starts(shapes: bytes) -> dict[str, list[int]]:
     """Where each of `_GROUP_SHAPES` starts in `shapes`."""
     starts: dict[str, list[int]] = {name: [] for name in _GROUP_SHAPES}
-    for found in _anchors()[4].finditer(shapes):
+    for found in _anchors()[2].finditer(shapes):
         name = found.lastgroup or ""  # each alternative ends in its group: never ""
         starts[name].append(found.end() - len(_GROUP_SHAPES[name][0]))
     return starts
@@ -244,21 +241,14 @@ def _contact_windows(views: Views) -> list[Window]:
     shortest, longest = _NUMBER_SPAN
     # 8 to 16 characters before a number's end, where its last two groups (`555-0199`) start.
     windows += [(max(at + shortest - longest, 0), at) for at in groups["number"]]
-    table, after_boundary, after_joiners, first, _ = _anchors()
+    table, trunks, _ = _anchors()
     marks = ascii_text.translate(table)
-    windows += [
-        # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
-        (at if ascii_text[at] == ord("(") else at + 1, at + 1)
-        for at in [trunk.start() for trunk in after_boundary.finditer(marks)]
-    ]
-    windows += [
-        (at + 1, at + 1)
-        for pattern in after_joiners
-        for at in [trunk.start() for trunk in pattern.finditer(marks)]
-        if at == 0 or marks[at - 1] not in b"01"
-    ]
-    if first.match(marks):
-        windows.append((0, 0))
+    for at in [trunk.start() for trunk in trunks.finditer(marks)]:
+        if not at or marks[at - 1] == _BOUNDARY:
+            # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
+            windows.append((at - 1 if at and ascii_text[at - 1] == ord("(") else at, at))
+        elif at == 1 or marks[at - 2] not in b"01":  # a joiner that no digit precedes
+            windows.append((at, at))
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:

@@ -563,6 +563,8 @@ def accept_literal(match: re.Match[str], text: str) -> Span | None:
 URL_PASSWORD_PATTERN: Final = re.compile(
     r"://[^\s/?#@:\[\]]{0,128}:(?P<value>[^\s/?#@\[\]]{1,256})@(?=[A-Za-z0-9:]|\[[0-9A-Fa-f:])"
 )
+#: How far from its `://` a URL's password's `@` may be.
+URL_PASSWORD_REACH: Final = len("://") + 128 + len(":") + 256
 
 # IPv4 and IPv6 addresses (an optional class), checked by `ipaddress`.
 IP_PATTERN: Final = re.compile(

@@ -38,16 +38,16 @@ non-breaking spaces count as their ASCII forms (`FOLDED`).
 Speed: trying every pattern at every position reads logs at well under 1 MB/s. `redact` finds
 where a match can be: byte-string searches over the text's ASCII bytes (one byte a character)
 with every digit made `0` find the separators of addresses, the signs of international numbers
-and the digit groups that end phone numbers, cards and social security numbers, and a trunk 0
-with a national number's shape after it; one RE2 scan (a DFA, in one pass) finds where the
-keys, prefixes and schemes the other classes start with are, and `re` says which each is. Each
-family's pattern is then tried only there, with the same result as trying it everywhere
-(`exhaustive=True`, which the tests compare). On a megabyte of logs a pass costs as much as a
-thousand tries, so the searches are few, and an anchor checks what the match it announces needs
-(whole digit groups, the shape after a trunk 0) before a try is spent there. Time grows linearly
-with the text: patterns are bounded, and a family tries each position at most once. `detect`,
-`re2` and `phonenumbers` are imported on the first redaction, not with this module (the ingest
-path imports it for `max_growth`).
+and the digit groups that end phone numbers, cards and social security numbers, a trunk 0 with
+a national number's shape after it, and a URL's `://` before an `@`; one RE2 scan (a DFA, in
+one pass) finds where the keys and prefixes the other classes start with are, and `re` says
+which each is. Each family's pattern is then tried only there, with the same result as trying
+it everywhere (`exhaustive=True`, which the tests compare). On a megabyte of logs a pass costs
+as much as a thousand tries, so the searches are few, and an anchor checks what the match it
+announces needs (whole digit groups, the shape after a trunk 0) before a try is spent there.
+Time grows linearly with the text: patterns are bounded, and a family tries each position at
+most once. `detect`, `re2` and `phonenumbers` are imported on the first redaction, not with
+this module (the ingest path imports it for `max_growth`).
 
 Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
@@ -278,6 +278,24 @@ def _ssn_windows(views: Views) -> list[Window]:
     return [(at, at) for at in views[3]["ssn"]]
 
 
+def _url_password_windows(views: Views) -> list[Window]:
+    """A URL's password is matched from the last `://` before an `@`, within the pattern's reach.
+
+    A user and a password hold no `/`, so no other `://` can start a match that ends at that
+    `@`. Not an RE2 trigger: a key's trigger ends at its `:` (`tel:`, `password:`), which may
+    be the `:` of `://` (`tel://user:pass@host`), and RE2 finds triggers without overlaps.
+    """
+    from chalicelib.detect import URL_PASSWORD_REACH  # see _tables
+
+    ascii_text = views[1]
+    windows = []
+    for at in _occurrences(ascii_text, b"@"):
+        scheme = ascii_text.rfind(b"://", max(0, at - URL_PASSWORD_REACH), at)
+        if scheme >= 0:
+            windows.append((scheme, scheme))
+    return windows
+
+
 def _everywhere(views: Views) -> list[Window]:
     return [(0, len(views[0]) - 1)]
 
@@ -301,8 +319,8 @@ on_forget(_local_part_reversed.cache_clear)
 def _tables() -> tuple[Shaped, Triggered]:
     """The families, with the classes they find and how to find where they may start.
 
-    Those found from the text's shapes come with their window finder; those found by the RE2
-    scan for a word, prefix or scheme where their matches start, with the trigger. No trigger
+    Those found from the text's bytes come with their window finder; those found by the RE2
+    scan for a word or prefix where their matches start, with the trigger. No trigger
     can start inside another's, so one pass without overlaps finds them all. `detect`
     compiles its patterns when imported (some 10 ms): on first use, not on the ingest path's
     cold start, which imports this module for `max_growth`.
@@ -313,6 +331,7 @@ def _tables() -> tuple[Shaped, Triggered]:
         (detect.CONTACT, frozenset({EMAIL, PHONE}), _contact_windows),
         (detect.CARDS, frozenset({CARD}), _card_windows),
         (detect.SSNS, frozenset({SSN}), _ssn_windows),
+        (detect.URL_PASSWORDS, frozenset({URL_PASSWORD}), _url_password_windows),
         (detect.IPS, frozenset({IP}), _everywhere),
     )
     triggered: Triggered = (
@@ -324,7 +343,6 @@ def _tables() -> tuple[Shaped, Triggered]:
             frozenset({AWS_KEY, JWT, TOKEN, PRIVATE_KEY}),
             detect.LITERAL_TRIGGER,
         ),
-        (detect.URL_PASSWORDS, frozenset({URL_PASSWORD}), "://"),
         (detect.IBANS, frozenset({IBAN}), detect.IBAN_TRIGGER),
     )
     return shaped, triggered
@@ -366,7 +384,7 @@ def _triggers(scan: Any, which: re.Pattern[bytes], text: bytes) -> list[tuple[in
     Which one depends only on the bytes the trigger matched and the byte before them, the one
     context a trigger reads (a leading word boundary): had an earlier alternative matched
     these bytes after that byte anywhere, it would match them here, and be taken. So `re` is
-    asked once per distinct trigger, not at each (a log repeats its keys, schemes, prefixes).
+    asked once per distinct trigger, not at each (a log repeats its keys and prefixes).
     """
     found: list[tuple[int, int]] = []
     known: dict[bytes, int] = {}

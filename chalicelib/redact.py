@@ -122,21 +122,13 @@ _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
 # A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
 # but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
 # `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
-# The trunk marks: `0` itself, other digits `1`, letters and `_` `a`, `.:/+` `:`, `-` itself,
-# the rest (parentheses too) spaces.
-_TRUNK_CLASSES: Final = (
-    (b"0", ord("0")),
-    (b"123456789", ord("1")),
-    (b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", ord("a")),
-    (b".:/+", ord(":")),
-    (b"-", ord("-")),
+# After it, its area code's other digits, a space or dash (or a closing parenthesis, anything
+# but a letter, digit, `_` or joiner) and two digits: `0161 4`, `(030) 12`; a time's `07:47` or
+# an offset's `+0000]` is not that. `re` looks for the fixed `0` quickly and checks around it.
+_TRUNK: Final = (
+    rb"0(?<![0-9A-Za-z_]0)(?<![0-9][.:/+-]0)"
+    rb"(?=[0-9]{1,4}[^0-9A-Za-z_.:/+][^0-9A-Za-z_.:/+-]?[0-9]{2})"
 )
-_BOUNDARY: Final = ord(" ")
-# A trunk 0 first in the text or after a boundary or joiner mark, then its area code's other
-# digits, a space or dash (or a closing parenthesis) and two digits: `0161 4`, `(030) 12`; a
-# time's `07:47` or an offset's `+0000]` is not that. One pass finds the three: `re` looks for
-# the fixed `0` quickly and checks what is around it.
-_TRUNK: Final = rb"0(?<![^ :-]0)(?=[01]{1,4}[ -] ?[01]{2})"
 
 
 # Shapes of digit groups, found in one pass: a number's last two groups, which stand alone
@@ -154,23 +146,14 @@ _GROUP_TAIL: Final = b".0000"
 _CARD_RUN: Final = b"0" * 13
 
 
-# The trunk marks' translation table, the trunk 0s' pattern, the digit groups' shapes'.
-Anchors = tuple[bytes, re.Pattern[bytes], re.Pattern[bytes]]
-
-
 @lru_cache(maxsize=1)
-def _anchors() -> Anchors:
-    """The trunk marks and the anchors' patterns, built on first use, not on import."""
-    marks = bytearray(b" " * 256)
-    for members, mark in _TRUNK_CLASSES:
-        for byte in members:
-            marks[byte] = mark
+def _anchors() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The trunk 0s' pattern and the digit groups' shapes', built on first use, not on import."""
     shapes = b"|".join(
         rb"(?<=%s)%s(?P<%s>)" % (re.escape(shape), sides, name.encode())
         for name, (shape, sides) in _GROUP_SHAPES.items()
     )
     return (
-        bytes(marks),
         re.compile(_TRUNK),
         re.compile(re.escape(_GROUP_TAIL) + rb"(?:" + shapes + rb")"),
     )
@@ -182,7 +165,7 @@ on_forget(_anchors.cache_clear)
 def _group_starts(shapes: bytes) -> dict[str, list[int]]:
     """Where each of `_GROUP_SHAPES` starts in `shapes`."""
     starts: dict[str, list[int]] = {name: [] for name in _GROUP_SHAPES}
-    for found in _anchors()[2].finditer(shapes):
+    for found in _anchors()[1].finditer(shapes):
         name = found.lastgroup or ""  # each alternative ends in its group: never ""
         starts[name].append(found.end() - len(_GROUP_SHAPES[name][0]))
     return starts
@@ -241,14 +224,11 @@ def _contact_windows(views: Views) -> list[Window]:
     shortest, longest = _NUMBER_SPAN
     # 8 to 16 characters before a number's end, where its last two groups (`555-0199`) start.
     windows += [(max(at + shortest - longest, 0), at) for at in groups["number"]]
-    table, trunks, _ = _anchors()
-    marks = ascii_text.translate(table)
-    for at in [trunk.start() for trunk in trunks.finditer(marks)]:
-        if not at or marks[at - 1] == _BOUNDARY:
-            # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
-            windows.append((at - 1 if at and ascii_text[at - 1] == ord("(") else at, at))
-        elif at == 1 or marks[at - 2] not in b"01":  # a joiner that no digit precedes
-            windows.append((at, at))
+    windows += [
+        # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
+        (at - 1 if at and ascii_text[at - 1] == ord("(") else at, at)
+        for at in [trunk.start() for trunk in _anchors()[0].finditer(ascii_text)]
+    ]
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:

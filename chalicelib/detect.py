@@ -67,21 +67,23 @@ _WORD = "[A-Za-z0-9_]"
 _DIGIT = "[0-9]"
 # Configurations around a position that make it the inside of one token: a|b, a|+1, 1|.2,
 # 1|-2, 1|/2, 1|-A0 (a MAC address's last pair), and a time's or an IPv6 address's colon,
-# 1|:2 (17:05, 2001:db8).
+# 1|:2 (17:05, 2001:db8). A placeholder's `]` glues as the word or digit it replaced may have:
+# what did not match beside a match does not match beside its placeholder (redaction stays
+# idempotent). Each alternative first takes the character after the position and then looks
+# behind: `re` skips an alternative whose first character does not fit without trying it, and
+# every pattern checks this at both of its ends.
+_HEX = "[0-9A-Fa-f]"
 _GLUED = (
-    rf"(?<={_WORD})(?:{_WORD}|\+{_DIGIT})"
-    rf"|(?<={_WORD}\+){_DIGIT}"
-    rf"|(?<={_DIGIT})[./-]{_DIGIT}"
-    rf"|(?<={_DIGIT}[./-]){_DIGIT}"
+    # 1|2, a|2, a+|2, 1.|2, 1/|2, 1-|2, 1:|2, and after a placeholder X]|2, X].|2
+    rf"{_DIGIT}(?:(?<={_WORD}[0-9])|(?<={_WORD}\+[0-9])|(?<={_DIGIT}[./:-][0-9])"
+    rf"|(?<=[A-Z]\][0-9])|(?<=[A-Z]\][.:/+-][0-9]))"
+    rf"|[A-Za-z_](?:(?<={_WORD}[A-Za-z_])|(?<=[A-Z]\][A-Za-z_]))"
+    rf"|\+(?:(?<={_WORD}\+)|(?<=[A-Z]\]\+)){_DIGIT}"
+    rf"|[./](?:(?<={_DIGIT}[./])|(?<=[A-Z]\][./])){_DIGIT}"
     # A dash and a hex pair go on a MAC address or a hex id: 00-00-00-00-00-A0, 12-AB-CD.
-    rf"|(?<={_DIGIT})-[0-9A-Fa-f]{{2}}(?:-|(?![0-9A-Za-z_]))"
-    rf"|(?<={_DIGIT}):[0-9A-Fa-f]"
-    rf"|(?<={_DIGIT}:){_DIGIT}"
-    # A placeholder's `]` glues as the word or digit it replaced may have: what did not match
-    # beside a match does not match beside its placeholder (redaction stays idempotent).
-    rf"|(?<=[A-Z]\])(?:{_WORD}|[.:/+-]{_DIGIT})"
-    rf"|(?<=[A-Z]\][.:/+-]){_DIGIT}"
-    rf"|(?<={_WORD})\[REDACTED"
+    rf"|-(?:(?<={_DIGIT}-)(?:{_DIGIT}|{_HEX}{{2}}(?:-|(?![0-9A-Za-z_])))|(?<=[A-Z]\]-){_DIGIT})"
+    rf"|:(?:(?<={_DIGIT}:){_HEX}|(?<=[A-Z]\]:){_DIGIT})"
+    rf"|\[(?<={_WORD}\[)REDACTED"
 )
 EDGE: Final = rf"(?!{_GLUED})"
 
@@ -168,9 +170,12 @@ _CONTEXT_REACH = 24
 
 
 def _not_a_phone_by_context(text: str, start: int) -> bool:
+    if not start:
+        return False
     low = max(0, start - _CONTEXT_REACH)
-    # With the character before the 24, which says whether a word starts at the first of them.
-    found = _NOT_A_PHONE_BEFORE.match(text[max(0, low - 1) : start][::-1])
+    # With the character before the 24, which says whether a word starts at the first of them;
+    # sliced backwards in one step (a slice's stop of -1 would be the text's last character).
+    found = _NOT_A_PHONE_BEFORE.match(text[start - 1 : low - 2 if low > 1 else None : -1])
     return found is not None and found.end() <= start - low
 
 
@@ -205,7 +210,9 @@ def _possible_lengths(digits: str) -> frozenset[int]:
 on_forget(_possible_lengths.cache_clear)
 
 
-_NOT_DIGITS = re.compile("[^0-9]")
+# Besides digits a number's groups hold only these (past its sign), and spaces between them.
+_NOT_DIALLED = b"().-"
+_NOT_DIGITS = b" " + _NOT_DIALLED
 _E164_DIGITS = range(8, 16)
 
 
@@ -220,14 +227,16 @@ def _ends(text: str, first: int, lengths: range) -> list[tuple[int, int]]:
     ends: list[tuple[int, int]] = []
     count = 0
     end = first - 1
-    for index, group in enumerate(text[first:].split(" ")):
-        if index and "." in group:
+    for group in text[first:].split(" "):
+        if end >= first and "." in group:  # a group after the first
             break
-        count += len(group)
-        if not group.isdigit():
-            # Parentheses, dots and dashes are no digits, and a trunk `(0)` is not dialled.
-            count -= sum(map(group.count, "().-")) + group.count("(0)")
         end += len(group) + 1
+        if group.isdigit():
+            count += len(group)
+        else:
+            # Parentheses, dots and dashes are no digits, and a trunk `(0)` is not dialled;
+            # bytes drop them in one call where str would take one per character.
+            count += len(group.encode().translate(None, _NOT_DIALLED)) - group.count("(0)")
         if count in lengths:
             ends.append((end, count))
     return ends
@@ -246,12 +255,17 @@ def _international_end(match: re.Match[str]) -> int | None:
     text = match.group()
     first = 3 if text.startswith("%2") else 1
     eligible = _ends(text, first, _E164_DIGITS)
-    if " " in text[: eligible[-1][0] if eligible else 0]:
-        possible = _possible_lengths(_NOT_DIGITS.sub("", text[first : first + 8])[:3])
-        eligible = [
-            (end, count) for end, count in eligible if count in possible or " " not in text[:end]
-        ]
-    return match.start() + eligible[-1][0] if eligible else None
+    if not eligible:
+        return None
+    end, space = eligible[-1][0], text.find(" ")
+    if 0 <= space < end:  # a group after a space is in doubt
+        country = text[first : first + 8].encode().translate(None, _NOT_DIGITS)
+        possible = _possible_lengths(country[:3].decode())
+        ends = [end for end, count in eligible if count in possible or end <= space]
+        if not ends:
+            return None
+        end = ends[-1]
+    return match.start() + end
 
 
 # In a URL's authority before its `@` (`https://user:pass@host`, `https://bob@host`) is a
@@ -270,13 +284,14 @@ def accept_contact(match: re.Match[str], text: str) -> Span | None:
     if match.group("international") is not None:
         end = _international_end(match)
         return None if end is None else (start, end, PHONE)
-    if _not_a_phone_by_context(text, start):
-        return None
     national = match.group("national")
     if national is None:
-        return start, match.end(), PHONE
-    ends = _ends(national, 0, _NATIONAL_DIGITS)  # the longest that has 9 to 11 digits
-    return (start, start + ends[-1][0], PHONE) if ends else None
+        return None if _not_a_phone_by_context(text, start) else (start, match.end(), PHONE)
+    # The longest reading with 9 to 11 digits; its length first, the cheaper check.
+    ends = _ends(national, 0, _NATIONAL_DIGITS)
+    if not ends or _not_a_phone_by_context(text, start):
+        return None
+    return start, start + ends[-1][0], PHONE
 
 
 # Triggers are RE2 patterns over the text's ASCII bytes, where what is not ASCII reads `?`;
@@ -324,19 +339,26 @@ _CARD_PREFIXES = re.compile(
 
 
 # Every second digit from the right counts doubled, less 9 when that has two digits.
-_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_valid(digits: str) -> bool:
-    """The Luhn checksum of a card number (or any digit string) holds."""
-    doubled = digits[-2::-2].translate(_LUHN_DOUBLED)
-    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
+    """The Luhn checksum of a card number (or any digit string) holds.
+
+    Summed as ASCII bytes (each digit's value plus 48), a quarter of the time of `int` each.
+    """
+    data = digits.encode()
+    doubled = data[-2::-2].translate(_LUHN_DOUBLED)
+    return (sum(data[-1::-2]) + sum(doubled) - 48 * len(data)) % 10 == 0
 
 
 def accept_card(match: re.Match[str], text: str) -> Span | None:
     """A card if the Luhn checksum holds and the number starts as an issuer's numbers do."""
-    digits = match.group().replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19 or not _CARD_PREFIXES.match(digits):
+    found = match.group()
+    if not _CARD_PREFIXES.match(found):  # within the first group: no issuer's has 5 digits
+        return None
+    digits = found.replace(" ", "").replace("-", "")
+    if not 13 <= len(digits) <= 19:
         return None
     return (match.start(), match.end(), CARD) if luhn_valid(digits) else None
 
@@ -392,11 +414,21 @@ _IBAN_LETTERS = str.maketrans(
 )
 
 
+# Each country's letters as numbers, as the check moves them to the end: `DE` is `1314`.
+_IBAN_COUNTRIES: Final = {country: country.translate(_IBAN_LETTERS) for country in _IBAN_LENGTHS}
+
+
 def iban_valid(iban: str) -> bool:
-    """The country's IBAN length and the ISO 7064 mod-97 check both hold."""
+    """The country's IBAN length and the ISO 7064 mod-97 check both hold.
+
+    Most accounts are digits only: they skip translating letters (the slow part of the check).
+    """
     if _IBAN_LENGTHS.get(iban[:2]) != len(iban):
         return False
-    return int((iban[4:] + iban[:4]).translate(_IBAN_LETTERS)) % 97 == 1
+    account = iban[4:]
+    if not account.isdigit():
+        account = account.translate(_IBAN_LETTERS)
+    return int(account + _IBAN_COUNTRIES[iban[:2]] + iban[2:4]) % 97 == 1
 
 
 def accept_iban(match: re.Match[str], text: str) -> Span | None:
@@ -533,6 +565,8 @@ def accept_literal(match: re.Match[str], text: str) -> Span | None:
 URL_PASSWORD_PATTERN: Final = re.compile(
     r"://[^\s/?#@:\[\]]{0,128}:(?P<value>[^\s/?#@\[\]]{1,256})@(?=[A-Za-z0-9:]|\[[0-9A-Fa-f:])"
 )
+#: How far from its `://` a URL's password's `@` may be.
+URL_PASSWORD_REACH: Final = len("://") + 128 + len(":") + 256
 
 # IPv4 and IPv6 addresses (an optional class), checked by `ipaddress`.
 IP_PATTERN: Final = re.compile(

@@ -38,16 +38,16 @@ non-breaking spaces count as their ASCII forms (`FOLDED`).
 Speed: trying every pattern at every position reads logs at well under 1 MB/s. `redact` finds
 where a match can be: byte-string searches over the text's ASCII bytes (one byte a character)
 with every digit made `0` find the separators of addresses, the signs of international numbers
-and the digit groups that end phone numbers, cards and social security numbers, and a trunk 0
-with a national number's shape after it; one RE2 scan (a DFA, in one pass) finds where the
-keys, prefixes and schemes the other classes start with are, and `re` says which each is. Each
-family's pattern is then tried only there, with the same result as trying it everywhere
-(`exhaustive=True`, which the tests compare). On a megabyte of logs a pass costs as much as a
-thousand tries, so the searches are few, and an anchor checks what the match it announces needs
-(whole digit groups, the shape after a trunk 0) before a try is spent there. Time grows linearly
-with the text: patterns are bounded, and a family tries each position at most once. `detect`,
-`re2` and `phonenumbers` are imported on the first redaction, not with this module (the ingest
-path imports it for `max_growth`).
+and the digit groups that end phone numbers, cards and social security numbers, a trunk 0 with
+a national number's shape after it, and a URL's `://` before an `@`; one RE2 scan (a DFA, in
+one pass) finds where the keys and prefixes the other classes start with are, and `re` says
+which each is. Each family's pattern is then tried only there, with the same result as trying
+it everywhere (`exhaustive=True`, which the tests compare). On a megabyte of logs a pass costs
+as much as a thousand tries, so the searches are few, and an anchor checks what the match it
+announces needs (whole digit groups, the shape after a trunk 0) before a try is spent there.
+Time grows linearly with the text: patterns are bounded, and a family tries each position at
+most once. `detect`, `re2` and `phonenumbers` are imported on the first redaction, not with
+this module (the ingest path imports it for `max_growth`).
 
 Growth: a match has at least `MIN_MATCH_LENGTH` character and a placeholder at most
 `LONGEST_PLACEHOLDER` ASCII characters, so redacted text is at most `GROWTH_FACTOR` times the
@@ -62,6 +62,7 @@ import bisect
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from chalicelib.process_state import on_forget
@@ -107,7 +108,8 @@ MIN_MATCH_LENGTH: Final = 1
 GROWTH_FACTOR: Final = LONGEST_PLACEHOLDER / MIN_MATCH_LENGTH
 
 Window = tuple[int, int]
-Views = tuple[str, bytes, bytes]  # the folded text, its ASCII bytes, their shapes
+# The folded text, its ASCII bytes, their shapes, and where each shape of digit groups starts.
+Views = tuple[str, bytes, bytes, dict[str, list[int]]]
 
 # `%40` and `%2B` (`%2b`): an address's separator and a number's sign, escaped in URLs.
 _ESCAPED_SEPARATORS: Final = frozenset({b"40"})
@@ -116,54 +118,59 @@ _FIRST_DIGITS: Final = frozenset(b"123456789")
 # Digits become `0`, spaces and dashes `.`: `800 555 0199`, `800-555-0199` and `800.555.0199`
 # have one shape, and one search finds all three.
 _SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
-_NUMBER_END: Final = b"000.0000"
-# Letters, `_` and digits (all `0` in the shapes): the groups of a number's end stand alone.
-_WORD_SHAPES: Final = frozenset(b"0_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
 # A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
 # but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
 # `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
-# The trunk marks: `0` itself, other digits `1`, letters and `_` `a`, `.:/+` `:`, `-` itself,
-# the rest (parentheses too) spaces.
-_TRUNK_CLASSES: Final = (
-    (b"0", ord("0")),
-    (b"123456789", ord("1")),
-    (b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz", ord("a")),
-    (b".:/+", ord(":")),
-    (b"-", ord("-")),
+# After it, its area code's other digits, a space or dash (or a closing parenthesis, anything
+# but a letter, digit, `_` or joiner) and two digits: `0161 4`, `(030) 12`; a time's `07:47` or
+# an offset's `+0000]` is not that. `re` looks for the fixed `0` quickly and checks around it.
+_TRUNK: Final = (
+    rb"0(?<![0-9A-Za-z_]0)(?<![0-9][.:/+-]0)"
+    rb"(?=[0-9]{1,4}[^0-9A-Za-z_.:/+][^0-9A-Za-z_.:/+-]?[0-9]{2})"
 )
-# After the trunk 0, its area code's other digits, a space or dash (or a closing parenthesis)
-# and two digits: `0161 4`, `(030) 12`; a time's `07:47` or an offset's `+0000]` is not that.
-# A pattern that starts with two fixed bytes is searched by `re` as fast as `bytes.find`.
-_NATIONAL_AHEAD: Final = rb"(?=[01]{1,4}[ -] ?[01]{2})"
 
 
-# The trunk marks' translation table; a trunk 0 after a boundary, after a joiner (`:`, as
-# `.`, `/` and `+` are marked, and `-`), and first in the text.
-TrunkAnchors = tuple[bytes, re.Pattern[bytes], tuple[re.Pattern[bytes], ...], re.Pattern[bytes]]
+# Shapes of digit groups, found in one pass: a number's last two groups, which stand alone
+# (letters, `_` and digits, all `0` in the shapes, on neither side: `200 47931` and a card's
+# `1111 1111` end no number); a social security number; a card's first three groups of four,
+# or Amex's and Diners' four, six and four or five. Each ends in `.0000`, and no two end
+# together: the pass finds that tail (literal bytes, as fast as `find`) and looks behind it.
+_GROUP_SHAPES: Final = {
+    "number": (b"000.0000", rb"(?<![0_A-Za-z]000\.0000)(?![0_A-Za-z])"),
+    "ssn": (b"000.00.0000", b""),
+    "card": (b"0000.0000.0000", b""),
+    "amex": (b"0000.000000.0000", b""),
+}
+_GROUP_TAIL: Final = b".0000"
+_CARD_RUN: Final = b"0" * 13
 
 
 @lru_cache(maxsize=1)
-def _trunk_anchors() -> TrunkAnchors:
-    """The trunk marks and their patterns, built on first use (some 0.3 ms), not on import."""
-    marks = bytearray(b" " * 256)
-    for members, mark in _TRUNK_CLASSES:
-        for byte in members:
-            marks[byte] = mark
+def _anchors() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The trunk 0s' pattern and the digit groups' shapes', built on first use, not on import."""
+    shapes = b"|".join(
+        rb"(?<=%s)%s(?P<%s>)" % (re.escape(shape), sides, name.encode())
+        for name, (shape, sides) in _GROUP_SHAPES.items()
+    )
     return (
-        bytes(marks),
-        re.compile(rb" 0" + _NATIONAL_AHEAD),
-        tuple(re.compile(joiner + rb"0" + _NATIONAL_AHEAD) for joiner in (b":", b"-")),
-        re.compile(rb"0" + _NATIONAL_AHEAD),
+        re.compile(_TRUNK),
+        re.compile(re.escape(_GROUP_TAIL) + rb"(?:" + shapes + rb")"),
     )
 
 
-on_forget(_trunk_anchors.cache_clear)
+on_forget(_anchors.cache_clear)
 
-# Three groups of four, or Amex's and Diners' four, six and four or five.
-_CARD_GROUPS: Final = (b"0000.0000.0000", b"0000.000000.0000")
-_CARD_RUN: Final = b"0" * 13
-_SSN_SHAPE: Final = b"000.00.0000"
+
+def _group_starts(shapes: bytes) -> dict[str, list[int]]:
+    """Where each of `_GROUP_SHAPES` starts in `shapes`."""
+    starts: dict[str, list[int]] = {name: [] for name in _GROUP_SHAPES}
+    for found in _anchors()[1].finditer(shapes):
+        name = found.lastgroup or ""  # each alternative ends in its group: never ""
+        starts[name].append(found.end() - len(_GROUP_SHAPES[name][0]))
+    return starts
+
+
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
 # Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
@@ -183,6 +190,8 @@ _CONFIRMED: Final = frozenset(
     }
 )
 _PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
+_START: Final = itemgetter(0)
+_END: Final = itemgetter(1)
 _PASSES: Final = 4
 
 
@@ -202,7 +211,7 @@ def _contact_windows(views: Views) -> list[Window]:
     numbers at a sign and a digit from 1 to 9; national ones at their trunk 0 or the
     parenthesis before it; others 8 to 16 characters before the end of their last group.
     """
-    text, ascii_text, shapes = views
+    text, ascii_text, _, groups = views
     # One byte is found fastest: `%` and then what it escapes, not `%40` and `%2B` in turn.
     escapes = [(at, ascii_text[at + 1 : at + 3]) for at in _occurrences(ascii_text, b"%")]
     signs = [(at, 1) for at in _occurrences(ascii_text, b"+")]
@@ -213,29 +222,13 @@ def _contact_windows(views: Views) -> list[Window]:
         if at + size < len(ascii_text) and ascii_text[at + size] in _FIRST_DIGITS
     ]
     shortest, longest = _NUMBER_SPAN
-    # Their last two groups are whole: `200 47931` and a card's `1111 1111` end no number.
-    ends = [
-        end
-        for at in _occurrences(shapes, _NUMBER_END)
-        if (at == 0 or shapes[at - 1] not in _WORD_SHAPES)
-        and ((end := at + len(_NUMBER_END)) == len(shapes) or shapes[end] not in _WORD_SHAPES)
-    ]
-    windows += [(max(end - longest, 0), end - shortest) for end in ends]
-    table, after_boundary, after_joiners, first = _trunk_anchors()
-    marks = ascii_text.translate(table)
+    # 8 to 16 characters before a number's end, where its last two groups (`555-0199`) start.
+    windows += [(max(at + shortest - longest, 0), at) for at in groups["number"]]
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
-        (at if ascii_text[at] == ord("(") else at + 1, at + 1)
-        for at in [trunk.start() for trunk in after_boundary.finditer(marks)]
+        (at - 1 if at and ascii_text[at - 1] == ord("(") else at, at)
+        for at in [trunk.start() for trunk in _anchors()[0].finditer(ascii_text)]
     ]
-    windows += [
-        (at + 1, at + 1)
-        for pattern in after_joiners
-        for at in [trunk.start() for trunk in pattern.finditer(marks)]
-        if at == 0 or marks[at - 1] not in b"01"
-    ]
-    if first.match(marks):
-        windows.append((0, 0))
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:
@@ -249,8 +242,8 @@ def _contact_windows(views: Views) -> list[Window]:
 
 def _card_windows(views: Views) -> list[Window]:
     """Grouped cards start where their first groups' shape does; runs of 13 digits too."""
-    shapes = views[2]
-    windows = [(at, at) for needle in _CARD_GROUPS for at in _occurrences(shapes, needle)]
+    shapes, groups = views[2], views[3]
+    windows = [(at, at) for at in groups["card"]] + [(at, at) for at in groups["amex"]]
     at = shapes.find(_CARD_RUN)
     while at >= 0:
         windows.append((at, at))
@@ -262,7 +255,25 @@ def _card_windows(views: Views) -> list[Window]:
 
 
 def _ssn_windows(views: Views) -> list[Window]:
-    return [(at, at) for at in _occurrences(views[2], _SSN_SHAPE)]
+    return [(at, at) for at in views[3]["ssn"]]
+
+
+def _url_password_windows(views: Views) -> list[Window]:
+    """A URL's password is matched from the last `://` before an `@`, within the pattern's reach.
+
+    A user and a password hold no `/`, so no other `://` can start a match that ends at that
+    `@`. Not an RE2 trigger: a key's trigger ends at its `:` (`tel:`, `password:`), which may
+    be the `:` of `://` (`tel://user:pass@host`), and RE2 finds triggers without overlaps.
+    """
+    from chalicelib.detect import URL_PASSWORD_REACH  # see _tables
+
+    ascii_text = views[1]
+    windows = []
+    for at in _occurrences(ascii_text, b"@"):
+        scheme = ascii_text.rfind(b"://", max(0, at - URL_PASSWORD_REACH), at)
+        if scheme >= 0:
+            windows.append((scheme, scheme))
+    return windows
 
 
 def _everywhere(views: Views) -> list[Window]:
@@ -288,8 +299,8 @@ on_forget(_local_part_reversed.cache_clear)
 def _tables() -> tuple[Shaped, Triggered]:
     """The families, with the classes they find and how to find where they may start.
 
-    Those found from the text's shapes come with their window finder; those found by the RE2
-    scan for a word, prefix or scheme where their matches start, with the trigger. No trigger
+    Those found from the text's bytes come with their window finder; those found by the RE2
+    scan for a word or prefix where their matches start, with the trigger. No trigger
     can start inside another's, so one pass without overlaps finds them all. `detect`
     compiles its patterns when imported (some 10 ms): on first use, not on the ingest path's
     cold start, which imports this module for `max_growth`.
@@ -300,6 +311,7 @@ def _tables() -> tuple[Shaped, Triggered]:
         (detect.CONTACT, frozenset({EMAIL, PHONE}), _contact_windows),
         (detect.CARDS, frozenset({CARD}), _card_windows),
         (detect.SSNS, frozenset({SSN}), _ssn_windows),
+        (detect.URL_PASSWORDS, frozenset({URL_PASSWORD}), _url_password_windows),
         (detect.IPS, frozenset({IP}), _everywhere),
     )
     triggered: Triggered = (
@@ -311,7 +323,6 @@ def _tables() -> tuple[Shaped, Triggered]:
             frozenset({AWS_KEY, JWT, TOKEN, PRIVATE_KEY}),
             detect.LITERAL_TRIGGER,
         ),
-        (detect.URL_PASSWORDS, frozenset({URL_PASSWORD}), "://"),
         (detect.IBANS, frozenset({IBAN}), detect.IBAN_TRIGGER),
     )
     return shaped, triggered
@@ -345,6 +356,30 @@ def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
 
 
 on_forget(_trigger_scan.cache_clear)
+
+
+def _triggers(scan: Any, which: re.Pattern[bytes], text: bytes) -> list[tuple[int, int]]:
+    """Where RE2 finds a trigger in `text`, and the index of the alternative that it is.
+
+    Which one depends only on the bytes the trigger matched and the byte before them, the one
+    context a trigger reads (a leading word boundary): had an earlier alternative matched
+    these bytes after that byte anywhere, it would match them here, and be taken. So `re` is
+    asked once per distinct trigger, not at each (a log repeats its keys and prefixes).
+    """
+    found: list[tuple[int, int]] = []
+    known: dict[bytes, int] = {}
+    for trigger in scan.finditer(text):
+        at, end = trigger.span()
+        # The text's start reads as a non-word byte before it, a space.
+        seen = text[at - 1 : end] if at else b" " + text[:end]
+        index = known.get(seen)
+        if index is None:
+            kind = which.match(text, at)
+            if kind is None or kind.lastindex is None:  # the engines read one pattern apart
+                raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
+            index = known[seen] = kind.lastindex - 1
+        found.append((at, index))
+    return found
 
 
 def _family_spans(
@@ -394,7 +429,8 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
     classes = policy.classes
     folded = _folded(text)
     ascii_text = folded.encode("ascii", "replace")
-    views = (folded, ascii_text, ascii_text.translate(_SHAPES))
+    shapes = ascii_text.translate(_SHAPES)
+    views = (folded, ascii_text, shapes, {} if exhaustive else _group_starts(shapes))
     spans = policy.rules.spans(text)
     for family, kinds, windows in _tables()[0]:
         if kinds & classes:
@@ -409,57 +445,62 @@ def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
             spans += _family_spans(family, folded, _everywhere(views), classes)
         return spans
     starts: list[list[Window]] = [[] for _ in families]
-    for at in [trigger.start() for trigger in scan.finditer(ascii_text)]:
-        kind = which.match(ascii_text, at)
-        if kind is None or kind.lastindex is None:  # the two engines read one pattern apart
-            raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
-        starts[kind.lastindex - 1].append((at, at))
+    for at, index in _triggers(scan, which, ascii_text):
+        starts[index].append((at, at))
     for family, where in zip(families, starts, strict=True):
         if where:
             spans += _family_spans(family, folded, where, classes)
     return spans
 
 
-def _kept(spans: list[Span]) -> list[Span]:
-    """Spans that do not overlap: confirmed classes first, then the others around them.
+def _kept(spans: list[Span]) -> tuple[list[Span], list[Span]]:
+    """Spans that do not overlap, in order, and those left out.
 
-    Among either, of overlapping spans the leftmost; of those starting together, a private
-    key block or a URL's password first (over what is inside them), then the longest.
+    Confirmed classes first, then the others around them. Among either, of overlapping spans
+    the leftmost; of those starting together, a private key block or a URL's password first
+    (over what is inside them; both are confirmed), then the longest.
     """
-    spans.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2), -span[1]))
-    confirmed = _leftmost([span for span in spans if span[2] in _CONFIRMED], [])
-    return _leftmost([span for span in spans if span[2] not in _CONFIRMED], confirmed)
+    # Stable sorts by keys the C code reads, not one sort by a tuple built for every span.
+    spans.sort(key=_END, reverse=True)
+    spans.sort(key=_START)
+    left_out: list[Span] = []
+    confirmed = [span for span in spans if span[2] in _CONFIRMED]
+    confirmed.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2)))
+    taken = _leftmost(confirmed, [], left_out)
+    others = [span for span in spans if span[2] not in _CONFIRMED]
+    return _leftmost(others, taken, left_out), left_out
 
 
-def _leftmost(spans: list[Span], taken: list[Span]) -> list[Span]:
-    """`taken` and those of `spans` (sorted) that overlap neither it nor an earlier one."""
+def _leftmost(spans: list[Span], taken: list[Span], left_out: list[Span]) -> list[Span]:
+    """`taken` and those of `spans` that overlap neither it nor an earlier one, in order.
+
+    `taken` is in order, `spans` sorted as `_kept` sorts them; the others go to `left_out`.
+    """
     kept = list(taken)
-    ends = sorted((start, end) for start, end, _ in taken)
     end = 0
-    blocked = 0
+    blocked, count = 0, len(taken)
     for span in spans:
-        while blocked < len(ends) and ends[blocked][1] <= span[0]:
+        start, stop = span[0], span[1]
+        while blocked < count and taken[blocked][1] <= start:
             blocked += 1
-        clear = blocked == len(ends) or ends[blocked][0] >= span[1]
-        if span[0] >= end and span[1] > span[0] and clear:
+        if start >= end and stop > start and (blocked == count or taken[blocked][0] >= stop):
             kept.append(span)
-            end = span[1]
+            end = stop
+        else:
+            left_out.append(span)
     kept.sort()
     return kept
 
 
-def _hides_matches(spans: list[Span], kept: list[Span]) -> bool:
+def _hides_matches(left_out: list[Span], kept: list[Span]) -> bool:
     """Whether a span left out reaches past the kept ones that overlap it.
 
     Its family read no further than its end, so a match of it may start there. A span the
-    kept ones cover (an address inside a key's value, a JWT that is a bearer token) hides
-    nothing: any match after it would overlap them too.
+    kept ones cover (an address inside a key's value, a JWT that is a bearer token, the same
+    span found twice) hides nothing: any match after it would overlap them too.
     """
-    chosen = set(kept)
     starts = [start for start, _, _ in kept]
-    for span in spans:
-        if span in chosen:
-            continue
+    for span in left_out:
         at, index = span[0], bisect.bisect_right(starts, span[0]) - 1
         while at < span[1]:
             if index < 0 or index == len(kept) or not kept[index][0] <= at < kept[index][1]:
@@ -470,7 +511,7 @@ def _hides_matches(spans: list[Span], kept: list[Span]) -> bool:
 
 def find(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> list[Span]:
     """The spans `redact` replaces first, as `(start, end, class)` in order: what it found."""
-    return _kept(_spans(text, policy, exhaustive=False)) if text else []
+    return _kept(_spans(text, policy, exhaustive=False))[0] if text else []
 
 
 def redact(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> str:
@@ -517,18 +558,18 @@ def redact_counted(
         return text, 0
     replaced = 0
     for _ in range(_PASSES):
-        spans = _spans(text, policy, exhaustive) if text else []
-        kept = _kept(spans)
+        kept, left_out = _kept(_spans(text, policy, exhaustive)) if text else ([], [])
         if not kept:
             break
+        placeholders = {kind: policy.replacement(kind) for kind in {span[2] for span in kept}}
         pieces: list[str] = []
         done = 0
         for start, end, kind in kept:
-            pieces += (text[done:start], policy.replacement(kind))
+            pieces += (text[done:start], placeholders[kind])
             done = end
         pieces.append(text[done:])
         text, replaced = "".join(pieces), replaced + len(kept)
-        if not _hides_matches(spans, kept):
+        if not _hides_matches(left_out, kept):
             break
     return text, replaced
 

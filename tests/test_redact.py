@@ -354,12 +354,35 @@ _anchor_rich_texts = st.lists(
 @example(text="password\u2003=hunter2 phone\x0b: 6175550123", policy=DEFAULT_POLICY)
 @example(text="Bearer\x1cabcdef1234567890abcdef", policy=DEFAULT_POLICY)
 @example(text="pa\u017fsword=hunter2", policy=DEFAULT_POLICY)
+# A key's trigger that ends at the `:` of a URL's `://`.
+@example(text="tel://user:pass@host", policy=DEFAULT_POLICY)
+@example(text="password://user:pass@host", policy=DEFAULT_POLICY)
 def test_redact_tries_every_pattern_wherever_a_match_can_be(
     text: str, policy: RedactionPolicy
 ) -> None:
     # The fast path tries each pattern only where an anchor lets a match start; trying it at
     # every position must find the same.
     assert redact_counted(text, policy) == redact_counted(text, policy, exhaustive=True)
+
+
+@pytest.mark.parametrize("trigger", [trigger for _, _, trigger in redact_module._tables()[1]])
+def test_a_trigger_reads_no_context_but_the_byte_before_it(trigger: str) -> None:
+    # Which family a trigger is, is remembered by its bytes and the byte before them: a
+    # boundary or anchor anywhere but at its start would make it depend on more.
+    rest = trigger.removeprefix(r"\b")
+    assert not re.search(r"\\[bBAzZ]|[$^]|\(\?<?[=!]", rest), trigger
+
+
+def test_a_urls_password_after_a_keys_colon_is_redacted() -> None:
+    # `tel:` is a phone key's trigger; its `:` starts the URL's `://` too.
+    assert redact("tel://user:pass@host") == f"tel://user:{R}@host"
+
+
+def test_a_trigger_after_a_word_byte_is_told_from_one_after_a_space() -> None:
+    # `AB12` after a space starts an IBAN's trigger; after `x` no trigger starts there.
+    assert redact("DE89370400440532013000 xDE89370400440532013000") == (
+        f"{R} xDE89370400440532013000"
+    )
 
 
 @settings(max_examples=300, deadline=None)

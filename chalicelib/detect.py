@@ -123,6 +123,24 @@ _NATIONAL = (
     rf"{_DIGIT}{{2,8}}(?:[ -]{_DIGIT}{{2,4}}){{0,3}})"
 )
 _NATIONAL_DIGITS = range(9, 12)
+# A day and a month then a year, which a trunk 0's groups would read as a number from the day
+# or the month on: `01-12-2026 443` is a date and a count.
+_A_DATE = re.compile(r"[0-3]?[0-9]([ -])[0-3]?[0-9]\1(?:19|20)[0-9]{2}(?![0-9])")
+
+
+def _in_a_date(text: str, start: int) -> bool:
+    """Whether the number at `start` is a date's day or month.
+
+    A date starts there, or one or two digits and a separator before it.
+    """
+    for begin in (start, start - 2, start - 3):
+        if begin >= 0 and (begin == 0 or not text[begin - 1].isdigit()):
+            found = _A_DATE.match(text, begin)
+            if found is not None and begin <= start < found.end():
+                return True
+    return False
+
+
 CONTACT_PATTERN: Final = re.compile(
     rf"{EDGE}(?:{_EMAIL}|{_INTERNATIONAL}|{_NORTH_AMERICAN}|{_LOCAL}|{_NATIONAL}){EDGE}"
 )
@@ -289,7 +307,7 @@ def accept_contact(match: re.Match[str], text: str) -> Span | None:
         return None if _not_a_phone_by_context(text, start) else (start, match.end(), PHONE)
     # The longest reading with 9 to 11 digits; its length first, the cheaper check.
     ends = _ends(national, 0, _NATIONAL_DIGITS)
-    if not ends or _not_a_phone_by_context(text, start):
+    if not ends or _in_a_date(text, start) or _not_a_phone_by_context(text, start):
         return None
     return start, start + ends[-1][0], PHONE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -531,3 +532,17 @@ def test_a_text_too_short_for_any_match_is_left_without_trying_the_patterns(
 def test_the_shortest_text_a_length_gated_class_matches_is_tried() -> None:
     # `Basic ` and eight characters of base64 for `a:bcde`: 14 characters, one digit, no mark.
     assert redact("Basic YTpiY2Rl") == f"Basic {R}"
+
+
+@given(
+    day=st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)),
+    form=st.sampled_from(["%d-%m-%Y", "%m-%d-%Y", "%d %m %Y", "%m %d %Y"]),
+    count=st.integers(0, 9999),
+    before=st.sampled_from(["", "on ", "at\n", "x: ", "["]),
+)
+def test_a_date_then_a_count_is_not_a_national_number(
+    day: date, form: str, count: int, before: str
+) -> None:
+    # A trunk 0's groups read `01-12-2026 443` as a number from the day or the month on.
+    text = f"{before}{day.strftime(form)} {count} ms"
+    assert redact(text) == text

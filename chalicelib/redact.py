@@ -190,6 +190,12 @@ _CONFIRMED: Final = frozenset(
     }
 )
 _PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
+
+
+def _priority(span: Span) -> int:
+    return _PRIORITY.get(span[2], 2)
+
+
 _START: Final = itemgetter(0)
 _END: Final = itemgetter(1)
 _PASSES: Final = 4
@@ -465,7 +471,10 @@ def _kept(spans: list[Span]) -> tuple[list[Span], list[Span]]:
     spans.sort(key=_START)
     left_out: list[Span] = []
     confirmed = [span for span in spans if span[2] in _CONFIRMED]
-    confirmed.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2)))
+    # By priority, then by start: a stable sort keeps the longest first among equals, and
+    # the second, of runs already in order, costs less than a tuple built for every span.
+    confirmed.sort(key=_priority)
+    confirmed.sort(key=_START)
     taken = _leftmost(confirmed, [], left_out)
     others = [span for span in spans if span[2] not in _CONFIRMED]
     return _leftmost(others, taken, left_out), left_out

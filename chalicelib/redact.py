@@ -238,11 +238,15 @@ def _contact_windows(views: Views) -> list[Window]:
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:
-        reversed_text = text[::-1]
+        from chalicelib.detect import LOCAL_PART_MAX  # see _tables
+
+        local_part = _local_part_reversed().match
         for at in separators:
-            run = _local_part_reversed().match(reversed_text, len(text) - at)
-            if run is not None and run.end() > run.start():
-                windows.append((at - (run.end() - run.start()), at - 1))
+            # Read backwards from the separator, as far as a run can reach, not the whole text.
+            stop = at - 1 - LOCAL_PART_MAX
+            run = local_part(text[at - 1 : stop if stop >= 0 else None : -1]) if at else None
+            if run is not None and run.end():
+                windows.append((at - run.end(), at - 1))
     return windows
 
 

@@ -324,7 +324,13 @@ _PHONE_KEY = rf"(?:{_PHONE_WORDS})(?:[_-]?(?:number|no|num|nr))?"
 # The word must start the key or follow a separator or a lower-case letter (`user_phone`,
 # `userPhone`), not be inside another word (`hotel`); a match starts at the word.
 _WORD_START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"
-PHONE_KEY_TRIGGER: Final = rf"(?i:{_PHONE_KEY})[\"']?{_SCANNED_SPACE}{{0,3}}[:=]"
+# The trigger runs to the value's first seven digits: a key before anything else (`phone=+1
+# (800) 555-0199`, a number the contact family takes) costs no RE2 hit and no try. What it
+# adds (quotes, spaces, `:`, `=`, `+`, digits) starts no other trigger, so none hides in it.
+PHONE_KEY_TRIGGER: Final = (
+    rf"(?i:{_PHONE_KEY})[\"']?{_SCANNED_SPACE}{{0,3}}[:=]"
+    rf"{_SCANNED_SPACE}{{0,3}}[\"']?\+?[0-9]{{7}}"
+)
 PHONE_KEY_PATTERN: Final = re.compile(
     rf"{_WORD_START}(?ai:{_PHONE_KEY})[\"']?\s{{0,3}}[:=]"
     r"\s{0,3}[\"']?(?P<value>\+?[0-9]{7,15})(?![0-9A-Za-z_\[])"

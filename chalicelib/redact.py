@@ -190,6 +190,12 @@ _CONFIRMED: Final = frozenset(
     }
 )
 _PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
+
+
+def _priority(span: Span) -> int:
+    return _PRIORITY.get(span[2], 2)
+
+
 _START: Final = itemgetter(0)
 _END: Final = itemgetter(1)
 _PASSES: Final = 4
@@ -232,11 +238,15 @@ def _contact_windows(views: Views) -> list[Window]:
     separators = _occurrences(ascii_text, b"@")
     separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:
-        reversed_text = text[::-1]
+        from chalicelib.detect import LOCAL_PART_MAX  # see _tables
+
+        local_part = _local_part_reversed().match
         for at in separators:
-            run = _local_part_reversed().match(reversed_text, len(text) - at)
-            if run is not None and run.end() > run.start():
-                windows.append((at - (run.end() - run.start()), at - 1))
+            # Read backwards from the separator, as far as a run can reach, not the whole text.
+            stop = at - 1 - LOCAL_PART_MAX
+            run = local_part(text[at - 1 : stop if stop >= 0 else None : -1]) if at else None
+            if run is not None and run.end():
+                windows.append((at - run.end(), at - 1))
     return windows
 
 
@@ -465,7 +475,10 @@ def _kept(spans: list[Span]) -> tuple[list[Span], list[Span]]:
     spans.sort(key=_START)
     left_out: list[Span] = []
     confirmed = [span for span in spans if span[2] in _CONFIRMED]
-    confirmed.sort(key=lambda span: (span[0], _PRIORITY.get(span[2], 2)))
+    # By priority, then by start: a stable sort keeps the longest first among equals, and
+    # the second, of runs already in order, costs less than a tuple built for every span.
+    confirmed.sort(key=_priority)
+    confirmed.sort(key=_START)
     taken = _leftmost(confirmed, [], left_out)
     others = [span for span in spans if span[2] not in _CONFIRMED]
     return _leftmost(others, taken, left_out), left_out

@@ -9,7 +9,7 @@ log group; locally it is the terminal of `make dev`.
 
 No line ever holds a log's text, and every string in a line is redacted first: an id or an
 error message shaped like a phone number or an e-mail address shows as `[REDACTED]`. (A UUID,
-which redaction leaves as it is, skips the engine; values that repeat are redacted once.)
+which redaction leaves as it is, skips the engine.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, Final, Literal
 
 from chalicelib.config import Settings, get_settings
@@ -33,7 +32,6 @@ from chalicelib.metrics import (
     Metric,
     embedded_metrics,
 )
-from chalicelib.process_state import on_forget
 from chalicelib.redact import redact
 
 Level = Literal["INFO", "WARNING", "ERROR"]
@@ -47,28 +45,15 @@ def elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-#: Fields whose values repeat from line to line, remembered redacted (redacting even a short
-#: string costs microseconds); ids that differ on every request are redacted each time.
-_REPEATING: Final = frozenset({"outcome", "tenant_id", "error", "logger"})
-
-
-@lru_cache(maxsize=1024)
-def _redacted(value: str) -> str:
-    return redact(value)
-
-
-on_forget(_redacted.cache_clear)
-
-
 #: A UUID (a request id) is left as it is by redaction, which the tests hold it to; the check
 #: costs less than asking the engine.
 _UUID: Final = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 
 
-def _clean(name: str, value: object) -> object:
+def _clean(value: object) -> object:
     if not isinstance(value, str) or _UUID.fullmatch(value):
         return value
-    return _redacted(value) if name in _REPEATING else redact(value)
+    return redact(value)
 
 
 def _timestamp(millis: int) -> str:
@@ -100,7 +85,7 @@ def render(
         "stage": settings.stage,
         "event": event,
     }
-    line.update((name, _clean(name, value)) for name, value in fields.items() if value is not None)
+    line.update((name, _clean(value)) for name, value in fields.items() if value is not None)
     if reason is not None:
         line["reason"] = reason
     if metrics:

@@ -239,7 +239,7 @@ def test_no_personal_data_reaches_a_line(before: str, found: str, after: str, ke
 
 
 def test_a_repeating_field_is_redacted_on_every_line() -> None:
-    # Fields that repeat (the tenant, the outcome) are remembered redacted, never remembered raw.
+    # A field that repeats from line to line (the tenant) is redacted on every one of them.
     for _ in range(3):
         line = rendered(
             event="record", fields={"tenant_id": "ann@example.com"}, settings=Settings()

@@ -55,6 +55,17 @@ _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" e
 # `chalice local` and the test client ignore it; `infra/template.py` sets the key source.
 
 
+def _posted(accept_logs: Callable[..., Any]) -> Response:
+    """Hand a request of logs to `accept_logs` and answer as it says.
+
+    Where keys are required, `accept_logs` resolves the key's tenant through `caller`.
+    """
+    request = _request()
+    caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
+    answer = accept_logs(request.headers, request.raw_body, _request_id(request), caller)
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+
+
 @app.route(
     "/ingest",
     methods=["POST"],
@@ -64,10 +75,7 @@ _ingest_authorizer = api_key_authorizer if _settings.ingest_auth == "required" e
 )
 def ingest_log() -> Response:
     """Accept one log or a batch; 202 means every valid log is durably queued."""
-    request = _request()
-    caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
-    answer = accept(request.headers, request.raw_body, _request_id(request), caller)
-    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+    return _posted(accept)
 
 
 @app.route(
@@ -81,10 +89,7 @@ def export_logs() -> Response:
     """OTLP/HTTP logs: each record one log; 200 means every valid one is durably queued."""
     from chalicelib.otlp_ingest import accept_export
 
-    request = _request()
-    caller = (lambda: caller_tenant(request.context)) if _ingest_authorizer else None
-    answer = accept_export(request.headers, request.raw_body, _request_id(request), caller)
-    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+    return _posted(accept_export)
 
 
 def _reader(request: Request) -> Callable[[], str]:

@@ -532,10 +532,13 @@ def redact(text: str, policy: RedactionPolicy = DEFAULT_POLICY) -> str:
     return redact_counted(text, policy)[0]
 
 
+#: The fewest digits a phone number has (social security and card numbers have more), and the
+#: shortest JWT. `_may_hold_a_match` and `_BOUNDS` both stand on these two facts.
+_FEWEST_PHONE_DIGITS: Final = 7
+_SHORTEST_JWT: Final = "eyJ.12345.ab."
 #: Under this many characters only the classes that need a mark or seven digits can match:
-#: the shortest JWT has 13, IBANs, tokens and AWS keys more, an auth header's scheme and value 14.
-_SHORT_TEXT: Final = 13
-_FEWEST_DIGITS: Final = 7  # of a phone number; social security and card numbers have more
+#: IBANs, tokens and AWS keys are longer than a JWT, an auth header's scheme and value 14.
+_SHORT_TEXT: Final = len(_SHORTEST_JWT)
 
 
 def _may_hold_a_match(text: str, policy: RedactionPolicy) -> bool:
@@ -552,7 +555,7 @@ def _may_hold_a_match(text: str, policy: RedactionPolicy) -> bool:
         return True
     if "@" in text or "%" in text or ":" in text or "=" in text:
         return True
-    return sum(map(str.isdigit, text)) >= _FEWEST_DIGITS
+    return sum(map(str.isdigit, text)) >= _FEWEST_PHONE_DIGITS
 
 
 def redact_counted(
@@ -593,12 +596,12 @@ def redact_counted(
 # `b` or `B` of `Bearer` and `Basic`, digits; a class with no such byte is bounded by its length.
 _BOUNDS: Final[dict[str, tuple[int, Callable[[dict[str, int]], int]]]] = {
     EMAIL: (len("a@b.co"), lambda count: count["@"] + count["%"]),
-    PHONE: (7, lambda count: count["digits"] // 7),
+    PHONE: (_FEWEST_PHONE_DIGITS, lambda count: count["digits"] // _FEWEST_PHONE_DIGITS),
     CARD: (13, lambda count: count["digits"] // 13),
     SSN: (9, lambda count: count["digits"] // 9),
     IBAN: (15, lambda count: count["digits"] // 2),
     AWS_KEY: (20, lambda count: count["characters"] // 20),
-    JWT: (len("eyJ.12345.ab."), lambda count: count["characters"] // len("eyJ.12345.ab.")),
+    JWT: (len(_SHORTEST_JWT), lambda count: count["characters"] // len(_SHORTEST_JWT)),
     AUTH_HEADER: (8, lambda count: count["b"] + count["B"]),
     TOKEN: (15, lambda count: count["characters"] // 15),
     URL_PASSWORD: (1, lambda count: count["@"]),

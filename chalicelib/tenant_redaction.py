@@ -60,12 +60,17 @@ def _read_settings(tenant_id: str) -> Mapping[str, Any]:
     return from_item(tenant_id, answer.get("Item")).values
 
 
+def _policy_of(stored: Mapping[str, Any]) -> RedactionPolicy:
+    """The policy a tenant's stored settings choose: the stage's, with their `redaction`."""
+    if "redaction" not in stored:
+        return stage_policy()
+    return policy_from_settings(stored["redaction"], base=stage_policy())
+
+
 def _built(tenant_id: str) -> tuple[RedactionPolicy, Mapping[str, Any]]:
     stored = _read_settings(tenant_id)
     retention = {name: stored[name] for name in RETENTION_FIELDS if name in stored}
-    if "redaction" not in stored:
-        return stage_policy(), retention
-    return policy_from_settings(stored["redaction"], base=stage_policy()), retention
+    return _policy_of(stored), retention
 
 
 _cache: dict[str, tuple[float, RedactionPolicy, Mapping[str, Any]]] = {}
@@ -114,8 +119,6 @@ def ingest_policy(tenant_id: str) -> RedactionPolicy:
     cached = _ingest_policies.get(tenant_id)
     if cached is not None and cached[0] is stored:
         return cached[1]
-    policy = stage_policy()
-    if "redaction" in stored:
-        policy = policy_from_settings(stored["redaction"], base=policy)
+    policy = _policy_of(stored)
     _ingest_policies[tenant_id] = (stored, policy)
     return policy

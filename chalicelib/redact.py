@@ -6,7 +6,9 @@ tenant's rules, keeps spans that do not overlap, and replaces each with `[REDACT
 `[REDACTED:EMAIL]`. The default policy redacts every class but IP addresses. Of overlapping
 spans, a class a checksum or a fixed shape confirms (card, SSN, IBAN, credentials) wins over an
 address, number, key value or IP address; otherwise the leftmost, and of those starting
-together a private key block or a URL's password, then the longest. When a span left out
+together a private key block or a URL's password, then the longest. Addresses, phone numbers
+and IP addresses are not looked for inside a confirmed span that is kept: what started there
+would be left out (an IBAN's groups are no national numbers). When a span left out
 reached past the kept ones (its family read no further), the result is scanned again, as
 redacting it again would: redaction is idempotent.
 
@@ -341,7 +343,8 @@ def _tables() -> tuple[Shaped, Triggered]:
 on_forget(_tables.cache_clear)
 
 
-TriggerScan = tuple[Any, re.Pattern[bytes], tuple["Family", ...]]
+FamilyTries = tuple["Family", frozenset[str]]
+TriggerScan = tuple[Any, re.Pattern[bytes], tuple[FamilyTries, ...]]
 
 
 @lru_cache(maxsize=64)
@@ -361,7 +364,7 @@ def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
     return (
         re2.compile("|".join(f"(?:{trigger})" for trigger in triggers).encode()),
         re.compile("|".join(f"({trigger})" for trigger in triggers).encode()),
-        tuple(family for family, _, _ in needed),
+        tuple((family, kinds) for family, kinds, _ in needed),
     )
 
 
@@ -392,32 +395,44 @@ def _triggers(scan: Any, which: re.Pattern[bytes], text: bytes) -> list[tuple[in
     return found
 
 
+_NO_FENCE: Final = (1 << 62, 1 << 62)
+
+
 def _family_spans(
-    family: Family, text: str, windows: list[Window], classes: frozenset[str]
+    family: Family,
+    text: str,
+    windows: list[Window],
+    classes: frozenset[str],
+    fences: list[Span] | None = None,
 ) -> list[Span]:
     """`family`'s spans of `classes`, trying its pattern where `windows` let a match start.
 
     Windows are ranges of start positions; within one, `family.start` skips the positions
     where no match can begin. A found span moves on past its end: spans of one family never
     overlap. Windows overlap when anchors crowd (`%40%40%40...`): a position tried in one is
-    not tried again in the next, so each is tried at most once.
+    not tried again in the next, so each is tried at most once. No position inside one of
+    `fences` (spans in order that will be kept) is tried: what starts there would overlap it.
     """
     spans: list[Span] = []
     done = 0
-    last_position = len(text) - 1
     match, accept, search = family.pattern.match, family.accept, family.start.search
-    # Comparisons, not min() and max(): this loop runs once a window, a try or a span.
+    fences = fences or []
+    fence = 0
+    fence_start, fence_end = fences[0][:2] if fences else _NO_FENCE
+    # Comparisons, not min() and max(): this loop runs once a window, a try or a span. Windows
+    # hold positions of the text, found in its views.
     for first, last in sorted(windows):
         at = first if first > done else done
-        if last > last_position:
-            last = last_position
         if at > last:
             continue
         done = last + 1  # whatever this window finds or not, its positions are tried
         while True:
-            found = match(text, at)
-            if found is not None:
-                span = accept(found, text)
+            while at >= fence_end:
+                fence += 1
+                fence_start, fence_end = fences[fence][:2] if fence < len(fences) else _NO_FENCE
+            if at < fence_start:
+                found = match(text, at)
+                span = None if found is None else accept(found, text)
                 if span is not None and span[2] in classes:
                     spans.append(span)
                     at = span[1] if span[1] > at else at + 1
@@ -425,7 +440,9 @@ def _family_spans(
                         done = at  # past this window's end, and so past `last + 1`
                         break
                     continue
-            if at == last:
+            else:  # inside a fence: on from its end
+                at = fence_end - 1
+            if at >= last:
                 break
             candidate = search(text, at + 1, last + 1 + family.reach)
             if candidate is None or candidate.start() > last:
@@ -434,53 +451,76 @@ def _family_spans(
     return spans
 
 
-def _spans(text: str, policy: RedactionPolicy, exhaustive: bool) -> list[Span]:
-    """Every span the policy's classes and rules find, overlapping ones included."""
+def _spans(
+    text: str, policy: RedactionPolicy, exhaustive: bool
+) -> tuple[list[Span], list[Span], list[Span]]:
+    """What the policy's classes and rules find: confirmed spans kept and left out, the others.
+
+    The families that find a confirmed class go first, and which of their spans are kept is
+    settled among them (`_settled`). The others (addresses, phone numbers, IP addresses) are
+    not tried inside a kept confirmed span: whatever starts there overlaps it and is left out.
+    An IBAN's digit groups and a URL's password cost no tries.
+    """
     classes = policy.classes
     folded = _folded(text)
     ascii_text = folded.encode("ascii", "replace")
     shapes = ascii_text.translate(_SHAPES)
     views = (folded, ascii_text, shapes, {} if exhaustive else _group_starts(shapes))
-    spans = policy.rules.spans(text)
-    for family, kinds, windows in _tables()[0]:
-        if kinds & classes:
-            found = _everywhere(views) if exhaustive else windows(views)
-            spans += _family_spans(family, folded, found, classes)
+    tries: list[tuple[Family, frozenset[str], list[Window]]] = [
+        (family, kinds, _everywhere(views) if exhaustive else windows(views))
+        for family, kinds, windows in _tables()[0]
+        if kinds & classes
+    ]
     triggered = _trigger_scan(classes)
-    if triggered is None:
-        return spans
-    scan, which, families = triggered
-    if exhaustive:
-        for family in families:
-            spans += _family_spans(family, folded, _everywhere(views), classes)
-        return spans
-    starts: list[list[Window]] = [[] for _ in families]
-    for at, index in _triggers(scan, which, ascii_text):
-        starts[index].append((at, at))
-    for family, where in zip(families, starts, strict=True):
-        if where:
-            spans += _family_spans(family, folded, where, classes)
-    return spans
+    if triggered is not None:
+        scan, which, families = triggered
+        if exhaustive:
+            tries += [(family, kinds, _everywhere(views)) for family, kinds in families]
+        else:
+            starts: list[list[Window]] = [[] for _ in families]
+            for at, index in _triggers(scan, which, ascii_text):
+                starts[index].append((at, at))
+            tries += [
+                (family, kinds, where)
+                for (family, kinds), where in zip(families, starts, strict=True)
+                if where
+            ]
+    spans: list[Span] = []
+    for family, kinds, windows in tries:
+        if kinds & _CONFIRMED:
+            spans += _family_spans(family, folded, windows, classes)
+    taken, left_out = _settled(spans)
+    others = [span for span in spans if span[2] not in _CONFIRMED] + policy.rules.spans(text)
+    for family, kinds, windows in tries:
+        if not kinds & _CONFIRMED:
+            others += _family_spans(family, folded, windows, classes, taken)
+    return taken, left_out, others
 
 
-def _kept(spans: list[Span]) -> tuple[list[Span], list[Span]]:
-    """Spans that do not overlap, in order, and those left out.
+def _settled(spans: list[Span]) -> tuple[list[Span], list[Span]]:
+    """The confirmed ones of `spans` that do not overlap, in order, and those left out.
 
-    Confirmed classes first, then the others around them. Among either, of overlapping spans
-    the leftmost; of those starting together, a private key block or a URL's password first
-    (over what is inside them; both are confirmed), then the longest.
+    Of overlapping spans the leftmost; of those starting together, a private key block or a
+    URL's password first (over what is inside them; both are confirmed), then the longest.
     """
-    # Stable sorts by keys the C code reads, not one sort by a tuple built for every span.
-    spans.sort(key=_END, reverse=True)
-    spans.sort(key=_START)
-    left_out: list[Span] = []
     confirmed = [span for span in spans if span[2] in _CONFIRMED]
-    # By priority, then by start: a stable sort keeps the longest first among equals, and
-    # the second, of runs already in order, costs less than a tuple built for every span.
+    # Stable sorts by keys the C code reads, not one sort by a tuple built for every span.
+    confirmed.sort(key=_END, reverse=True)
     confirmed.sort(key=_priority)
     confirmed.sort(key=_START)
-    taken = _leftmost(confirmed, [], left_out)
-    others = [span for span in spans if span[2] not in _CONFIRMED]
+    left_out: list[Span] = []
+    return _leftmost(confirmed, [], left_out), left_out
+
+
+def _kept(found: tuple[list[Span], list[Span], list[Span]]) -> tuple[list[Span], list[Span]]:
+    """Spans that do not overlap, in order, and those left out.
+
+    `found` is `_spans`'s: the confirmed spans kept and left out, and the others, which are
+    kept around the confirmed ones: of overlapping ones the leftmost, then the longest.
+    """
+    taken, left_out, others = found
+    others.sort(key=_END, reverse=True)
+    others.sort(key=_START)
     return _leftmost(others, taken, left_out), left_out
 
 

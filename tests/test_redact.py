@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from chalicelib import process_state
 from chalicelib import redact as redact_module
 from chalicelib import redaction_policy as kinds
-from chalicelib.detect import Family
+from chalicelib.detect import CONTACT, Family
 from chalicelib.redact import (
     DEFAULT_POLICY,
     GROWTH_FACTOR,
@@ -502,6 +503,50 @@ def test_work_grows_linearly_on_adversarial_input(
         work[size] = counter[0]
     process_state.forget_all()
     assert work[32_768] <= 8 * work[4_096] * 1.1 + 100, work
+
+
+class _Recording:
+    """A pattern that records where `match` is tried."""
+
+    def __init__(self, pattern: re.Pattern[str], tried: list[int]) -> None:
+        self._pattern, self._tried = pattern, tried
+
+    def match(self, text: str, at: int) -> re.Match[str] | None:
+        self._tried.append(at)
+        return self._pattern.match(text, at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pattern, name)
+
+
+@pytest.mark.parametrize(
+    ("text", "inside"),
+    [
+        ("payout to DE89 3704 0044 0532 0130 00, call 555-0199", "DE89 3704 0044 0532 0130 00"),
+        ("dsn=postgres://app:jane12@db.internal:5432/orders, call 555-0199", "jane12"),
+    ],
+)
+def test_addresses_and_numbers_are_not_tried_inside_a_kept_confirmed_span(
+    text: str, inside: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An IBAN's inner groups look like national numbers, a URL's password like an address's
+    # local part: what starts inside a kept confirmed span would be left out, so no try is
+    # spent there. The number after it is tried, and found.
+    tried: list[int] = []
+    shaped, triggered = redact_module._tables()
+    recording = tuple(
+        (replace(family, pattern=_Recording(family.pattern, tried)), *rest)  # type: ignore[arg-type]
+        if family is CONTACT
+        else (family, *rest)
+        for family, *rest in shaped
+    )
+    monkeypatch.setattr(redact_module, "_tables", lambda: (recording, triggered))
+    process_state.forget_all()
+    assert redact(text) == text.replace(inside, R).replace("555-0199", R)
+    process_state.forget_all()
+    start = text.index(inside)
+    assert text.index("555-0199") in tried
+    assert [at for at in tried if start <= at < start + len(inside)] == []
 
 
 # Short texts built of what matches are made of: digit groups and their separators, the

@@ -260,8 +260,27 @@ def _ends(text: str, first: int, lengths: range) -> list[tuple[int, int]]:
     return ends
 
 
+# A number's layout: its digits as `0` (a trunk `(0)` is not dialled) or `1`, and what groups
+# them, as they stand. Where it ends depends only on its layout and its country.
+_LAYOUT = bytes.maketrans(b"123456789", b"111111111")
+
+
 def _international_end(match: re.Match[str]) -> int | None:
     """Where an international number ends: after the groups its country's lengths allow.
+
+    Numbers a log holds share a few layouts (`+1 (800) 555-0199`, `+44 20 7946 0000`): the
+    reading is done once per layout and country (`_reading`).
+    """
+    data = match.group().encode()  # ASCII: a sign, digits, spaces, dots, dashes, parentheses
+    first = 3 if data.startswith(b"%2") else 1
+    country = data[first : first + 8].translate(None, _NOT_DIGITS)[:3]
+    end = _reading(data.translate(_LAYOUT), country, first)
+    return None if end is None else match.start() + end
+
+
+@lru_cache(maxsize=1024)
+def _reading(layout: bytes, country: bytes, first: int) -> int | None:
+    """Where a number of `layout` (its digits from `first` on) and `country` ends, if it is one.
 
     A group after a space may be the next token (`+1 415 555 2671 3 items`, `+1234567
     2024-01-15`); E.164 numbers have 8 to 15 digits. A group after a space belongs to the
@@ -270,20 +289,21 @@ def _international_end(match: re.Match[str]) -> int | None:
     the space (a phone number's placeholder once redacted) cannot make it less of a number,
     so redacting again finds what the first pass found (`+100000000000 200 0000`).
     """
-    text = match.group()
-    first = 3 if text.startswith("%2") else 1
+    text = layout.decode()
     eligible = _ends(text, first, _E164_DIGITS)
     if not eligible:
         return None
     end, space = eligible[-1][0], text.find(" ")
     if 0 <= space < end:  # a group after a space is in doubt
-        country = text[first : first + 8].encode().translate(None, _NOT_DIGITS)
-        possible = _possible_lengths(country[:3].decode())
+        possible = _possible_lengths(country.decode())
         ends = [end for end, count in eligible if count in possible or end <= space]
         if not ends:
             return None
         end = ends[-1]
-    return match.start() + end
+    return end
+
+
+on_forget(_reading.cache_clear)
 
 
 # In a URL's authority before its `@` (`https://user:pass@host`, `https://bob@host`) is a

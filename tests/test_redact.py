@@ -198,6 +198,11 @@ DECISIONS = {
     "null-password-stays": ('"password": null', '"password": null'),
     "prose-after-key-goes": ("token: expired", f"token: {R}"),
     "german-number-takes-the-next-group": ("+49 30 123456 12", R),
+    # One layout, two countries: each number is read by its own country's lengths.
+    "one-layout-two-countries": (
+        "+44 207 946 0000 12 and +49 301 234 5678 12",
+        f"{R} 12 and {R}",
+    ),
     "number-before-a-space-stands-alone": ("+100000000000 200 0000", f"{R} {R}"),
     "card-beats-the-number-before-it": ("+3930470 4111 1111 1111 1111", f"+3930470 {R}"),
     "url-password-beats-the-address-it-ends-in": (

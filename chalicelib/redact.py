@@ -121,6 +121,8 @@ _FIRST_DIGITS: Final = frozenset(b"123456789")
 # have one shape, and one search finds all three.
 _SHAPES: Final = bytes.maketrans(b"0123456789 -", b"0000000000..")
 _NUMBER_SPAN: Final = (len("555-0199"), len("1 (800) 555-0199"))
+# What North American and local numbers are made of, in the shapes.
+_NUMBER_BYTES: Final = b"0.()"
 # A national number's trunk 0 (or its opening parenthesis) starts a token: it follows anything
 # but a letter, digit or `_` (a space, `{`, `用`, which the ASCII bytes hold as `?`), or one of
 # `.:/-+` that no digit precedes (`tel:0`, `x-0`), as in dates, times and versions one does.
@@ -219,7 +221,7 @@ def _contact_windows(views: Views) -> list[Window]:
     numbers at a sign and a digit from 1 to 9; national ones at their trunk 0 or the
     parenthesis before it; others 8 to 16 characters before the end of their last group.
     """
-    text, ascii_text, _, groups = views
+    text, ascii_text, shapes, groups = views
     # One byte is found fastest: `%` and then what it escapes, not `%40` and `%2B` in turn.
     escapes = [(at, ascii_text[at + 1 : at + 3]) for at in _occurrences(ascii_text, b"%")]
     signs = [(at, 1) for at in _occurrences(ascii_text, b"+")]
@@ -230,8 +232,11 @@ def _contact_windows(views: Views) -> list[Window]:
         if at + size < len(ascii_text) and ascii_text[at + size] in _FIRST_DIGITS
     ]
     shortest, longest = _NUMBER_SPAN
-    # 8 to 16 characters before a number's end, where its last two groups (`555-0199`) start.
-    windows += [(max(at + shortest - longest, 0), at) for at in groups["number"]]
+    # A number whose last two groups (`555-0199`) start at `at` starts up to 8 characters
+    # before, at a digit or parenthesis of the run of them and separators there (`1 (800) `).
+    for at in groups["number"]:
+        head = shapes[max(at + shortest - longest, 0) : at]
+        windows.append((at - len(head[len(head.rstrip(_NUMBER_BYTES)) :].lstrip(b".")), at))
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
         (at - 1 if at and ascii_text[at - 1] == ord("(") else at, at)

@@ -5,12 +5,13 @@
 tenant's rules, keeps spans that do not overlap, and replaces each with `[REDACTED]` or, typed,
 `[REDACTED:EMAIL]`. The default policy redacts every class but IP addresses. Of overlapping
 spans, a class a checksum or a fixed shape confirms (card, SSN, IBAN, credentials) wins over an
-address, number, key value or IP address; otherwise the leftmost, and of those starting
-together a private key block or a URL's password, then the longest. Addresses, phone numbers
-and IP addresses are not looked for inside a confirmed span that is kept: what started there
-would be left out (an IBAN's groups are no national numbers). When a span left out
-reached past the kept ones (its family read no further), the result is scanned again, as
-redacting it again would: redaction is idempotent.
+address, number, key value or IP address, and of confirmed ones a class a key, a prefix or
+letters announce (credentials, IBANs) wins over cards and SSNs; otherwise the leftmost, and of
+those starting together a private key block or a URL's password, then the longest. Classes
+are looked for in that order, and not inside a span of one before them that is kept: what
+started there would be left out (an IBAN's groups are no card and no national number). When
+a span left out reached past the kept ones (its family read no further), the result is
+scanned again, as redacting it again would: redaction is idempotent.
 
 What is redacted (see the README for examples and the decisions on borderline text):
 
@@ -175,8 +176,6 @@ def _group_starts(shapes: bytes) -> dict[str, list[int]]:
     return starts
 
 
-# Spans that win over others starting at the same place: a URL's password over the address
-# `pass@host` it ends in, a key block over anything inside it.
 # Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
 # a number, a key's value or an IP address, it wins, wherever either starts (`+3930470 4111
 # 1111 1111 1111` holds a card, not a number that takes its first group).
@@ -193,7 +192,20 @@ _CONFIRMED: Final = frozenset(
         PRIVATE_KEY,
     }
 )
+# Confirmed by their digits alone: they come after the confirmed classes a key, a prefix or
+# letters announce (an IBAN's groups are no card).
+_BY_DIGITS: Final = frozenset({CARD, SSN})
+# Spans that win over others starting at the same place: a URL's password over the address
+# `pass@host` it ends in, a key block over anything inside it.
 _PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
+# The stages families are tried in, each outside the spans the stages before it keep.
+_ANNOUNCED, _DIGITS_ONLY, _UNCONFIRMED = range(3)
+
+
+def _stage(kinds: frozenset[str]) -> int:
+    if not kinds & _CONFIRMED:
+        return _UNCONFIRMED
+    return _DIGITS_ONLY if kinds <= _BY_DIGITS else _ANNOUNCED
 
 
 def _priority(span: Span) -> int:
@@ -461,10 +473,13 @@ def _spans(
 ) -> tuple[list[Span], list[Span], list[Span]]:
     """What the policy's classes and rules find: confirmed spans kept and left out, the others.
 
-    The families that find a confirmed class go first, and which of their spans are kept is
-    settled among them (`_settled`). The others (addresses, phone numbers, IP addresses) are
-    not tried inside a kept confirmed span: whatever starts there overlaps it and is left out.
-    An IBAN's digit groups and a URL's password cost no tries.
+    Families are tried in three stages, each outside the spans the stages before it keep
+    (whatever starts inside one overlaps it and would be left out): the confirmed classes a
+    key, a prefix or letters announce (credentials, IBANs, URL passwords), then those of
+    digits alone (cards, SSNs), then the others (addresses, phone numbers, IP addresses). The
+    confirmed spans of a stage are kept around those of the stages before: of overlapping
+    ones the leftmost, of those starting together a private key block or a URL's password,
+    then the longest. An IBAN's digit groups and a URL's password cost no tries.
     """
     classes = policy.classes
     folded = _folded(text)
@@ -490,31 +505,30 @@ def _spans(
                 for (family, kinds), where in zip(families, starts, strict=True)
                 if where
             ]
-    spans: list[Span] = []
+    taken: list[Span] = []
+    left_out: list[Span] = []
+    others = policy.rules.spans(text)
+    for stage in (_ANNOUNCED, _DIGITS_ONLY):
+        confirmed: list[Span] = []
+        for family, kinds, windows in tries:
+            if _stage(kinds) != stage:
+                continue
+            found = _family_spans(family, folded, windows, classes, taken)
+            if kinds <= _CONFIRMED:
+                confirmed += found
+            else:  # keys' values, of which AWS secret keys are confirmed
+                confirmed += [span for span in found if span[2] in _CONFIRMED]
+                others += [span for span in found if span[2] not in _CONFIRMED]
+        # Leftmost, then by priority, then longest: stable sorts by keys the C code reads, not
+        # one sort by a tuple built for every span.
+        confirmed.sort(key=_END, reverse=True)
+        confirmed.sort(key=_priority)
+        confirmed.sort(key=_START)
+        taken = _leftmost(confirmed, taken, left_out)
     for family, kinds, windows in tries:
-        if kinds & _CONFIRMED:
-            spans += _family_spans(family, folded, windows, classes)
-    taken, left_out = _settled(spans)
-    others = [span for span in spans if span[2] not in _CONFIRMED] + policy.rules.spans(text)
-    for family, kinds, windows in tries:
-        if not kinds & _CONFIRMED:
+        if _stage(kinds) == _UNCONFIRMED:
             others += _family_spans(family, folded, windows, classes, taken)
     return taken, left_out, others
-
-
-def _settled(spans: list[Span]) -> tuple[list[Span], list[Span]]:
-    """The confirmed ones of `spans` that do not overlap, in order, and those left out.
-
-    Of overlapping spans the leftmost; of those starting together, a private key block or a
-    URL's password first (over what is inside them; both are confirmed), then the longest.
-    """
-    confirmed = [span for span in spans if span[2] in _CONFIRMED]
-    # Stable sorts by keys the C code reads, not one sort by a tuple built for every span.
-    confirmed.sort(key=_END, reverse=True)
-    confirmed.sort(key=_priority)
-    confirmed.sort(key=_START)
-    left_out: list[Span] = []
-    return _leftmost(confirmed, [], left_out), left_out
 
 
 def _kept(found: tuple[list[Span], list[Span], list[Span]]) -> tuple[list[Span], list[Span]]:
@@ -532,7 +546,8 @@ def _kept(found: tuple[list[Span], list[Span], list[Span]]) -> tuple[list[Span],
 def _leftmost(spans: list[Span], taken: list[Span], left_out: list[Span]) -> list[Span]:
     """`taken` and those of `spans` that overlap neither it nor an earlier one, in order.
 
-    `taken` is in order, `spans` sorted as `_kept` sorts them; the others go to `left_out`.
+    `taken` is in order, `spans` by start (and, of those starting together, the one to keep
+    first); the others go to `left_out`.
     """
     kept = list(taken)
     end = 0

@@ -128,6 +128,20 @@ _NATIONAL_DIGITS = range(9, 12)
 _A_DATE = re.compile(r"[0-3]?[0-9]([ -])[0-3]?[0-9]\1(?:19|20)[0-9]{2}(?![0-9])")
 
 
+# Pairs of digits joined by dashes after a pair of hex digits and a dash at a token's start:
+# the rest of a MAC address or a hex id (`0A-00-00-00-00-00`), not a national number.
+_DIGIT_PAIRS = re.compile(r"[0-9]{2}(?:-[0-9]{2})+")
+_HEX_PAIR = re.compile(r"(?<![0-9A-Za-z_])[0-9A-Fa-f]{2}-")
+
+
+def _in_hex_pairs(text: str, start: int, national: str) -> bool:
+    return (
+        start >= 3
+        and _HEX_PAIR.match(text, start - 3) is not None
+        and _DIGIT_PAIRS.fullmatch(national) is not None
+    )
+
+
 def _in_a_date(text: str, start: int) -> bool:
     """Whether the number at `start` is a date's day or month.
 
@@ -327,7 +341,12 @@ def accept_contact(match: re.Match[str], text: str) -> Span | None:
         return None if _not_a_phone_by_context(text, start) else (start, match.end(), PHONE)
     # The longest reading with 9 to 11 digits; its length first, the cheaper check.
     ends = _ends(national, 0, _NATIONAL_DIGITS)
-    if not ends or _in_a_date(text, start) or _not_a_phone_by_context(text, start):
+    if (
+        not ends
+        or _in_a_date(text, start)
+        or _in_hex_pairs(text, start, national)
+        or _not_a_phone_by_context(text, start)
+    ):
         return None
     return start, start + ends[-1][0], PHONE
 

@@ -171,6 +171,8 @@ EXAMPLES = {
 NEIGHBOURS = {
     # Found by hypothesis: pairs of digits are a phone number, unless a MAC address goes on.
     "mac-address-with-a-hex-last-pair": ("at 00-00-00-00-00-A0 now", "at 00-00-00-00-00-A0 now"),
+    # Found by hypothesis: the five pairs after a first pair with a letter are no number.
+    "mac-address-with-a-hex-first-pair": ("at 0A-00-00-00-00-00 now", "at 0A-00-00-00-00-00 now"),
     "time": ("+1 415 555 2671 17:05", f"{R} 17:05"),
     "ipv6": ("+1 415 555 2671 2001:db8::1", f"{R} 2001:db8::1"),
     "count": ("+1 415 555 2671 3 items", f"{R} 3 items"),

@@ -92,6 +92,10 @@ EDGE: Final = rf"(?!{_GLUED})"
 _LETTERS = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
 LOCAL_PART_CHARACTERS: Final = f"A-Za-z0-9._%+{_LETTERS}-"
 LOCAL_PART_MAX: Final = 64
+#: The ASCII ones of those characters, as bytes.
+LOCAL_PART_ASCII: Final = bytes(
+    byte for byte in range(128) if re.match(f"[{LOCAL_PART_CHARACTERS}]", chr(byte))
+)
 _EMAIL = (
     r"(?<!://)"  # `https://bob@host`: a user name, not an address
     rf"(?P<email>[{LOCAL_PART_CHARACTERS}]{{1,{LOCAL_PART_MAX}}}"

@@ -66,7 +66,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from chalicelib.process_state import on_forget
 from chalicelib.redaction_policy import (
@@ -111,9 +111,20 @@ MIN_MATCH_LENGTH: Final = 1
 GROWTH_FACTOR: Final = LONGEST_PLACEHOLDER / MIN_MATCH_LENGTH
 
 Window = tuple[int, int]
-# The folded text, its ASCII bytes, their shapes, and where each shape of digit groups starts.
-Views = tuple[str, bytes, bytes, dict[str, list[int]]]
 
+
+class Views(NamedTuple):
+    """A text as the window finders read it, each view made once."""
+
+    text: str  # folded (`_folded`)
+    ascii: bytes  # one byte a character, `?` for what is not ASCII
+    shapes: bytes  # the ASCII bytes with digits `0`, spaces and dashes `.` (`_SHAPES`)
+    groups: dict[str, list[int]]  # where each of `_GROUP_SHAPES` starts
+    ats: list[int]  # where `@` is
+
+
+# What stands in the ASCII bytes for a character beyond ASCII.
+_NOT_ASCII: Final = ord("?")
 # `%40` and `%2B` (`%2b`): an address's separator and a number's sign, escaped in URLs.
 _ESCAPED_SEPARATORS: Final = frozenset({b"40"})
 _ESCAPED_SIGNS: Final = frozenset({b"2B", b"2b"})
@@ -233,7 +244,7 @@ def _contact_windows(views: Views) -> list[Window]:
     numbers at a sign and a digit from 1 to 9; national ones at their trunk 0 or the
     parenthesis before it; others 8 to 16 characters before the end of their last group.
     """
-    text, ascii_text, shapes, groups = views
+    text, ascii_text, shapes, groups = views.text, views.ascii, views.shapes, views.groups
     # One byte is found fastest: `%` and then what it escapes, not `%40` and `%2B` in turn.
     escapes = [(at, ascii_text[at + 1 : at + 3]) for at in _occurrences(ascii_text, b"%")]
     signs = [(at, 1) for at in _occurrences(ascii_text, b"+")]
@@ -254,24 +265,35 @@ def _contact_windows(views: Views) -> list[Window]:
         (at - 1 if at and ascii_text[at - 1] == ord("(") else at, at)
         for at in [trunk.start() for trunk in _anchors()[0].finditer(ascii_text)]
     ]
-    separators = _occurrences(ascii_text, b"@")
-    separators += [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
+    separators = views.ats + [at for at, escaped in escapes if escaped in _ESCAPED_SEPARATORS]
     if separators:
-        from chalicelib.detect import LOCAL_PART_MAX  # see _tables
+        from chalicelib.detect import LOCAL_PART_ASCII, LOCAL_PART_MAX  # see _tables
 
-        local_part = _local_part_reversed().match
         for at in separators:
-            # Read backwards from the separator, as far as a run can reach, not the whole text.
-            stop = at - 1 - LOCAL_PART_MAX
-            run = local_part(text[at - 1 : stop if stop >= 0 else None : -1]) if at else None
-            if run is not None and run.end():
-                windows.append((at - run.end(), at - 1))
+            # The run of ASCII local-part characters before the separator, as far as a run
+            # can reach; where a character outside ASCII (`?`) stops it, `re` reads the text.
+            head = ascii_text[max(at - LOCAL_PART_MAX, 0) : at]
+            run = len(head) - len(head.rstrip(LOCAL_PART_ASCII))
+            if run < len(head) and head[-run - 1] == _NOT_ASCII:
+                run = _local_part_before(text, at)
+            if run:
+                windows.append((at - run, at - 1))
     return windows
+
+
+def _local_part_before(text: str, at: int) -> int:
+    """How many local-part characters (of every script an address may hold) end at `at`."""
+    from chalicelib.detect import LOCAL_PART_MAX  # see _tables
+
+    # Read backwards from `at`, as far as a run can reach, not the whole text.
+    stop = at - 1 - LOCAL_PART_MAX
+    run = _local_part_reversed().match(text[at - 1 : stop if stop >= 0 else None : -1])
+    return run.end() if run is not None else 0
 
 
 def _card_windows(views: Views) -> list[Window]:
     """Grouped cards start where their first groups' shape does; runs of 13 digits too."""
-    shapes, groups = views[2], views[3]
+    shapes, groups = views.shapes, views.groups
     windows = [(at, at) for at in groups["card"]] + [(at, at) for at in groups["amex"]]
     at = shapes.find(_CARD_RUN)
     while at >= 0:
@@ -284,29 +306,31 @@ def _card_windows(views: Views) -> list[Window]:
 
 
 def _ssn_windows(views: Views) -> list[Window]:
-    return [(at, at) for at in views[3]["ssn"]]
+    return [(at, at) for at in views.groups["ssn"]]
 
 
 def _url_password_windows(views: Views) -> list[Window]:
     """A URL's password is matched from the last `://` before an `@`, within the pattern's reach.
 
     A user and a password hold no `/`, so no other `://` can start a match that ends at that
-    `@`. Not an RE2 trigger: a key's trigger ends at its `:` (`tel:`, `password:`), which may
+    `@`: the last `/` before it must end a `://` (one byte is found faster than three). Not
+    an RE2 trigger: a key's trigger ends at its `:` (`tel:`, `password:`), which may
     be the `:` of `://` (`tel://user:pass@host`), and RE2 finds triggers without overlaps.
     """
     from chalicelib.detect import URL_PASSWORD_REACH  # see _tables
 
-    ascii_text = views[1]
+    ascii_text = views.ascii
     windows = []
-    for at in _occurrences(ascii_text, b"@"):
-        scheme = ascii_text.rfind(b"://", max(0, at - URL_PASSWORD_REACH), at)
-        if scheme >= 0:
+    for at in views.ats:
+        reach = at - URL_PASSWORD_REACH if at > URL_PASSWORD_REACH else 0
+        scheme = ascii_text.rfind(b"/", reach, at) - 2
+        if scheme >= reach and ascii_text[scheme : scheme + 3] == b"://":
             windows.append((scheme, scheme))
     return windows
 
 
 def _everywhere(views: Views) -> list[Window]:
-    return [(0, len(views[0]) - 1)]
+    return [(0, len(views.text) - 1)]
 
 
 WindowFinder = Callable[[Views], list[Window]]
@@ -485,7 +509,13 @@ def _spans(
     folded = _folded(text)
     ascii_text = folded.encode("ascii", "replace")
     shapes = ascii_text.translate(_SHAPES)
-    views = (folded, ascii_text, shapes, {} if exhaustive else _group_starts(shapes))
+    views = (
+        Views(folded, ascii_text, shapes, {}, [])
+        if exhaustive
+        else Views(
+            folded, ascii_text, shapes, _group_starts(shapes), _occurrences(ascii_text, b"@")
+        )
+    )
     tries: list[tuple[Family, frozenset[str], list[Window]]] = [
         (family, kinds, _everywhere(views) if exhaustive else windows(views))
         for family, kinds, windows in _tables()[0]

@@ -543,8 +543,13 @@ def accept_secret(match: re.Match[str], text: str) -> Span | None:
     return match.start(group), match.end(group), kind
 
 
-# `Authorization: Bearer <token>` and `Basic <base64 of user:password>`.
-AUTH_TRIGGER: Final = rf"\b(?i:bearer|basic){_SCANNED_SPACE}"
+#: How a JWT starts: `{"` in base64.
+JWT_START: Final = "eyJ"
+
+# `Authorization: Bearer <token>` and `Basic <base64 of user:password>`. The trigger takes the
+# start of a JWT after the scheme too (`Bearer eyJ`, the usual bearer token), where the
+# literals' family starts as well: one RE2 hit for both.
+AUTH_TRIGGER: Final = rf"\b(?i:bearer|basic){_SCANNED_SPACE}(?:{JWT_START})?"
 AUTH_PATTERN: Final = re.compile(
     r"(?<![A-Za-z0-9_])(?ai:(?P<scheme>bearer|basic))\s{1,4}"
     r"(?P<value>[A-Za-z0-9._~+/-]{7,4095}[A-Za-z0-9_~+/-]=*)"
@@ -573,8 +578,8 @@ def accept_auth(match: re.Match[str], text: str) -> Span | None:
 
 # Keys and tokens recognised by their prefix; JWTs by their header; PEM private key blocks.
 LITERAL_TRIGGER: Final = (
-    r"A[KS]IA|eyJ|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|[rs]k_(?:live|test)_|npm_|AIza"
-    r"|-----BEGIN"
+    rf"A[KS]IA|{JWT_START}|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|[rs]k_(?:live|test)_"
+    r"|npm_|AIza|-----BEGIN"
 )
 LITERAL_PATTERN: Final = re.compile(
     rf"{EDGE}(?<![A-Za-z0-9_\]-])(?:"

@@ -385,7 +385,9 @@ on_forget(_tables.cache_clear)
 
 
 FamilyTries = tuple["Family", frozenset[str]]
-TriggerScan = tuple[Any, re.Pattern[bytes], tuple[FamilyTries, ...]]
+# The index of the auth family's trigger and of the literals' family (see `_triggers`).
+Handoff = tuple[int, int] | None
+TriggerScan = tuple[Any, re.Pattern[bytes], tuple[FamilyTries, ...], Handoff]
 
 
 @lru_cache(maxsize=64)
@@ -401,25 +403,40 @@ def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
     needed = [entry for entry in _tables()[1] if entry[1] & classes]
     if not needed:
         return None
+    from chalicelib import detect  # see _tables
+
     triggers = [trigger for _, _, trigger in needed]
+    families = [family for family, _, _ in needed]
     return (
         re2.compile("|".join(f"(?:{trigger})" for trigger in triggers).encode()),
         re.compile("|".join(f"({trigger})" for trigger in triggers).encode()),
         tuple((family, kinds) for family, kinds, _ in needed),
+        (families.index(detect.AUTH), families.index(detect.LITERALS))
+        if detect.AUTH in families and detect.LITERALS in families
+        else None,
     )
 
 
 on_forget(_trigger_scan.cache_clear)
 
 
-def _triggers(scan: Any, which: re.Pattern[bytes], text: bytes) -> list[tuple[int, int]]:
+def _triggers(
+    scan: Any, which: re.Pattern[bytes], handoff: Handoff, text: bytes
+) -> list[tuple[int, int]]:
     """Where RE2 finds a trigger in `text`, and the index of the alternative that it is.
 
     Which one depends only on the bytes the trigger matched and the byte before them, the one
     context a trigger reads (a leading word boundary): had an earlier alternative matched
     these bytes after that byte anywhere, it would match them here, and be taken. So `re` is
     asked once per distinct trigger, not at each (a log repeats its keys and prefixes).
+
+    An auth trigger that ends in a JWT's start (`Bearer eyJ`) is the literals' trigger there
+    too (`handoff`, their indexes, when both families are needed).
     """
+    from chalicelib.detect import JWT_START  # see _tables
+
+    jwt_start = JWT_START.encode()
+    auth, literals = handoff if handoff is not None else (-1, -1)
     found: list[tuple[int, int]] = []
     known: dict[bytes, int] = {}
     for trigger in scan.finditer(text):
@@ -433,6 +450,8 @@ def _triggers(scan: Any, which: re.Pattern[bytes], text: bytes) -> list[tuple[in
                 raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
             index = known[seen] = kind.lastindex - 1
         found.append((at, index))
+        if index == auth and text.endswith(jwt_start, at, end):
+            found.append((end - len(jwt_start), literals))
     return found
 
 
@@ -523,12 +542,12 @@ def _spans(
     ]
     triggered = _trigger_scan(classes)
     if triggered is not None:
-        scan, which, families = triggered
+        scan, which, families, handoff = triggered
         if exhaustive:
             tries += [(family, kinds, _everywhere(views)) for family, kinds in families]
         else:
             starts: list[list[Window]] = [[] for _ in families]
-            for at, index in _triggers(scan, which, ascii_text):
+            for at, index in _triggers(scan, which, handoff, ascii_text):
                 starts[index].append((at, at))
             tries += [
                 (family, kinds, where)

@@ -501,8 +501,10 @@ def iban_valid(iban: str) -> bool:
 def accept_iban(match: re.Match[str], text: str) -> Span | None:
     """An IBAN if its length and checksum hold; of grouped ones, the longest prefix that does."""
     found = match.group()
+    if iban_valid(found.replace(" ", "")):  # most often, the whole of it
+        return match.start(), match.end(), IBAN
     groups = found.split(" ")
-    for count in range(len(groups), 0, -1):
+    for count in range(len(groups) - 1, 0, -1):
         if iban_valid("".join(groups[:count])):
             end = match.start() + len(" ".join(groups[:count]))
             return match.start(), end, IBAN

@@ -158,6 +158,7 @@ _GROUP_SHAPES: Final = {
     "card": (b"0000.0000.0000", b""),
     "amex": (b"0000.000000.0000", b""),
 }
+_GROUP_LENGTHS: Final = tuple(len(shape) for shape, _ in _GROUP_SHAPES.values())
 _GROUP_TAIL: Final = b".0000"
 _CARD_RUN: Final = b"0" * 13
 
@@ -180,11 +181,12 @@ on_forget(_anchors.cache_clear)
 
 def _group_starts(shapes: bytes) -> dict[str, list[int]]:
     """Where each of `_GROUP_SHAPES` starts in `shapes`."""
-    starts: dict[str, list[int]] = {name: [] for name in _GROUP_SHAPES}
-    for found in _anchors()[1].finditer(shapes):
-        name = found.lastgroup or ""  # each alternative ends in its group: never ""
-        starts[name].append(found.end() - len(_GROUP_SHAPES[name][0]))
-    return starts
+    # By the index of the group each alternative ends in: the shapes' order.
+    found: list[list[int]] = [[] for _ in _GROUP_SHAPES]
+    for shape in _anchors()[1].finditer(shapes):
+        index = (shape.lastindex or 0) - 1  # never 0: each alternative ends in its group
+        found[index].append(shape.end() - _GROUP_LENGTHS[index])
+    return dict(zip(_GROUP_SHAPES, found, strict=True))
 
 
 # Classes a checksum, a decoded header or a fixed shape confirm: where one overlaps an address,
@@ -481,7 +483,7 @@ def _family_spans(
     fence_start, fence_end = fences[0][:2] if fences else _NO_FENCE
     # Comparisons, not min() and max(): this loop runs once a window, a try or a span. Windows
     # hold positions of the text, found in its views.
-    for first, last in sorted(windows):
+    for first, last in sorted(windows, key=_START):
         at = first if first > done else done
         if at > last:
             continue
@@ -610,7 +612,7 @@ def _leftmost(spans: list[Span], taken: list[Span], left_out: list[Span]) -> lis
             end = stop
         else:
             left_out.append(span)
-    kept.sort()
+    kept.sort(key=_START)  # no two start together
     return kept
 
 

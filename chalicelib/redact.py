@@ -423,9 +423,9 @@ on_forget(_trigger_scan.cache_clear)
 
 
 def _triggers(
-    scan: Any, which: re.Pattern[bytes], handoff: Handoff, text: bytes
-) -> list[tuple[int, int]]:
-    """Where RE2 finds a trigger in `text`, and the index of the alternative that it is.
+    scan: Any, which: re.Pattern[bytes], handoff: Handoff, text: bytes, families: int
+) -> list[list[Window]]:
+    """Where RE2 finds a trigger in `text`, as windows of each of the `families` in turn.
 
     Which one depends only on the bytes the trigger matched and the byte before them, the one
     context a trigger reads (a leading word boundary): had an earlier alternative matched
@@ -439,7 +439,7 @@ def _triggers(
 
     jwt_start = JWT_START.encode()
     auth, literals = handoff if handoff is not None else (-1, -1)
-    found: list[tuple[int, int]] = []
+    found: list[list[Window]] = [[] for _ in range(families)]
     known: dict[bytes, int] = {}
     for trigger in scan.finditer(text):
         at, end = trigger.span()
@@ -451,9 +451,9 @@ def _triggers(
             if kind is None or kind.lastindex is None:  # the engines read one pattern apart
                 raise RuntimeError(f"RE2 found a trigger at {at} that re does not")
             index = known[seen] = kind.lastindex - 1
-        found.append((at, index))
+        found[index].append((at, at))
         if index == auth and text.endswith(jwt_start, at, end):
-            found.append((end - len(jwt_start), literals))
+            found[literals].append((end - len(jwt_start), end - len(jwt_start)))
     return found
 
 
@@ -548,9 +548,7 @@ def _spans(
         if exhaustive:
             tries += [(family, kinds, _everywhere(views)) for family, kinds in families]
         else:
-            starts: list[list[Window]] = [[] for _ in families]
-            for at, index in _triggers(scan, which, handoff, ascii_text):
-                starts[index].append((at, at))
+            starts = _triggers(scan, which, handoff, ascii_text, len(families))
             tries += [
                 (family, kinds, where)
                 for (family, kinds), where in zip(families, starts, strict=True)

@@ -385,6 +385,21 @@ def test_a_trigger_reads_no_context_but_the_byte_before_it(trigger: str) -> None
     assert not re.search(r"\\[bBAzZ]|[$^]|\(\?<?[=!]", rest), trigger
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(any_texts, sensitive_heavy_texts, _anchor_rich_texts),
+    policy=st.sampled_from([DEFAULT_POLICY, EVERYTHING]),
+)
+@example(text="password=AKIAIOSFODNN7EXAMPLE Bearer eyJhbGci", policy=DEFAULT_POLICY)
+def test_the_trigger_scan_finds_what_re2s_finditer_does(text: str, policy: RedactionPolicy) -> None:
+    # The scan calls google-re2's binding directly, past its public `finditer`; an upgrade
+    # that changes the binding must fail here.
+    triggers = redact_module._trigger_scan(policy.classes)
+    assert triggers is not None
+    scan, data = triggers[0], text.encode("ascii", "replace")
+    assert redact_module._trigger_hits(scan, data) == [hit.span() for hit in scan.finditer(data)]
+
+
 def test_a_urls_password_after_a_keys_colon_is_redacted() -> None:
     # `tel:` is a phone key's trigger; its `:` starts the URL's `://` too.
     assert redact("tel://user:pass@host") == f"tel://user:{R}@host"

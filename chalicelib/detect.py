@@ -208,7 +208,7 @@ _CONTEXT_REACH = 24
 def _not_a_phone_by_context(text: str, start: int) -> bool:
     if not start:
         return False
-    low = max(0, start - _CONTEXT_REACH)
+    low = start - _CONTEXT_REACH if start > _CONTEXT_REACH else 0
     # With the character before the 24, which says whether a word starts at the first of them;
     # sliced backwards in one step (a slice's stop of -1 would be the text's last character).
     found = _NOT_A_PHONE_BEFORE.match(text[start - 1 : low - 2 if low > 1 else None : -1])
@@ -332,17 +332,18 @@ _USERINFO_REACH = len("://") + 256
 
 def accept_contact(match: re.Match[str], text: str) -> Span | None:
     """An address as it is; a number checked against its context and its country's lengths."""
-    start = match.start()
-    if match.group("email") is not None:
-        if _USERINFO_BEFORE.search(text, max(0, start - _USERINFO_REACH), start):
+    start, kind = match.start(), match.lastgroup  # the alternative's group closes last
+    if kind == "email":
+        # `re` reads a negative position as 0.
+        if _USERINFO_BEFORE.search(text, start - _USERINFO_REACH, start):
             return None
         return start, match.end(), EMAIL
-    if match.group("international") is not None:
+    if kind == "international":
         end = _international_end(match)
         return None if end is None else (start, end, PHONE)
-    national = match.group("national")
-    if national is None:
+    if kind != "national":
         return None if _not_a_phone_by_context(text, start) else (start, match.end(), PHONE)
+    national = match.group()  # the edges around it read no characters
     # The longest reading with 9 to 11 digits; its length first, the cheaper check.
     ends = _ends(national, 0, _NATIONAL_DIGITS)
     if (
@@ -621,11 +622,12 @@ on_forget(_header_is_json.cache_clear)
 
 def accept_literal(match: re.Match[str], text: str) -> Span | None:
     """Prefixed keys as they are; a JWT if its header is JSON; a key block to its END line."""
-    if match.group("aws") is not None:
+    kind = match.lastgroup  # the alternative's group
+    if kind == "aws":
         return match.start(), match.end(), AWS_KEY
-    if match.group("token") is not None:
+    if kind == "token":
         return match.start(), match.end(), TOKEN
-    if match.group("jwt") is not None:
+    if kind == "jwt":
         return (match.start(), match.end(), JWT) if _jwt_header_is_json(match.group()) else None
     end = match.end()
     body = _PEM_BODY.match(text, end)

@@ -260,7 +260,7 @@ def _contact_windows(views: Views) -> list[Window]:
     # A number whose last two groups (`555-0199`) start at `at` starts up to 8 characters
     # before, at a digit or parenthesis of the run of them and separators there (`1 (800) `).
     for at in groups["number"]:
-        head = shapes[max(at + shortest - longest, 0) : at]
+        head = shapes[at + shortest - longest if at > longest - shortest else 0 : at]
         windows.append((at - len(head[len(head.rstrip(_NUMBER_BYTES)) :].lstrip(b".")), at))
     windows += [
         # `(0161) 496 0000` from its parenthesis, `(0161 496 0000` from either
@@ -274,7 +274,7 @@ def _contact_windows(views: Views) -> list[Window]:
         for at in separators:
             # The run of ASCII local-part characters before the separator, as far as a run
             # can reach; where a character outside ASCII (`?`) stops it, `re` reads the text.
-            head = ascii_text[max(at - LOCAL_PART_MAX, 0) : at]
+            head = ascii_text[at - LOCAL_PART_MAX if at > LOCAL_PART_MAX else 0 : at]
             run = len(head) - len(head.rstrip(LOCAL_PART_ASCII))
             if run < len(head) and head[-run - 1] == _NOT_ASCII:
                 run = _local_part_before(text, at)

@@ -642,9 +642,8 @@ def _hides_matches(left_out: list[Span], kept: list[Span]) -> bool:
     kept ones cover (an address inside a key's value, a JWT that is a bearer token, the same
     span found twice) hides nothing: any match after it would overlap them too.
     """
-    starts = [start for start, _, _ in kept]
     for span in left_out:
-        at, index = span[0], bisect.bisect_right(starts, span[0]) - 1
+        at, index = span[0], bisect.bisect_right(kept, span[0], key=_START) - 1
         while at < span[1]:
             if index < 0 or index == len(kept) or not kept[index][0] <= at < kept[index][1]:
                 return True
@@ -709,11 +708,13 @@ def redact_counted(
             break
         placeholders = {kind: policy.replacement(kind) for kind in {span[2] for span in kept}}
         pieces: list[str] = []
+        add = pieces.append  # two calls, not a tuple and an extend, a span
         done = 0
         for start, end, kind in kept:
-            pieces += (text[done:start], placeholders[kind])
+            add(text[done:start])
+            add(placeholders[kind])
             done = end
-        pieces.append(text[done:])
+        add(text[done:])
         text, replaced = "".join(pieces), replaced + len(kept)
         if not _hides_matches(left_out, kept):
             break

@@ -5,8 +5,9 @@
 tenant's rules, keeps spans that do not overlap, and replaces each with `[REDACTED]` or, typed,
 `[REDACTED:EMAIL]`. The default policy redacts every class but IP addresses. Of overlapping
 spans, a class a checksum or a fixed shape confirms (card, SSN, IBAN, credentials) wins over an
-address, number, key value or IP address, and of confirmed ones a class a key, a prefix or
-letters announce (credentials, IBANs) wins over cards and SSNs; otherwise the leftmost, and of
+address, number, key value or IP address. Of confirmed ones, a `Bearer` or `Basic` value wins
+(a bearer token that is a JWT is an auth header), then the other classes a key, a prefix or
+letters announce (credentials, IBANs), then cards and SSNs; otherwise the leftmost, and of
 those starting together a private key block or a URL's password, then the longest. Classes
 are looked for in that order, and not inside a span of one before them that is kept: what
 started there would be left out (an IBAN's groups are no card and no national number). When
@@ -205,19 +206,23 @@ _CONFIRMED: Final = frozenset(
         PRIVATE_KEY,
     }
 )
-# Confirmed by their digits alone: they come after the confirmed classes a key, a prefix or
-# letters announce (an IBAN's groups are no card).
+# Confirmed by their digits alone: they come after the confirmed classes a scheme, a key, a
+# prefix or letters announce (an IBAN's groups are no card).
 _BY_DIGITS: Final = frozenset({CARD, SSN})
 # Spans that win over others starting at the same place: a URL's password over the address
 # `pass@host` it ends in, a key block over anything inside it.
 _PRIORITY: Final = {PRIVATE_KEY: 0, URL_PASSWORD: 1}
-# The stages families are tried in, each outside the spans the stages before it keep.
-_ANNOUNCED, _DIGITS_ONLY, _UNCONFIRMED = range(3)
+# The stages families are tried in, each outside the spans the stages before it keep: the
+# values of auth schemes (a bearer JWT costs no JWT try), the other announced classes, those
+# of digits alone, the unconfirmed.
+_SCHEMES, _ANNOUNCED, _DIGITS_ONLY, _UNCONFIRMED = range(4)
 
 
 def _stage(kinds: frozenset[str]) -> int:
     if not kinds & _CONFIRMED:
         return _UNCONFIRMED
+    if AUTH_HEADER in kinds:
+        return _SCHEMES
     return _DIGITS_ONLY if kinds <= _BY_DIGITS else _ANNOUNCED
 
 
@@ -405,17 +410,17 @@ def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
     needed = [entry for entry in _tables()[1] if entry[1] & classes]
     if not needed:
         return None
-    from chalicelib import detect  # see _tables
-
     triggers = [trigger for _, _, trigger in needed]
-    families = [family for family, _, _ in needed]
+    # The families that find auth headers and JWTs, by index (see `_triggers`).
+    auth, jwt = (
+        next((index for index, (_, kinds, _) in enumerate(needed) if kind in kinds), None)
+        for kind in (AUTH_HEADER, JWT)
+    )
     return (
         re2.compile("|".join(f"(?:{trigger})" for trigger in triggers).encode()),
         re.compile("|".join(f"({trigger})" for trigger in triggers).encode()),
         tuple((family, kinds) for family, kinds, _ in needed),
-        (families.index(detect.AUTH), families.index(detect.LITERALS))
-        if detect.AUTH in families and detect.LITERALS in families
-        else None,
+        None if auth is None or jwt is None else (auth, jwt),
     )
 
 
@@ -539,13 +544,14 @@ def _spans(
 ) -> tuple[list[Span], list[Span], list[Span]]:
     """What the policy's classes and rules find: confirmed spans kept and left out, the others.
 
-    Families are tried in three stages, each outside the spans the stages before it keep
-    (whatever starts inside one overlaps it and would be left out): the confirmed classes a
-    key, a prefix or letters announce (credentials, IBANs, URL passwords), then those of
-    digits alone (cards, SSNs), then the others (addresses, phone numbers, IP addresses). The
-    confirmed spans of a stage are kept around those of the stages before: of overlapping
-    ones the leftmost, of those starting together a private key block or a URL's password,
-    then the longest. An IBAN's digit groups and a URL's password cost no tries.
+    Families are tried in stages, each outside the spans the stages before it keep (whatever
+    starts inside one overlaps it and would be left out): auth headers' values, then the
+    other confirmed classes a key, a prefix or letters announce (credentials, IBANs, URL
+    passwords), then those of digits alone (cards, SSNs), then the others (addresses, phone
+    numbers, IP addresses). The confirmed spans of a stage are kept around those of the stages
+    before: of overlapping ones the leftmost, of those starting together a private key block
+    or a URL's password, then the longest. A bearer JWT, an IBAN's digit groups and a URL's
+    password cost no tries.
     """
     classes = policy.classes
     folded = _folded(text)
@@ -578,7 +584,7 @@ def _spans(
     taken: list[Span] = []
     left_out: list[Span] = []
     others = policy.rules.spans(text)
-    for stage in (_ANNOUNCED, _DIGITS_ONLY):
+    for stage in (_SCHEMES, _ANNOUNCED, _DIGITS_ONLY):
         confirmed: list[Span] = []
         for family, kinds, windows in tries:
             if _stage(kinds) != stage:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from chalicelib import process_state
 from chalicelib import redact as redact_module
 from chalicelib import redaction_policy as kinds
-from chalicelib.detect import CARDS, CONTACT, Family
+from chalicelib.detect import CARDS, CONTACT, LITERALS, Family
 from chalicelib.redact import (
     DEFAULT_POLICY,
     GROWTH_FACTOR,
@@ -400,6 +400,15 @@ def test_the_trigger_scan_finds_what_re2s_finditer_does(text: str, policy: Redac
     assert redact_module._trigger_hits(scan, data) == [hit.span() for hit in scan.finditer(data)]
 
 
+def test_a_bearer_jwt_is_an_auth_header() -> None:
+    # The scheme's value is tried first; the JWT in it is not tried at all.
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    assert redact(f"Authorization: Bearer {jwt}", TYPED) == (
+        "Authorization: Bearer [REDACTED:AUTH_HEADER]"
+    )
+    assert redact(f"token {jwt}", TYPED) == "token [REDACTED:JWT]"
+
+
 def test_a_urls_password_after_a_keys_colon_is_redacted() -> None:
     # `tel:` is a phone key's trigger; its `:` starts the URL's `://` too.
     assert redact("tel://user:pass@host") == f"tel://user:{R}@host"
@@ -549,23 +558,32 @@ class _Recording:
     [
         ("payout to DE89 3704 0044 0532 0130 00, call 555-0199", "DE89 3704 0044 0532 0130 00"),
         ("dsn=postgres://app:jane12@db.internal:5432/orders, call 555-0199", "jane12"),
+        (
+            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl,"
+            " call 555-0199",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        ),
     ],
 )
-def test_cards_addresses_and_numbers_are_not_tried_inside_a_kept_span_announced_before(
+def test_classes_are_not_tried_inside_a_kept_span_of_a_class_tried_before(
     text: str, inside: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An IBAN's inner groups look like a card and national numbers, a URL's password like an
-    # address's local part: what starts inside a kept span of a class tried before would be
-    # left out, so no try is spent there. The number after it is tried, and found.
+    # address's local part, a bearer token like a JWT: what starts inside a kept span of a
+    # class tried before would be left out, so no try is spent there. The number after it is
+    # tried, and found.
     tried: list[int] = []
+
+    def recording(families: Any) -> Any:
+        return tuple(
+            (replace(family, pattern=_Recording(family.pattern, tried)), *rest)
+            if family in (CONTACT, CARDS, LITERALS)
+            else (family, *rest)
+            for family, *rest in families
+        )
+
     shaped, triggered = redact_module._tables()
-    recording = tuple(
-        (replace(family, pattern=_Recording(family.pattern, tried)), *rest)  # type: ignore[arg-type]
-        if family in (CONTACT, CARDS)
-        else (family, *rest)
-        for family, *rest in shaped
-    )
-    monkeypatch.setattr(redact_module, "_tables", lambda: (recording, triggered))
+    monkeypatch.setattr(redact_module, "_tables", lambda: (recording(shaped), recording(triggered)))
     process_state.forget_all()
     assert redact(text) == text.replace(inside, R).replace("555-0199", R)
     process_state.forget_all()

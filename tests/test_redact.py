@@ -203,6 +203,8 @@ DECISIONS = {
     "null-password-stays": ('"password": null', '"password": null'),
     "prose-after-key-goes": ("token: expired", f"token: {R}"),
     "german-number-takes-the-next-group": ("+49 30 123456 12", R),
+    # Eight digits, whatever groups them: a group in parentheses counts its digits.
+    "eight-digits-with-a-group-in-parentheses": ("+49 30 (7946) x", f"{R} x"),
     # One layout, two countries: each number is read by its own country's lengths.
     "one-layout-two-countries": (
         "+44 207 946 0000 12 and +49 301 234 5678 12",

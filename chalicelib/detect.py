@@ -673,23 +673,29 @@ class Family:
     """A pattern, what turns its matches into spans, and where else a match may start.
 
     `reach`: how far past a position `start` looks to tell whether a match may start there.
+    `value_after_key`: its spans start past where its matches do, after a key, a scheme or a
+    URL's user (`password=`, `Bearer `): a match that starts inside a span may end in one
+    that does not.
     """
 
     pattern: re.Pattern[str]
     accept: Accept
     start: re.Pattern[str]
     reach: int = 0
+    value_after_key: bool = False
 
 
 ANY_START: Final = re.compile(r"(?s:.)")
 
 CONTACT: Final = Family(CONTACT_PATTERN, accept_contact, CONTACT_START, CONTACT_START_REACH)
-PHONE_KEY: Final = Family(PHONE_KEY_PATTERN, accept_value(PHONE), ANY_START)
+PHONE_KEY: Final = Family(PHONE_KEY_PATTERN, accept_value(PHONE), ANY_START, value_after_key=True)
 CARDS: Final = Family(CARD_PATTERN, accept_card, DIGIT_START)
 SSNS: Final = Family(SSN_PATTERN, accept_whole(SSN), DIGIT_START)
 IBANS: Final = Family(IBAN_PATTERN, accept_iban, ANY_START)
-SECRETS: Final = Family(SECRET_PATTERN, accept_secret, ANY_START)
-AUTH: Final = Family(AUTH_PATTERN, accept_auth, ANY_START)
+SECRETS: Final = Family(SECRET_PATTERN, accept_secret, ANY_START, value_after_key=True)
+AUTH: Final = Family(AUTH_PATTERN, accept_auth, ANY_START, value_after_key=True)
 LITERALS: Final = Family(LITERAL_PATTERN, accept_literal, ANY_START)
-URL_PASSWORDS: Final = Family(URL_PASSWORD_PATTERN, accept_value(URL_PASSWORD), ANY_START)
+URL_PASSWORDS: Final = Family(
+    URL_PASSWORD_PATTERN, accept_value(URL_PASSWORD), ANY_START, value_after_key=True
+)
 IPS: Final = Family(IP_PATTERN, accept_ip, IP_START)

@@ -499,12 +499,13 @@ def _family_spans(
     where no match can begin. A found span moves on past its end: spans of one family never
     overlap. Windows overlap when anchors crowd (`%40%40%40...`): a position tried in one is
     not tried again in the next, so each is tried at most once. No position inside one of
-    `fences` (spans in order that will be kept) is tried: what starts there would overlap it.
+    `fences` (spans in order that will be kept) is tried: what starts there would overlap it
+    (unless the family's spans start past its matches: then every position is).
     """
     spans: list[Span] = []
     done = 0
     match, accept, search = family.pattern.match, family.accept, family.start.search
-    fences = fences or []
+    fences = fences if fences and not family.value_after_key else []
     fence = 0
     fence_start, fence_end = fences[0][:2] if fences else _NO_FENCE
     # Comparisons, not min() and max(): this loop runs once a window, a try or a span. Windows
@@ -611,7 +612,8 @@ def _kept(found: tuple[list[Span], list[Span], list[Span]]) -> tuple[list[Span],
     """Spans that do not overlap, in order, and those left out.
 
     `found` is `_spans`'s: the confirmed spans kept and left out, and the others, which are
-    kept around the confirmed ones: of overlapping ones the leftmost, then the longest.
+    kept around the confirmed ones: of overlapping ones the leftmost, then the longest, then
+    (stable sorts) in the order found: a tenant's rule, a key's value, an address or number.
     """
     taken, left_out, others = found
     others.sort(key=_END, reverse=True)

@@ -29,6 +29,7 @@ from chalicelib.redaction_policy import (
     CLASSES,
     LONGEST_PLACEHOLDER,
     RedactionPolicy,
+    Span,
     policy_from_settings,
 )
 from tests.strategies import (
@@ -411,6 +412,12 @@ def test_a_bearer_jwt_is_an_auth_header() -> None:
     assert redact(f"token {jwt}", TYPED) == "token [REDACTED:JWT]"
 
 
+def test_a_keys_value_is_a_secret_even_where_it_is_an_address_or_a_number() -> None:
+    # The two spans start and end together: the key's value is kept, as the docs say.
+    assert redact("password=+14155552671", TYPED) == "password=[REDACTED:SECRET]"
+    assert redact("token: ana@example.com", TYPED) == "token: [REDACTED:SECRET]"
+
+
 def test_a_urls_password_after_a_keys_colon_is_redacted() -> None:
     # `tel:` is a phone key's trigger; its `:` starts the URL's `://` too.
     assert redact("tel://user:pass@host") == f"tel://user:{R}@host"
@@ -593,6 +600,30 @@ def test_classes_are_not_tried_inside_a_kept_span_of_a_class_tried_before(
     assert start in tried
     start = text.index(inside)
     assert [at for at in tried if start <= at < start + len(inside)] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(any_texts, sensitive_heavy_texts, _anchor_rich_texts),
+    policy=st.sampled_from([DEFAULT_POLICY, EVERYTHING]),
+)
+@example(text="Authorization: Bearer abcdefghijklmnop.password= hunter2", policy=DEFAULT_POLICY)
+def test_fences_only_spare_tries_whose_spans_would_be_left_out(
+    text: str, policy: RedactionPolicy
+) -> None:
+    # Not trying a family inside a kept span of a stage before it must change no result. A
+    # key's value can run past a kept span the key is in (a bearer token ending `password=`).
+    fenced = redact(text, policy)
+    family_spans = redact_module._family_spans
+
+    def unfenced(*args: Any) -> list[Span]:
+        return family_spans(*args[:4])
+
+    redact_module._family_spans = unfenced  # type: ignore[assignment]
+    try:
+        assert redact(text, policy) == fenced
+    finally:
+        redact_module._family_spans = family_spans
 
 
 # Short texts built of what matches are made of: digit groups and their separators, the

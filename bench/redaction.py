@@ -10,6 +10,7 @@ smallest is 1.0 for linear growth. Quality is `bench.quality`'s labeled corpus.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -23,6 +24,13 @@ TARGET_MB_S: Final = 50.0
 
 
 def _seconds(call: Callable[[], object], repeats: int) -> list[float]:
+    """Seconds each of `repeats` calls takes, from a collected heap.
+
+    The sections before leave garbage behind them; a full collection of it would land in
+    one of the timed calls (a third of its speed, seen in full runs), and is no redaction's.
+    The calls' own collections stay in, as timeit does not (it turns the collector off).
+    """
+    gc.collect()
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()

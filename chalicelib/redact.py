@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -427,7 +427,7 @@ def _trigger_scan(classes: frozenset[str]) -> TriggerScan | None:
 on_forget(_trigger_scan.cache_clear)
 
 
-def _trigger_hits(scan: Any, text: bytes) -> list[tuple[int, int]]:
+def _trigger_hits(scan: Any, text: bytes) -> Iterator[tuple[int, int]]:
     """Where `scan` finds a trigger in `text`: the spans `scan.finditer(text)` gives, for less.
 
     google-re2's `finditer` costs more a hit than RE2's search itself: a generator step, a
@@ -439,13 +439,12 @@ def _trigger_hits(scan: Any, text: bytes) -> list[tuple[int, int]]:
     import re2
 
     search, unanchored = scan._regexp.Match, re2._Anchor.UNANCHORED
-    hits: list[tuple[int, int]] = []
     end, at = len(text), 0
     while True:
         hit = search(unanchored, text, at, end)[0]
         if hit[0] < 0:
-            return hits
-        hits.append(hit)
+            return
+        yield hit
         at = hit[1] if hit[1] > hit[0] else hit[1] + 1  # past an empty match, as finditer
 
 

@@ -249,7 +249,8 @@ def _contact_windows(views: Views) -> list[Window]:
 
     Addresses start in the run of local-part characters before a separator; international
     numbers at a sign and a digit from 1 to 9; national ones at their trunk 0 or the
-    parenthesis before it; others 8 to 16 characters before the end of their last group.
+    parenthesis before it; North American and local ones in the run of digits, separators
+    and parentheses (up to 8 characters) before their last two groups.
     """
     text, ascii_text, shapes, groups = views.text, views.ascii, views.shapes, views.groups
     # One byte is found fastest: `%` and then what it escapes, not `%40` and `%2B` in turn.
